@@ -1,0 +1,50 @@
+// Bundles the extension and the CLI into dist/, and (with --tests) every test file and fake into out/.
+// Usage: node esbuild.mjs [--production] [--tests] [--watch]
+import { build, context } from 'esbuild';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const production = process.argv.includes('--production');
+const tests = process.argv.includes('--tests');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  // vscode is provided by the extension host; mocha and playwright are loaded from node_modules by tests.
+  external: ['vscode', 'mocha', 'playwright-core'],
+};
+
+function files(dir, pick) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...files(p, pick));
+    else if (pick(p)) out.push(p);
+  }
+  return out;
+}
+
+const targets = [
+  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+];
+if (tests) {
+  const entries = files('test', (p) => /\.test\.ts$/.test(p) || /^test\/(fakes|host|ui)\/[^/_][^/]*\.ts$/.test(p) || /^test\/integration\/setup\.ts$/.test(p) || /^test\/bench\/[^/_][^/]*\.ts$/.test(p));
+  targets.push({ ...common, entryPoints: entries, outdir: 'out', outbase: '.' });
+  const scripts = files('scripts', (p) => p.endsWith('.ts'));
+  if (scripts.length) targets.push({ ...common, entryPoints: scripts, outdir: 'out', outbase: '.' });
+}
+
+if (watch) {
+  for (const t of targets) await (await context(t)).watch();
+} else {
+  const t0 = Date.now();
+  await Promise.all(targets.map((t) => build(t)));
+  console.log(`esbuild: ${targets.length} bundles in ${Date.now() - t0} ms${production ? ' (production)' : ''}`);
+}

@@ -1,0 +1,39 @@
+/** Typed error codes, so callers branch on `code` rather than on message text. */
+export type GpumodErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_NOT_FOUND'
+  | 'PROCESS_FAILED'
+  | 'PROCESS_TIMEOUT'
+  | 'HTTP_ERROR'
+  | 'HTTP_UNREACHABLE'
+  | 'HTTP_TIMEOUT'
+  | 'HTTP_BAD_RESPONSE'
+  | 'SLEEP_NOT_ENABLED'
+  | 'SLEEP_INEFFECTIVE'
+  | 'LOAD_FAILED'
+  | 'DEADLINE'
+  | 'CANCELLED'
+  | 'GPU_UNAVAILABLE'
+  | 'LOCKED'
+  | 'BUDGET'
+  | 'SWITCH_FAILED'
+  | 'USAGE';
+
+export class GpumodError extends Error {
+  constructor(
+    readonly code: GpumodErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'GpumodError';
+  }
+}
+
+export function isGpumodError(e: unknown, code?: GpumodErrorCode): e is GpumodError {
+  return e instanceof GpumodError && (code === undefined || e.code === code);
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

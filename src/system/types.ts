@@ -1,0 +1,82 @@
+/** The machine as the engine and the drivers see it: interfaces only, implemented in this folder. */
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  /** Serialised as JSON with content-type application/json when present. */
+  json?: unknown;
+  /** Whole-request deadline (connect + headers + body). */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Response bodies beyond this are refused (HTTP_BAD_RESPONSE): a server must not exhaust our memory. */
+  maxBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** Resolves for every HTTP status; rejects with GpumodError HTTP_UNREACHABLE | HTTP_TIMEOUT | HTTP_BAD_RESPONSE | CANCELLED. */
+export interface HttpClient {
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+/** `systemctl --user show` of one unit, parsed. */
+export interface UnitStatus {
+  unit: string;
+  loadState: string; // loaded | not-found | masked | …
+  activeState: string; // active | inactive | failed | activating | deactivating | reloading | maintenance
+  subState: string; // running | dead | failed | start | stop-sigterm | auto-restart | …
+  mainPid: number;
+  result: string; // success | exit-code | signal | timeout | …
+  execMainStatus: number;
+  controlGroup: string;
+  nRestarts: number;
+  /** Microseconds since the epoch of the last state change, 0 if unknown. */
+  stateChangeUs: number;
+}
+
+export interface ProcessOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface Systemd {
+  show(unit: string, opts?: ProcessOptions): Promise<UnitStatus>;
+  start(unit: string, opts?: ProcessOptions): Promise<void>;
+  stop(unit: string, opts?: ProcessOptions): Promise<void>;
+  restart(unit: string, opts?: ProcessOptions): Promise<void>;
+  isActive(unit: string, opts?: ProcessOptions): Promise<string>;
+  /** The last `lines` lines of the unit's journal. */
+  journal(unit: string, lines: number, opts?: ProcessOptions): Promise<string>;
+  /** PIDs in the unit's cgroup, children included (GPU memory belongs to children). */
+  pids(status: UnitStatus): Promise<number[]>;
+}
+
+export interface GpuProcess {
+  pid: number;
+  /** MB, or undefined when nvidia-smi says [N/A]. */
+  usedMb: number | undefined;
+  /** The systemd unit owning the PID (from /proc/PID/cgroup), if any. */
+  unit?: string;
+}
+
+export interface GpuInfo {
+  index: number;
+  uuid: string;
+  name: string;
+  totalMb: number | undefined;
+  usedMb: number | undefined;
+  freeMb: number | undefined;
+  processes: GpuProcess[];
+}
+
+export type GpuSnapshot =
+  | { available: true; gpus: GpuInfo[]; ms: number }
+  | { available: false; reason: string };
+
+export interface Gpu {
+  snapshot(opts?: ProcessOptions): Promise<GpuSnapshot>;
+}

@@ -1,0 +1,68 @@
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CLI = join(process.cwd(), 'dist/cli.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a real child process, the way a user's shell would. */
+function gpumod(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code: number }).code) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('gpumod validate (the CLI as a process)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gpumod-cli-'));
+  const good = join(process.cwd(), 'test/samples/workstation.yaml');
+  const bad = join(dir, 'BAD.yaml');
+  writeFileSync(bad, 'services:\n  a:\n    driver: vllm\n    unit: a.service\n    port: 0\n    vram_mb: -1\nmodes:\n  m: { services: [b] }\n');
+
+  it('exits 0 on a valid file', async () => {
+    const r = await gpumod(['validate', '--config', good]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /valid \(8 services, 4 modes\)/);
+  });
+
+  it('prints FILE:LINE:COL for each problem and exits 2', async () => {
+    const r = await gpumod(['validate', '--config', bad]);
+    assert.equal(r.code, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.deepEqual(lines, [
+      `${bad}:5:11: port: 0 is below the minimum 1`,
+      `${bad}:6:14: vram_mb: -1 is below the minimum 0`,
+      `${bad}:8:19: mode "m" names unknown service "b" (configured: a)`,
+      `3 problems in ${bad}`,
+    ]);
+  });
+
+  it('finds the file through GPUMOD_CONFIG, then XDG_CONFIG_HOME', async () => {
+    assert.equal((await gpumod(['validate'], { GPUMOD_CONFIG: good })).code, 0);
+    const r = await gpumod(['validate'], { XDG_CONFIG_HOME: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`${dir}/gpumod/gpumod.yaml:1:1: cannot read the config: no such file`));
+  });
+
+  it('answers --json, --help and --version, and refuses unknown commands and options with exit 2', async () => {
+    const j = await gpumod(['validate', '--json', '--config', bad]);
+    assert.equal(j.code, 2);
+    assert.equal(JSON.parse(j.stdout).problems.length, 3);
+    assert.match((await gpumod(['--help'])).stdout, /Usage: gpumod COMMAND/);
+    assert.match((await gpumod(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/);
+    const unknown = await gpumod(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const typo = await gpumod(['validate', '--confg', good]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option --confg/);
+  });
+});
