@@ -45,8 +45,11 @@ export interface Driver {
   probe(svc: ServiceConfig, ctx: DriverContext, unit?: UnitStatus): Promise<Probe>;
   /** Resolves once the server reports itself asleep at `depth`; throws GpumodError otherwise. */
   sleep(svc: ServiceConfig, depth: SleepDepth, ctx: DriverContext, opts?: { force?: boolean }): Promise<void>;
-  /** Resolves once the server reports itself awake (a llama.cpp load is polled until `loaded`). */
-  wake(svc: ServiceConfig, ctx: DriverContext): Promise<void>;
+  /**
+   * Resolves once the server reports itself awake (a llama.cpp load is polled until `loaded`).
+   * `depth` is the observed sleep depth; when unknown the driver finds out or takes the safe path.
+   */
+  wake(svc: ServiceConfig, ctx: DriverContext, depth?: SleepDepth): Promise<void>;
   /** After a cold start: waits until the server answers health (and, for a router, loads the model). */
   awaitReady(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void>;
   /** The configured readiness request (a 1-token completion, say), if any. */

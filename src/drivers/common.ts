@@ -1,0 +1,118 @@
+import type { ServiceConfig } from '../config/types';
+import { GpumodError } from '../system/errors';
+import type { HttpRequest, HttpResponse } from '../system/types';
+import type { DriverContext } from './driver';
+
+/** A single probe must never hold up the status bar: short, and retried by the next poll. */
+export const PROBE_TIMEOUT_MS = 3000;
+
+export function baseUrl(svc: ServiceConfig): string {
+  const host = svc.host.includes(':') && !svc.host.startsWith('[') ? `[${svc.host}]` : svc.host;
+  return `http://${host}:${svc.port}`;
+}
+
+export function call(
+  svc: ServiceConfig,
+  ctx: DriverContext,
+  method: HttpRequest['method'],
+  path: string,
+  timeoutMs: number,
+  json?: unknown,
+): Promise<HttpResponse> {
+  return ctx.http.request({ method, url: baseUrl(svc) + path, json, timeoutMs, signal: ctx.signal });
+}
+
+export function excerpt(body: string): string {
+  const one = body.replace(/\s+/g, ' ').trim();
+  return one.length > 200 ? `${one.slice(0, 197)}...` : one || '(empty body)';
+}
+
+/** Every response is checked: anything but 2xx is an error naming the service, the call and the answer. */
+export function expectOk(svc: ServiceConfig, what: string, res: HttpResponse): HttpResponse {
+  if (res.status >= 200 && res.status < 300) return res;
+  throw new GpumodError('HTTP_ERROR', `${svc.name}: ${what} answered ${res.status}: ${excerpt(res.body)}`);
+}
+
+/** Parses a JSON body or fails naming the endpoint; servers are not trusted to answer in shape. */
+export function jsonBody(svc: ServiceConfig, what: string, res: HttpResponse): unknown {
+  try {
+    return JSON.parse(res.body);
+  } catch (e) {
+    throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: ${what} answered malformed JSON: ${excerpt(res.body)}`, { cause: e });
+  }
+}
+
+export function isUnreachable(e: unknown): boolean {
+  return e instanceof GpumodError && e.code === 'HTTP_UNREACHABLE';
+}
+
+export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new GpumodError('CANCELLED', 'cancelled'));
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new GpumodError('CANCELLED', 'cancelled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Polls `check` until it returns a value, with a short interval that backs off (servers answer
+ * within tens of ms after a sleep, seconds after a load). Throws DEADLINE naming what was awaited
+ * and the last thing seen.
+ */
+export async function pollUntil<T>(
+  ctx: DriverContext,
+  what: string,
+  deadlineMs: number,
+  check: () => Promise<{ done: true; value: T } | { done: false; seen: string }>,
+): Promise<T> {
+  const start = Date.now();
+  let interval = 25;
+  let seen = 'nothing yet';
+  for (;;) {
+    const r = await check();
+    if (r.done) return r.value;
+    seen = r.seen;
+    const left = deadlineMs - (Date.now() - start);
+    if (left <= 0) throw new GpumodError('DEADLINE', `${what}: not done after ${Math.round(deadlineMs / 1000)} s (last seen: ${seen})`);
+    await sleepFor(Math.min(interval, left), ctx.signal);
+    interval = Math.min(interval * 2, 500);
+  }
+}
+
+/** The configured readiness request, if any: a 2xx proves the server serves, not just listens. */
+export async function runReadiness(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
+  if (!svc.readiness) return;
+  const r = svc.readiness;
+  expectOk(svc, `readiness ${r.method} ${r.path}`, await call(svc, ctx, r.method, r.path, svc.wakeTimeoutMs, r.body));
+}
+
+/** Waits until the health endpoint answers 2xx after a cold start; refused connections mean "not yet". */
+export async function awaitHealth(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+  await pollUntil(ctx, `${svc.name}: waiting for ${svc.healthPath}`, deadlineMs, async () => {
+    try {
+      const res = await call(svc, ctx, 'GET', svc.healthPath, PROBE_TIMEOUT_MS);
+      return res.status >= 200 && res.status < 300 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${res.status}` };
+    } catch (e) {
+      if (isUnreachable(e) || (e instanceof GpumodError && e.code === 'HTTP_TIMEOUT')) return { done: false, seen: 'not listening yet' };
+      throw e;
+    }
+  });
+}
+
+/** Health after the sleep probe: a sleeping server is asleep, not unhealthy. */
+export async function healthy(svc: ServiceConfig, ctx: DriverContext): Promise<boolean> {
+  try {
+    const res = await call(svc, ctx, 'GET', svc.healthPath, PROBE_TIMEOUT_MS);
+    return res.status >= 200 && res.status < 300;
+  } catch (e) {
+    if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+    return false;
+  }
+}

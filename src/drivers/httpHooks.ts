@@ -1,0 +1,95 @@
+import type { HookRequest, ServiceConfig } from '../config/types';
+import { GpumodError } from '../system/errors';
+import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from './driver';
+
+/**
+ * Small apps (FastAPI-style) that load their model lazily and expose their own requests for it,
+ * e.g. `POST /unload`, `POST /load`, `GET /status`. The probe's JSON tells the state through
+ * `loaded` (bool), `sleeping` (bool) or `state` (loaded | unloaded | loading | sleeping | awake).
+ */
+
+export function hookState(body: unknown): ProbeState | undefined {
+  const b = body as { loaded?: unknown; sleeping?: unknown; state?: unknown } | null;
+  if (typeof b?.state === 'string') {
+    const map: Record<string, ProbeState> = { loaded: 'awake', awake: 'awake', ready: 'awake', unloaded: 'asleep', sleeping: 'asleep', asleep: 'asleep', loading: 'loading', unloading: 'loading', failed: 'failed' };
+    if (map[b.state]) return map[b.state];
+  }
+  if (typeof b?.loaded === 'boolean') return b.loaded ? 'awake' : 'asleep';
+  if (typeof b?.sleeping === 'boolean') return b.sleeping ? 'asleep' : 'awake';
+  return undefined;
+}
+
+function hooksOf(svc: ServiceConfig): NonNullable<ServiceConfig['hooks']> {
+  if (!svc.hooks) throw new GpumodError('USAGE', `${svc.name}: no sleep hooks configured`);
+  return svc.hooks;
+}
+
+async function probeState(svc: ServiceConfig, ctx: DriverContext): Promise<ProbeState> {
+  const h = hooksOf(svc).probe;
+  const what = `${h.method} ${h.path}`;
+  const res = expectOk(svc, what, await call(svc, ctx, h.method, h.path, PROBE_TIMEOUT_MS));
+  const st = hookState(jsonBody(svc, what, res));
+  if (!st) throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: ${what} tells no state (expected "loaded", "sleeping" or "state"): ${excerpt(res.body)}`);
+  return st;
+}
+
+async function hookThenAwait(svc: ServiceConfig, ctx: DriverContext, hook: HookRequest, want: ProbeState, deadlineMs: number): Promise<void> {
+  const what = `${hook.method} ${hook.path}`;
+  expectOk(svc, what, await call(svc, ctx, hook.method, hook.path, deadlineMs));
+  await pollUntil(ctx, `${svc.name}: after ${what}`, deadlineMs, async () => {
+    const st = await probeState(svc, ctx);
+    if (st === want) return { done: true, value: undefined };
+    if (st === 'failed') throw new GpumodError('LOAD_FAILED', `${svc.name}: reports a failed load after ${what}`);
+    return { done: false, seen: st };
+  });
+}
+
+export const httpHooksDriver: Driver = {
+  kind: 'http',
+
+  capabilities(svc: ServiceConfig): DriverCapabilities {
+    const can = svc.hooks !== undefined;
+    return { sleepLevels: can ? ['hook'] : [], canWake: can, canDrain: false };
+  },
+
+  async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+    if (!svc.hooks) {
+      try {
+        const ok = await healthy(svc, ctx);
+        return ok ? { state: 'awake', healthy: true } : { state: 'down', healthy: false };
+      } catch {
+        return { state: 'down', healthy: false };
+      }
+    }
+    let st: ProbeState;
+    try {
+      st = await probeState(svc, ctx);
+    } catch (e) {
+      if (isUnreachable(e)) return { state: 'down', healthy: false };
+      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+    }
+    const ok = await healthy(svc, ctx);
+    return st === 'asleep' ? { state: 'asleep', sleep: 'hook', healthy: ok } : { state: st, healthy: ok };
+  },
+
+  async sleep(svc: ServiceConfig, _depth, ctx: DriverContext): Promise<void> {
+    await hookThenAwait(svc, ctx, hooksOf(svc).sleep, 'asleep', svc.sleepTimeoutMs);
+  },
+
+  async wake(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
+    await hookThenAwait(svc, ctx, hooksOf(svc).wake, 'awake', svc.wakeTimeoutMs);
+  },
+
+  async awaitReady(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+    const start = Date.now();
+    await awaitHealth(svc, ctx, deadlineMs);
+    // A lazy app starts with its model unloaded: loading it is part of starting.
+    if (svc.hooks && (await probeState(svc, ctx)) !== 'awake') {
+      await hookThenAwait(svc, ctx, svc.hooks.wake, 'awake', Math.max(1, deadlineMs - (Date.now() - start)));
+    }
+  },
+
+  readiness: runReadiness,
+};

@@ -1,0 +1,155 @@
+import type { ServiceConfig } from '../config/types';
+import { GpumodError } from '../system/errors';
+import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import type { Driver, DriverCapabilities, DriverContext, Probe } from './driver';
+
+/**
+ * llama.cpp `llama-server` in router mode: one router process, one child per loaded model.
+ * POST /models/load and /models/unload answer at once and work in the background, so a wake is a
+ * load **polled until `loaded`** (or `failed`), and a sleep an unload polled until `unloaded`.
+ * The router's /health says nothing about models: GET /models is the probe.
+ */
+
+export interface RouterModelStatus {
+  value: string; // unloaded | loading | loaded | sleeping | downloading | downloaded
+  failed?: boolean;
+  exitCode?: number;
+}
+
+/** The status of `model` in a GET /models body; undefined when the router does not offer it. */
+export function modelStatus(body: unknown, model: string): RouterModelStatus | undefined {
+  const data = (body as { data?: unknown })?.data;
+  if (!Array.isArray(data)) throw new Error('no "data" list');
+  const entry = data.find((m) => (m as { id?: unknown })?.id === model) as { status?: { value?: unknown; failed?: unknown; exit_code?: unknown } } | undefined;
+  if (!entry) return undefined;
+  const s = entry.status;
+  if (typeof s?.value !== 'string') throw new Error(`model ${model} has no status.value`);
+  return { value: s.value, failed: s.failed === true, exitCode: typeof s.exit_code === 'number' ? s.exit_code : undefined };
+}
+
+function modelOf(svc: ServiceConfig): string {
+  if (!svc.model) throw new GpumodError('USAGE', `${svc.name}: a llamacpp service needs "model"`);
+  return svc.model;
+}
+
+async function status(svc: ServiceConfig, ctx: DriverContext): Promise<RouterModelStatus> {
+  const res = expectOk(svc, 'GET /models', await call(svc, ctx, 'GET', '/models', PROBE_TIMEOUT_MS));
+  const body = jsonBody(svc, 'GET /models', res);
+  let st: RouterModelStatus | undefined;
+  try {
+    st = modelStatus(body, modelOf(svc));
+  } catch (e) {
+    throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: GET /models is not in the router's shape (${(e as Error).message}): ${excerpt(res.body)}`);
+  }
+  if (!st) {
+    const offered = ((body as { data: { id?: unknown }[] }).data ?? []).map((m) => String(m.id)).join(', ') || 'none';
+    throw new GpumodError('LOAD_FAILED', `${svc.name}: the router does not offer model "${svc.model}" (it has: ${offered})`);
+  }
+  return st;
+}
+
+function errorMessageOf(body: string): string {
+  try {
+    const m = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    return typeof m === 'string' ? m : '';
+  } catch {
+    return '';
+  }
+}
+
+function describe(st: RouterModelStatus): string {
+  return st.failed ? `${st.value}, failed (exit ${st.exitCode ?? '?'})` : st.value;
+}
+
+async function awaitLoaded(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+  await pollUntil(ctx, `${svc.name}: loading ${svc.model}`, deadlineMs, async () => {
+    const st = await status(svc, ctx);
+    if (st.value === 'loaded') return { done: true, value: undefined };
+    if (st.value === 'unloaded' && st.failed) {
+      throw new GpumodError('LOAD_FAILED', `${svc.name}: the router failed to load ${svc.model} (exit code ${st.exitCode ?? 'unknown'}); see its journal`);
+    }
+    return { done: false, seen: describe(st) };
+  });
+}
+
+async function load(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+  const model = modelOf(svc);
+  const before = await status(svc, ctx);
+  if (before.value === 'loaded') return;
+  if (before.value === 'sleeping') {
+    // Idle-sleep (--sleep-idle-seconds): the child is alive but freed the model; any task reloads it.
+    const res = await call(svc, ctx, 'POST', '/completion', deadlineMs, { model, prompt: '', n_predict: 1 });
+    expectOk(svc, 'POST /completion (wake from idle sleep)', res);
+  } else if (before.value !== 'loading') {
+    const res = await call(svc, ctx, 'POST', '/models/load', PROBE_TIMEOUT_MS, { model });
+    // 400 "model is already running": a load raced ours; polling tells how it ends.
+    if (!(res.status === 400 && /already (running|loaded)/.test(errorMessageOf(res.body)))) {
+      if (res.status === 404) throw new GpumodError('LOAD_FAILED', `${svc.name}: the router has no model "${model}" (404 ${errorMessageOf(res.body) || excerpt(res.body)})`);
+      expectOk(svc, 'POST /models/load', res);
+    }
+  }
+  await awaitLoaded(svc, ctx, deadlineMs);
+}
+
+export const llamacppDriver: Driver = {
+  kind: 'llamacpp',
+
+  capabilities(svc: ServiceConfig): DriverCapabilities {
+    const can = svc.sleep === 'router';
+    return { sleepLevels: can ? ['router'] : [], canWake: can, canDrain: false };
+  },
+
+  async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+    let st: RouterModelStatus;
+    try {
+      st = await status(svc, ctx);
+    } catch (e) {
+      if (isUnreachable(e)) return { state: 'down', healthy: false };
+      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+    }
+    const ok = await healthy(svc, ctx);
+    switch (st.value) {
+      case 'loaded':
+        return { state: 'awake', healthy: ok };
+      case 'loading':
+      case 'downloading':
+      case 'downloaded':
+        return { state: 'loading', healthy: ok, detail: `model ${st.value}` };
+      case 'sleeping':
+        return { state: 'asleep', sleep: 'router', healthy: ok, detail: 'model idle-sleeping in its child' };
+      case 'unloaded':
+        return st.failed
+          ? { state: 'failed', healthy: ok, detail: `model load failed (exit code ${st.exitCode ?? 'unknown'})` }
+          : { state: 'asleep', sleep: 'router', healthy: ok };
+      default:
+        return { state: 'error', healthy: ok, detail: `unknown model status "${st.value}"` };
+    }
+  },
+
+  async sleep(svc: ServiceConfig, _depth, ctx: DriverContext): Promise<void> {
+    const model = modelOf(svc);
+    const res = await call(svc, ctx, 'POST', '/models/unload', PROBE_TIMEOUT_MS, { model });
+    const msg = errorMessageOf(res.body);
+    if (res.status === 400 && /not (running|loaded)/.test(msg)) return; // already unloaded
+    if (res.status === 400 && /not found/.test(msg)) throw new GpumodError('LOAD_FAILED', `${svc.name}: the router has no model "${model}"`);
+    expectOk(svc, 'POST /models/unload', res);
+    await pollUntil(ctx, `${svc.name}: unloading ${model}`, svc.sleepTimeoutMs, async () => {
+      const st = await status(svc, ctx);
+      return st.value === 'unloaded' ? { done: true, value: undefined } : { done: false, seen: describe(st) };
+    });
+  },
+
+  async wake(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
+    await load(svc, ctx, svc.wakeTimeoutMs);
+  },
+
+  async awaitReady(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+    const start = Date.now();
+    await awaitHealth(svc, ctx, deadlineMs);
+    // A cold-started router has no model loaded (--no-models-autoload): loading it is part of starting.
+    await load(svc, ctx, Math.max(1, deadlineMs - (Date.now() - start)));
+  },
+
+  readiness: runReadiness,
+};

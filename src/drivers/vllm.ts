@@ -1,0 +1,169 @@
+import type { ServiceConfig } from '../config/types';
+import { GpumodError } from '../system/errors';
+import type { HttpResponse } from '../system/types';
+import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from './driver';
+
+/**
+ * vLLM's sleep mode over HTTP (dev endpoints, VLLM_SERVER_DEV_MODE=1):
+ *   sleep  POST /sleep?level=1|2[&mode=wait]      (a query parameter, not a JSON body)
+ *   wake   L1: POST /wake_up
+ *          L2: POST /wake_up?tags=weights → POST /collective_rpc {"method":"reload_weights"}
+ *              → POST /wake_up?tags=kv_cache → POST /reset_prefix_cache
+ *   probe  GET /is_sleeping before GET /health (health stays 200 while asleep)
+ */
+
+const LEVEL: Record<string, number> = { l1: 1, l2: 2 };
+
+/** `vllm:engine_sleep_state{…,sleep_state="weights_offloaded"} 1` → l1; `discard_all` → l2. */
+export function sleepDepthFromMetrics(metrics: string): SleepDepth | undefined {
+  const on = (state: string): boolean => new RegExp(`^vllm:engine_sleep_state\\{[^}]*sleep_state="${state}"[^}]*\\}\\s+1(\\.0)?\\s*$`, 'm').test(metrics);
+  if (on('discard_all')) return 'l2';
+  if (on('weights_offloaded')) return 'l1';
+  return undefined;
+}
+
+/** Sum of `vllm:num_requests_running` over engines; undefined when the server does not export it. */
+export function runningRequests(metrics: string): number | undefined {
+  const re = /^vllm:num_requests_running(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$/gm;
+  let sum: number | undefined;
+  for (let m = re.exec(metrics); m; m = re.exec(metrics)) sum = (sum ?? 0) + Number(m[1]);
+  return sum;
+}
+
+/** `mode=wait` (drain before sleeping) exists from vLLM 0.17; older servers ignore or reject it. */
+export function supportsWaitMode(version: string | undefined): boolean {
+  const m = version?.match(/^(\d+)\.(\d+)/);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 0 || minor >= 17;
+}
+
+function notDevMode(svc: ServiceConfig, what: string): GpumodError {
+  return new GpumodError(
+    'SLEEP_NOT_ENABLED',
+    `${svc.name}: ${what} answered 404: the server runs without sleep endpoints; start it with VLLM_SERVER_DEV_MODE=1 and --enable-sleep-mode`,
+  );
+}
+
+async function isSleeping(svc: ServiceConfig, ctx: DriverContext, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
+  const res = await call(svc, ctx, 'GET', '/is_sleeping', timeoutMs);
+  if (res.status === 404) throw notDevMode(svc, 'GET /is_sleeping');
+  const body = jsonBody(svc, 'GET /is_sleeping', expectOk(svc, 'GET /is_sleeping', res)) as { is_sleeping?: unknown };
+  if (typeof body?.is_sleeping !== 'boolean') {
+    throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: GET /is_sleeping answered without a boolean is_sleeping: ${excerpt(res.body)}`);
+  }
+  return body.is_sleeping;
+}
+
+async function metrics(svc: ServiceConfig, ctx: DriverContext): Promise<string | undefined> {
+  try {
+    const res = await call(svc, ctx, 'GET', '/metrics', PROBE_TIMEOUT_MS);
+    return res.status === 200 ? res.body : undefined;
+  } catch (e) {
+    if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+    return undefined;
+  }
+}
+
+async function version(svc: ServiceConfig, ctx: DriverContext): Promise<string | undefined> {
+  try {
+    const res = await call(svc, ctx, 'GET', '/version', PROBE_TIMEOUT_MS);
+    const body = res.status === 200 ? (JSON.parse(res.body) as { version?: unknown }) : undefined;
+    return typeof body?.version === 'string' ? body.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function post(svc: ServiceConfig, ctx: DriverContext, path: string, timeoutMs: number, json?: unknown): Promise<HttpResponse> {
+  return call(svc, ctx, 'POST', path, timeoutMs, json);
+}
+
+async function postOk(svc: ServiceConfig, ctx: DriverContext, path: string, timeoutMs: number, json?: unknown): Promise<void> {
+  const res = await post(svc, ctx, path, timeoutMs, json);
+  if (res.status === 404) throw notDevMode(svc, `POST ${path}`);
+  expectOk(svc, `POST ${path}`, res);
+}
+
+/** Requests in flight are drained first: some vLLM versions crash when put to sleep mid-request. */
+async function drain(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
+  await pollUntil(ctx, `${svc.name}: draining requests before sleep`, svc.sleepTimeoutMs, async () => {
+    const text = await metrics(svc, ctx);
+    const running = text === undefined ? 0 : runningRequests(text) ?? 0;
+    return running === 0 ? { done: true, value: undefined } : { done: false, seen: `${running} request(s) running` };
+  });
+}
+
+export const vllmDriver: Driver = {
+  kind: 'vllm',
+
+  capabilities(svc: ServiceConfig): DriverCapabilities {
+    const levels: SleepDepth[] = svc.sleep === 'l1' ? ['l1', 'l2'] : svc.sleep === 'l2' ? ['l2'] : [];
+    return { sleepLevels: levels, canWake: levels.length > 0, canDrain: levels.length > 0 };
+  },
+
+  async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+    let sleeping: boolean;
+    try {
+      sleeping = await isSleeping(svc, ctx);
+    } catch (e) {
+      if (isUnreachable(e)) return { state: 'down', healthy: false };
+      if (e instanceof GpumodError && e.code === 'SLEEP_NOT_ENABLED') {
+        // Without dev mode the server cannot be asleep; it serves or it does not.
+        const ok = await healthy(svc, ctx);
+        return { state: ok ? 'awake' : 'error', healthy: ok, detail: 'sleep endpoints disabled (VLLM_SERVER_DEV_MODE=1 not set)' };
+      }
+      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+    }
+    if (sleeping) {
+      const text = await metrics(svc, ctx);
+      const depth = text ? sleepDepthFromMetrics(text) : undefined;
+      return { state: 'asleep', sleep: depth ?? (svc.sleep === 'l2' ? 'l2' : 'l1'), healthy: await healthy(svc, ctx), detail: depth ? undefined : 'depth from config (no sleep-state metric)' };
+    }
+    const ok = await healthy(svc, ctx);
+    return { state: 'awake', healthy: ok, detail: ok ? undefined : 'health check failed' };
+  },
+
+  async sleep(svc: ServiceConfig, depth: SleepDepth, ctx: DriverContext, opts?: { force?: boolean }): Promise<void> {
+    const level = LEVEL[depth];
+    if (!level) throw new GpumodError('USAGE', `${svc.name}: vLLM sleeps at l1 or l2, not ${depth}`);
+    let query = `level=${level}`;
+    if (!opts?.force) {
+      if (supportsWaitMode(await version(svc, ctx))) query += '&mode=wait';
+      else await drain(svc, ctx);
+    }
+    await postOk(svc, ctx, `/sleep?${query}`, svc.sleepTimeoutMs);
+    // A server without --enable-sleep-mode may answer 200 and stay awake: believe only /is_sleeping.
+    if (!(await isSleeping(svc, ctx))) {
+      throw new GpumodError('SLEEP_INEFFECTIVE', `${svc.name}: POST /sleep answered 200 but /is_sleeping is false (is --enable-sleep-mode set?)`);
+    }
+  },
+
+  async wake(svc: ServiceConfig, ctx: DriverContext, depth?: SleepDepth): Promise<void> {
+    let observed = depth;
+    if (observed === undefined) {
+      const text = await metrics(svc, ctx);
+      observed = text ? sleepDepthFromMetrics(text) : undefined;
+    }
+    if (observed === 'l1') {
+      await postOk(svc, ctx, '/wake_up', svc.wakeTimeoutMs);
+    } else {
+      // L2, or unknown: the weights may be gone, and waking without reload_weights serves garbage.
+      await postOk(svc, ctx, '/wake_up?tags=weights', svc.wakeTimeoutMs);
+      await postOk(svc, ctx, '/collective_rpc', svc.wakeTimeoutMs, { method: 'reload_weights' });
+      await postOk(svc, ctx, '/wake_up?tags=kv_cache', svc.wakeTimeoutMs);
+      await postOk(svc, ctx, '/reset_prefix_cache', svc.wakeTimeoutMs);
+    }
+    if (await isSleeping(svc, ctx)) {
+      throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: the wake sequence answered 200 but /is_sleeping is still true`);
+    }
+  },
+
+  async awaitReady(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
+    await awaitHealth(svc, ctx, deadlineMs);
+  },
+
+  readiness: runReadiness,
+};
