@@ -1,6 +1,7 @@
 import { version } from '../package.json';
 import { parseArgs, UsageError, type ParsedArgs } from './cli/args';
 import { EXIT, type CliIo } from './cli/io';
+import { importCommand } from './cli/importCommand';
 import { validateCommand } from './cli/validateCommand';
 
 const HELP = `gpumod ${version}: switch the GPU inference servers of this machine between modes.
@@ -9,6 +10,8 @@ Usage: gpumod COMMAND [options]
 
 Commands:
   validate            check the configuration; prints FILE:LINE:COL: problem for each problem
+  import DIR          convert the original gpumod's presets/ and modes/ into gpumod.yaml
+                      [--output FILE] [--force]; reports what does not carry over
 
 Options:
   --config FILE       the configuration (default: $GPUMOD_CONFIG, else ~/.config/gpumod/gpumod.yaml)
@@ -24,6 +27,7 @@ type Command = (args: ParsedArgs, io: CliIo) => Promise<number>;
 /** The registration table: one entry per command. */
 const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
+  import: importCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

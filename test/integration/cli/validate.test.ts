@@ -1,25 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const CLI = join(process.cwd(), 'dist/cli.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI as a real child process, the way a user's shell would. */
-function gpumod(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
+import { gpumod } from './runCli';
 
 describe('gpumod validate (the CLI as a process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpumod-cli-'));
