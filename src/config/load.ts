@@ -36,6 +36,8 @@ function fail(file: string, line: number, col: number, message: string): ParseRe
 /** Validates config text completely; either every problem or a whole Config, never a partial one. */
 export function parseConfig(text: string, file: string): ParseResult {
   if (text.includes('\u0000')) return fail(file, 1, 1, 'the file contains NUL bytes: expected YAML text');
+  const deep = tooDeep(text);
+  if (deep) return fail(file, deep.line, deep.col, `nesting deeper than ${MAX_DEPTH} levels: a gpumod config is at most 5 deep`);
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
@@ -68,6 +70,43 @@ export function parseConfig(text: string, file: string): ParseResult {
     return { ok: false, problems };
   }
   return { ok: true, config: normalise(value as RawConfig, file) };
+}
+
+const MAX_DEPTH = 64;
+
+/** Finds flow brackets or indentation nested past MAX_DEPTH, which the YAML parser takes seconds on. */
+function tooDeep(text: string): { line: number; col: number } | undefined {
+  let depth = 0;
+  let line = 1;
+  let col = 0;
+  let quote = '';
+  let lineStart = true;
+  let indent = 0;
+  for (const ch of text) {
+    col++;
+    if (ch === '\n') {
+      line++;
+      col = 0;
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart && ch === ' ') {
+      if (++indent > MAX_DEPTH * 4) return { line, col };
+      continue;
+    }
+    lineStart = false;
+    if (quote) {
+      if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+    } else if (ch === '[' || ch === '{') {
+      if (++depth > MAX_DEPTH) return { line, col };
+    } else if (ch === ']' || ch === '}') {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
 }
 
 function firstLine(s: string): string {

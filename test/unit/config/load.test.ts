@@ -145,6 +145,12 @@ describe('config loader', () => {
     assert.ok(Date.now() - t0 < 2000);
   });
 
+  it('refuses nesting past 64 levels quickly instead of parsing it', () => {
+    const t0 = Date.now();
+    assert.deepEqual(problems('a: ' + '['.repeat(5000)), ['gpumod.yaml:1:68: nesting deeper than 64 levels: a gpumod config is at most 5 deep']);
+    assert.ok(Date.now() - t0 < 200);
+  });
+
   it('describes an empty file, binary garbage and a non-mapping root precisely', () => {
     assert.deepEqual(problems(''), ['gpumod.yaml:1:1: the file: expected a mapping, got null']);
     assert.deepEqual(problems('\u0000\u0001\u0002'), ['gpumod.yaml:1:1: the file contains NUL bytes: expected YAML text']);
