@@ -1,0 +1,414 @@
+// Fake vLLM OpenAI server with sleep mode (protocols.md Part 1). Runnable standalone:
+//   node out/test/fakes/vllm.js --port 0 --model chat --startup-ms 0 --gpu-dir /tmp/gpu
+// VRAM is held by a child process titled VLLM::EngineCore, as real V1 vLLM holds it.
+import { Ctx, FakeServer, fastApiMethodNotAllowed, fastApiNotFound, sleep, type Route } from './lib/fakeServer';
+import { countTokens, FakeGpu, randomId } from './lib/common';
+import { spawnHolder, type Holder } from './lib/holder';
+import { commonOptions, parseOptions, type OptionSpec } from './lib/options';
+
+const SPECS: OptionSpec[] = [
+  ...commonOptions({ port: 8000, startupMs: 60000, stopMs: 1000 }),
+  { name: 'model', kind: 'string', default: 'fake/model', help: 'served model name' },
+  { name: 'dev-mode', kind: 'onoff', default: true, help: 'VLLM_SERVER_DEV_MODE: off = /sleep /wake_up /is_sleeping /collective_rpc /reset_prefix_cache answer 404' },
+  { name: 'sleep-mode-enabled', kind: 'onoff', default: true, help: '--enable-sleep-mode: off = /sleep answers 200 but frees nothing' },
+  { name: 'supports-mode-param', kind: 'onoff', default: true, help: 'off = an old vLLM that ignores ?mode= (in-flight requests go on and return garbage)' },
+  { name: 'sleep-ms-l1', kind: 'number', default: 500, help: 'duration of /sleep?level=1' },
+  { name: 'sleep-ms-l2', kind: 'number', default: 100, help: 'duration of /sleep?level=2' },
+  { name: 'wake-ms-l1', kind: 'number', default: 500, help: 'waking the weights after a level-1 sleep (copy back from host RAM)' },
+  { name: 'wake-ms-l2', kind: 'number', default: 300, help: 'waking the weights after a level-2 sleep (remap empty memory)' },
+  { name: 'wake-ms-kv', kind: 'number', default: 50, help: 'waking the kv_cache tag' },
+  { name: 'reload-ms', kind: 'number', default: 1500, help: 'collective_rpc reload_weights' },
+  { name: 'infer-ms', kind: 'number', default: 50, help: 'time to answer a completion' },
+  { name: 'asleep-policy', kind: 'string', default: 'hang', help: 'inference while asleep: hang (queued until wake, >=0.16) | abort (finish_reason "abort") | crash (old V0: the server dies)' },
+  { name: 'vram-mb', kind: 'int', default: 7000, help: 'VRAM held awake' },
+  { name: 'vram-asleep-mb', kind: 'int', default: 1500, help: 'VRAM still held asleep (CUDA context, graphs)' },
+  { name: 'kv-cache-mb', kind: 'int', help: 'part of --vram-mb that is KV cache [default 40% of awake minus asleep]' },
+  { name: 'gpu-child', kind: 'onoff', default: true, help: 'hold VRAM in a child process (VLLM::EngineCore) rather than the server itself' },
+  { name: 'vllm-version', kind: 'string', default: '0.17.1', help: 'what GET /version answers' },
+  { name: 'max-model-len', kind: 'int', default: 4096, help: 'max_model_len in /v1/models' },
+];
+
+const SUMMARY = `Fake vLLM OpenAI-compatible server with sleep mode. Faults: ENDPOINT:KIND[:AFTER_N[:TIMES]].
+Runtime control: POST /_fake/fault {"endpoint","kind","after","times","message","forMs"}, DELETE /_fake/fault, GET /_fake/state.
+After a level-2 wake without reload_weights, completions return text "\\u0000\\u0000garbage…" and "fake_garbage":true.`;
+
+type Tag = 'weights' | 'kv_cache';
+type JobState = 'running' | 'waiting' | 'frozen';
+
+interface Job {
+  ctx: Ctx;
+  chat: boolean;
+  promptTokens: number;
+  maxTokens: number;
+  state: JobState;
+  remainingMs: number;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+  /** Ran while the engine's memory was unmapped (old vLLM without ?mode=): its output is garbage. */
+  garbage: boolean;
+}
+
+/** FastAPI HTTPException body in vLLM >= 0.10 (§1.9). */
+function vllmError(message: string, type: string, code: number, param: string | null = null): unknown {
+  return { error: { message, type, param, code } };
+}
+
+/** Python's json.loads message for a body Node could not parse (close enough to assert on the prefix). */
+function pythonJsonError(text: string, nodeMessage: string): string {
+  const m = /position (\d+)/.exec(nodeMessage);
+  const pos = m ? Number(m[1]) : text.length;
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - before.lastIndexOf('\n');
+  return `Expecting value: line ${line} column ${col} (char ${pos})`;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions('vllm', SUMMARY, SPECS, process.argv.slice(2));
+  const model = opts.str('model');
+  const policy = opts.str('asleep-policy');
+  if (!['hang', 'abort', 'crash'].includes(policy)) {
+    process.stderr.write(`vllm: --asleep-policy must be hang|abort|crash\n`);
+    process.exit(2);
+  }
+  const vramMb = opts.num('vram-mb');
+  const residueMb = Math.min(opts.num('vram-asleep-mb'), vramMb);
+  const kvMb = opts.optNum('kv-cache-mb') ?? Math.round((vramMb - residueMb) * 0.4);
+  const weightsMb = vramMb - residueMb - kvMb;
+  const sleepModeEnabled = opts.bool('sleep-mode-enabled');
+
+  let holder: Holder | undefined;
+  let shuttingDown = false;
+  if (opts.bool('gpu-child')) {
+    holder = await spawnHolder('VLLM::EngineCore');
+    process.on('exit', () => holder?.kill());
+    // V1: when EngineCore dies the API server shuts down too.
+    void holder.exited.then((code) => {
+      if (shuttingDown) return;
+      process.stderr.write(`vllm: EngineCore died (exit ${code}); shutting down\n`);
+      process.exit(1);
+    });
+  }
+  const gpu = new FakeGpu(opts, holder?.pid ?? process.pid, holder ? 'VLLM::EngineCore' : undefined);
+
+  const st = {
+    sleepingTags: new Set<Tag>(),
+    level: 0,
+    paused: false, // level-0 sleep: scheduling paused, memory kept
+    draining: false, // /sleep?mode=wait in progress: new requests queue
+    weightsValid: true,
+    engineDead: false,
+    busy: 0,
+  };
+  const jobs = new Set<Job>();
+  let chain: Promise<unknown> = Promise.resolve();
+  // The engine core handles one utility call at a time.
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(async () => {
+      st.busy++;
+      try {
+        return await fn();
+      } finally {
+        st.busy--;
+      }
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  };
+  const asleep = (): boolean => st.sleepingTags.size > 0 || st.paused;
+  const count = (s: JobState): number => [...jobs].filter((j) => j.state === s).length;
+
+  const vramNow = (): number => {
+    if (!sleepModeEnabled) return vramMb;
+    return residueMb + (st.sleepingTags.has('weights') ? 0 : weightsMb) + (st.sleepingTags.has('kv_cache') ? 0 : kvMb);
+  };
+
+  const respond = (job: Job, reason: 'length' | 'abort'): void => {
+    if (job.timer) clearTimeout(job.timer);
+    jobs.delete(job);
+    const garbage = reason !== 'abort' && (job.garbage || !st.weightsValid);
+    const completionTokens = reason === 'abort' ? 0 : job.maxTokens;
+    const text = reason === 'abort' ? '' : garbage ? '\u0000\u0000garbage\u0000\ufffd\ufffd' : `Hello from ${model}.`;
+    const usage = { prompt_tokens: job.promptTokens, total_tokens: job.promptTokens + completionTokens, completion_tokens: completionTokens, prompt_tokens_details: null };
+    const created = Math.floor(Date.now() / 1000);
+    const body: Record<string, unknown> = job.chat
+      ? {
+          id: `chatcmpl-${randomId(32)}`,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: null, audio: null, function_call: null, tool_calls: [], reasoning_content: null }, logprobs: null, finish_reason: reason, stop_reason: null }],
+          service_tier: null,
+          system_fingerprint: null,
+          usage,
+          prompt_logprobs: null,
+          kv_transfer_params: null,
+        }
+      : {
+          id: `cmpl-${randomId(32)}`,
+          object: 'text_completion',
+          created,
+          model,
+          choices: [{ index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null, prompt_logprobs: null }],
+          usage,
+          kv_transfer_params: null,
+        };
+    if (garbage) body.fake_garbage = true; // documented marker: the weights were never reloaded
+    job.ctx.sendJson(200, body);
+  };
+
+  const run = (job: Job): void => {
+    job.state = 'running';
+    job.startedAt = Date.now();
+    job.timer = setTimeout(() => respond(job, 'length'), job.remainingMs);
+  };
+
+  /** mode=keep (and level 0): a running request stops where it is and resumes after the wake. */
+  const freeze = (job: Job): void => {
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    job.remainingMs = Math.max(0, job.remainingMs - (Date.now() - job.startedAt));
+    job.state = 'frozen';
+  };
+
+  /** Everything awake again: frozen requests resume, queued ones start. */
+  const resumeJobs = (): void => {
+    for (const job of jobs) if (job.state !== 'running') run(job);
+  };
+
+  const drained = async (): Promise<void> => {
+    while (count('running') > 0) await sleep(5);
+  };
+
+  const inference = (chat: boolean) => async (ctx: Ctx): Promise<void> => {
+    const body = await ctx.json();
+    if (!body.ok || typeof body.value !== 'object' || body.value === null) {
+      return ctx.sendJson(400, vllmError(body.ok ? 'Input should be a valid dictionary' : `JSON decode error: ${pythonJsonError(body.text, body.error)}`, 'Bad Request', 400));
+    }
+    const req = body.value as Record<string, unknown>;
+    if (req.model !== undefined && req.model !== model) {
+      return ctx.sendJson(404, vllmError(`The model \`${String(req.model)}\` does not exist.`, 'NotFoundError', 404, 'model'));
+    }
+    if (st.engineDead) return ctx.sendJson(500, vllmError('EngineCore encountered an issue. See stack trace (above) for the root cause.', 'InternalServerError', 500));
+    const prompt = chat ? JSON.stringify(req.messages ?? '') : String(req.prompt ?? '');
+    const maxTokens = typeof req.max_tokens === 'number' ? req.max_tokens : 16;
+    const job: Job = { ctx, chat, promptTokens: countTokens(prompt), maxTokens, state: 'waiting', remainingMs: opts.ms('infer-ms'), startedAt: 0, garbage: false };
+    ctx.res.on('close', () => {
+      // The client gave up: vLLM aborts the request.
+      if (job.timer) clearTimeout(job.timer);
+      jobs.delete(job);
+    });
+    jobs.add(job);
+    if (!asleep() && !st.draining) return run(job);
+    if (st.draining) return; // the scheduler is paused for a draining sleep: queued
+    if (policy === 'abort') return respond(job, 'abort');
+    if (policy === 'crash') {
+      process.stderr.write('vllm: CUDA error: an illegal memory access was encountered (request while asleep); engine dead\n');
+      process.exit(1);
+    }
+    // hang: queued until the whole wake sequence is done
+  };
+
+  const dev = (handler: (ctx: Ctx) => Promise<void> | void) => (ctx: Ctx): Promise<void> | void =>
+    opts.bool('dev-mode') ? handler(ctx) : fastApiNotFound(ctx);
+
+  const sleepHandler = async (ctx: Ctx): Promise<void> => {
+    const rawLevel = ctx.query.get('level') ?? '1';
+    // int() in the handler: a non-integer is an unhandled ValueError, a plain 500.
+    if (!/^\s*[+-]?\d+\s*$/.test(rawLevel) || Number(rawLevel) < 0) return ctx.send(500, 'Internal Server Error', 'text/plain; charset=utf-8');
+    const level = Number(rawLevel);
+    const mode = opts.bool('supports-mode-param') ? ctx.query.get('mode') ?? 'abort' : 'ignored';
+    if (!['abort', 'wait', 'keep', 'ignored'].includes(mode)) return ctx.send(500, 'Internal Server Error', 'text/plain; charset=utf-8');
+    await serial(async () => {
+      if (st.sleepingTags.size > 0 || (level === 0 && st.paused)) {
+        process.stderr.write('vllm: Executor is already sleeping.\n');
+        return;
+      }
+      if (level === 0) {
+        st.paused = true;
+        for (const job of jobs) if (job.state === 'running') freeze(job);
+        return;
+      }
+      const t0 = Date.now();
+      if (mode === 'abort') for (const job of [...jobs]) if (job.state === 'running') respond(job, 'abort');
+      if (mode === 'wait') {
+        st.draining = true;
+        try {
+          await drained();
+        } finally {
+          st.draining = false;
+        }
+      }
+      if (mode === 'keep') for (const job of jobs) if (job.state === 'running') freeze(job);
+      if (mode === 'ignored') for (const job of jobs) if (job.state === 'running') job.garbage = true;
+      await sleep(level === 1 ? opts.ms('sleep-ms-l1') : opts.ms('sleep-ms-l2'));
+      const before = vramNow();
+      st.sleepingTags = new Set<Tag>(['weights', 'kv_cache']);
+      st.level = level >= 2 ? 2 : 1;
+      if (sleepModeEnabled && st.level === 2) st.weightsValid = false;
+      gpu.set(vramNow());
+      process.stderr.write(`vllm: Sleep mode freed ${((before - vramNow()) / 1024).toFixed(2)} GiB memory, ${(vramNow() / 1024).toFixed(2)} GiB memory is still in use.\n`);
+      process.stderr.write(`vllm: It took ${((Date.now() - t0) / 1000).toFixed(6)} seconds to fall asleep.\n`);
+    });
+    ctx.sendEmpty(200);
+  };
+
+  const wakeHandler = async (ctx: Ctx): Promise<void> => {
+    const asked = ctx.query.getAll('tags');
+    const result = await serial(async (): Promise<string | undefined> => {
+      if (!asleep()) {
+        process.stderr.write('vllm: Executor is not sleeping.\n');
+        return undefined;
+      }
+      const tags = asked.length > 0 ? asked : ['weights', 'kv_cache', 'scheduling'].filter((t) => t !== 'scheduling' || st.paused).filter((t) => t === 'scheduling' || st.sleepingTags.has(t as Tag));
+      for (const t of tags) {
+        const isAsleep = t === 'scheduling' ? st.paused : st.sleepingTags.has(t as Tag);
+        if (!isAsleep) {
+          // Older vLLM ignores the whole call (#31618), still answering 200.
+          process.stderr.write(`vllm: Tag ${t} is not in sleeping tags ${JSON.stringify([...st.sleepingTags])}\n`);
+          return undefined;
+        }
+      }
+      const t0 = Date.now();
+      const wakeWeights = tags.includes('weights');
+      const wakeKv = tags.includes('kv_cache');
+      const target = sleepModeEnabled ? vramNow() + (wakeWeights ? weightsMb : 0) + (wakeKv ? kvMb : 0) : vramMb;
+      if (!gpu.fits(target)) return gpu.oomMessage(target);
+      gpu.set(target); // allocation shows at once
+      await sleep((wakeWeights ? (st.level === 1 ? opts.ms('wake-ms-l1') : opts.ms('wake-ms-l2')) : 0) + (wakeKv ? opts.ms('wake-ms-kv') : 0));
+      if (wakeWeights) st.sleepingTags.delete('weights');
+      if (wakeKv) st.sleepingTags.delete('kv_cache');
+      if (tags.includes('scheduling')) st.paused = false;
+      process.stderr.write(`vllm: It took ${((Date.now() - t0) / 1000).toFixed(6)} seconds to wake up tags ${JSON.stringify(tags)}.\n`);
+      if (!asleep()) resumeJobs();
+      return undefined;
+    });
+    if (result) return ctx.sendJson(500, vllmError(result, 'InternalServerError', 500));
+    ctx.sendEmpty(200);
+  };
+
+  const rpcHandler = async (ctx: Ctx): Promise<void> => {
+    const body = await ctx.json();
+    if (!body.ok) return ctx.sendJson(400, vllmError(`JSON decode error: ${pythonJsonError(body.text, body.error)}`, 'Bad Request', 400));
+    const req = body.value as Record<string, unknown> | null;
+    const method = typeof req === 'object' && req !== null && !Array.isArray(req) ? req.method : undefined;
+    if (typeof method !== 'string' || method === '') return ctx.sendJson(400, vllmError("Missing 'method' in request body", 'Bad Request', 400));
+    const error = await serial(async (): Promise<string | undefined> => {
+      if (method !== 'reload_weights') return undefined;
+      if (st.sleepingTags.has('weights')) return 'CUDA error: an illegal memory access was encountered (reload_weights while the weights are asleep)';
+      await sleep(opts.ms('reload-ms'));
+      st.weightsValid = true;
+      return undefined;
+    });
+    if (error) return ctx.sendJson(500, vllmError(error, 'InternalServerError', 500));
+    ctx.sendJson(200, { results: [null] });
+  };
+
+  const metrics = (ctx: Ctx): void => {
+    const m = `model_name="${model}"`;
+    const sleepState = (s: string): number => {
+      const now = st.sleepingTags.size === 0 ? 'awake' : st.level === 1 ? 'weights_offloaded' : 'discard_all';
+      return now === s ? 1 : 0;
+    };
+    const lines = [
+      '# HELP vllm:num_requests_running Number of requests in model execution batches.',
+      '# TYPE vllm:num_requests_running gauge',
+      `vllm:num_requests_running{${m}} ${count('running') + count('frozen')}`,
+      '# HELP vllm:num_requests_waiting Number of requests waiting to be processed.',
+      '# TYPE vllm:num_requests_waiting gauge',
+      `vllm:num_requests_waiting{${m}} ${count('waiting')}`,
+      '# HELP vllm:engine_sleep_state Engine sleep state; awake = 0 means engine is sleeping.',
+      '# TYPE vllm:engine_sleep_state gauge',
+      ...['awake', 'weights_offloaded', 'discard_all'].map((s) => `vllm:engine_sleep_state{engine="0",${m},sleep_state="${s}"} ${sleepState(s)}`),
+      '',
+    ];
+    ctx.send(200, lines.join('\n'), 'text/plain; version=0.0.4; charset=utf-8');
+  };
+
+  const routes: Route[] = [
+    { method: 'POST', path: '/sleep', handler: dev(sleepHandler) },
+    { method: 'POST', path: '/wake_up', handler: dev(wakeHandler) },
+    { method: 'GET', path: '/is_sleeping', handler: dev((ctx) => ctx.sendJson(200, { is_sleeping: asleep() })) },
+    { method: 'POST', path: '/collective_rpc', handler: dev(rpcHandler) },
+    { method: 'POST', path: '/reset_prefix_cache', handler: dev((ctx) => ctx.sendEmpty(200)) },
+    { method: 'GET', path: '/health', handler: (ctx) => ctx.sendEmpty(st.engineDead ? 503 : 200) },
+    {
+      method: 'GET',
+      path: '/v1/models',
+      handler: (ctx) =>
+        ctx.sendJson(200, {
+          object: 'list',
+          data: [
+            {
+              id: model,
+              object: 'model',
+              created: Math.floor(Date.now() / 1000),
+              owned_by: 'vllm',
+              root: model,
+              parent: null,
+              max_model_len: opts.num('max-model-len'),
+              permission: [{ id: `modelperm-${randomId(32)}`, object: 'model_permission', created: Math.floor(Date.now() / 1000), allow_create_engine: false, allow_sampling: true, allow_logprobs: true, allow_search_indices: false, allow_view: true, allow_fine_tuning: false, organization: '*', group: null, is_blocking: false }],
+            },
+          ],
+        }),
+    },
+    { method: 'GET', path: '/version', handler: (ctx) => ctx.sendJson(200, { version: opts.str('vllm-version') }) },
+    { method: 'GET', path: '/metrics', handler: metrics },
+    { method: 'POST', path: '/v1/completions', handler: inference(false) },
+    { method: 'POST', path: '/v1/chat/completions', handler: inference(true) },
+  ];
+
+  const server: FakeServer = new FakeServer({
+    name: 'vllm',
+    opts,
+    routes,
+    notFound: fastApiNotFound,
+    methodNotAllowed: fastApiMethodNotAllowed,
+    fault500: (ctx, message) => ctx.sendJson(500, vllmError(message, 'InternalServerError', 500)),
+    onEngineDead: () => {
+      st.engineDead = true;
+    },
+    onFaultsCleared: () => {
+      st.engineDead = false;
+    },
+    state: (): Record<string, unknown> => ({
+      kind: 'vllm',
+      model,
+      devMode: opts.bool('dev-mode'),
+      isSleeping: asleep(),
+      sleepingTags: [...st.sleepingTags],
+      level: st.sleepingTags.size > 0 ? st.level : st.paused ? 0 : null,
+      paused: st.paused,
+      weightsValid: st.weightsValid,
+      engineDead: st.engineDead,
+      busy: st.busy > 0,
+      vramMb: gpu.usedMb,
+      gpuPid: gpu.holding.pid,
+      running: count('running'),
+      waiting: count('waiting'),
+      frozen: count('frozen'),
+      listening: server.listening,
+    }),
+  });
+  server.onShutdown((lag) => {
+    shuttingDown = true;
+    gpu.set(0, lag);
+    holder?.kill();
+  });
+
+  // Cold start: import torch, load the weights (the memory shows), then serve.
+  const startup = opts.ms('startup-ms');
+  await sleep(startup * 0.7);
+  if (!gpu.fits(vramMb)) {
+    process.stderr.write(`vllm: torch.OutOfMemoryError: ${gpu.oomMessage(vramMb)}\n`);
+    process.exit(1);
+  }
+  gpu.set(vramMb);
+  await sleep(startup * 0.3);
+  await server.listen();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`vllm: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
