@@ -8,7 +8,7 @@ export type ServiceState = 'stopped' | 'starting' | 'running' | 'sleeping' | 'wa
 export interface ServiceObservation {
   name: string;
   state: ServiceState;
-  /** Set when state is 'sleeping'. */
+  /** Set when state is 'sleeping' (and for 'waking' when the probe says from which depth). */
   sleep?: SleepDepth;
   healthy: boolean;
   /** VRAM attributed to the unit's processes by cgroup, when a GPU is visible. */
@@ -39,15 +39,40 @@ export interface PlanStep {
   estimateMs: number;
   /** VRAM after the step for this service, MB. */
   vramAfterMb: number;
+  /** The observed state before the switch: a rollback returns the service here. */
+  fromState: ServiceState;
+  fromSleep?: SleepDepth;
+  /** The GPU index the service lives on. */
+  gpu: number;
+  /** The service belongs to the target mode. */
+  incoming: boolean;
 }
 
 export interface Budget {
   gpu: number;
-  totalMb: number;
+  /** Undefined when no GPU is visible and the config gives no total: planned without a VRAM check. */
+  totalMb: number | undefined;
   beforeMb: number;
+  /** Services (awake + residues) and foreign processes after the switch; the margin comes on top. */
   afterMb: number;
   marginMb: number;
   foreignMb: number;
+}
+
+/** Why a plan cannot be carried out, with the numbers. */
+export interface Refusal {
+  reason: string;
+  neededMb: number;
+  availableMb: number;
+  gpu?: number;
+}
+
+/** The estimate split by executor phase; `estimateMs` is their sum. */
+export interface PhaseEstimate {
+  releaseMs: number;
+  waitFreeMs: number;
+  /** Acquire and ready overlap per service (each service's readiness follows its own wake). */
+  acquireMs: number;
 }
 
 export interface Plan {
@@ -56,22 +81,71 @@ export interface Plan {
   steps: PlanStep[];
   budgets: Budget[];
   ramAfterMb: number;
+  /** budget.hostRamMb; 0 = unlimited. */
+  ramBudgetMb: number;
   estimateMs: number;
+  phases: PhaseEstimate;
   /** Plain-language notes: unavoidable cold starts and why, orphans, refusals. */
   notes: string[];
   /** True when nothing needs doing. */
   noop: boolean;
+  refused?: Refusal;
 }
 
-export type StepResult = 'ok' | 'failed' | 'skipped' | 'cancelled' | 'rolled-back';
+export type StepResult = 'ok' | 'failed' | 'skipped' | 'cancelled' | 'rolled-back' | 'timeout';
+
+export type Phase = 'release' | 'wait-free' | 'acquire' | 'ready' | 'verify' | 'rollback' | 'action';
+
+export type TimelineAction = StepAction | 'verify' | 'wait-free' | 'ready' | 'restart';
 
 export interface TimelineEntry {
   service: string;
-  action: StepAction | 'verify' | 'wait-free';
+  action: TimelineAction;
+  depth?: SleepDepth;
+  phase?: Phase;
+  /** Relative to the start of the switch. */
   startMs: number;
   ms: number;
   result: StepResult;
   error?: string;
+}
+
+/** What the store remembers of one service (JSON-friendly). */
+export interface ServiceRecord {
+  state: ServiceState;
+  sleep?: SleepDepth;
+}
+
+/** A switch that began and has not been committed: enough to reconcile after a crash. */
+export interface SwitchInProgress {
+  from: string | undefined;
+  to: string;
+  pid: number;
+  startedAt: number;
+}
+
+/** The state file: the last committed mode, as observed when it was written. */
+export interface SwitchState {
+  mode: string | undefined;
+  at: number;
+  services: Record<string, ServiceRecord>;
+  switching?: SwitchInProgress;
+}
+
+/** One line of history: a switch, or a single-service action (then `service` is set). */
+export interface SwitchRecord {
+  kind: 'switch' | 'service';
+  from: string | undefined;
+  to: string | undefined;
+  service?: string;
+  startedAt: number;
+  totalMs: number;
+  estimateMs?: number;
+  ok: boolean;
+  rolledBack: boolean;
+  cancelled: boolean;
+  error?: string;
+  steps: TimelineEntry[];
 }
 
 export type { ServiceConfig };

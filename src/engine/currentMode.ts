@@ -1,0 +1,38 @@
+import type { Config } from '../config/types';
+import type { Observation } from './types';
+
+export interface CurrentMode {
+  mode: string | undefined;
+  /** Why the machine is not (exactly) in a mode: "glm-code is sleeping (router)". */
+  drift: string[];
+}
+
+/**
+ * The mode the machine is in, from what was observed; the recorded mode only breaks ties. A mode
+ * counts when all its services run: services of other modes may well stay running or asleep beside it.
+ */
+export function currentMode(config: Config, obs: Observation, recorded?: string): CurrentMode {
+  const running = new Set([...obs.services.values()].filter((o) => o.state === 'running').map((o) => o.name));
+  const allRunning = (mode: string): boolean => config.modes.get(mode)?.services.every((s) => running.has(s)) ?? false;
+  if (recorded && config.modes.has(recorded) && allRunning(recorded)) return { mode: recorded, drift: [] };
+
+  const exact = [...config.modes.values()].find((m) => m.services.length === running.size && m.services.every((s) => running.has(s)));
+  if (exact) return { mode: exact.name, drift: recorded && recorded !== exact.name ? driftOf(config, obs, recorded) : [] };
+
+  // Otherwise the largest mode whose services all run, if exactly one is largest.
+  const complete = [...config.modes.values()].filter((m) => m.services.length > 0 && allRunning(m.name));
+  const size = Math.max(0, ...complete.map((m) => m.services.length));
+  const largest = complete.filter((m) => m.services.length === size);
+  if (largest.length === 1) return { mode: largest[0].name, drift: recorded && recorded !== largest[0].name ? driftOf(config, obs, recorded) : [] };
+
+  const drift = recorded && config.modes.has(recorded) ? driftOf(config, obs, recorded) : [];
+  if (drift.length === 0) drift.push(running.size ? `running: ${[...running].join(', ')}; no mode has exactly these services` : 'nothing is running');
+  return { mode: undefined, drift };
+}
+
+function driftOf(config: Config, obs: Observation, mode: string): string[] {
+  return (config.modes.get(mode)?.services ?? [])
+    .map((name) => obs.services.get(name) ?? { name, state: 'unknown' as const, sleep: undefined, detail: 'not observed' })
+    .filter((o) => o.state !== 'running')
+    .map((o) => `${mode}: ${o.name} is ${o.state}${o.sleep ? ` (${o.sleep})` : ''}${o.detail ? `: ${o.detail}` : ''}`);
+}

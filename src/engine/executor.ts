@@ -1,0 +1,207 @@
+import type { Config } from '../config/types';
+import { GpumodError } from '../system/errors';
+import type { GpuSnapshot } from '../system/types';
+import { childController } from './deadline';
+import { observe } from './observe';
+import type { EnginePorts } from './ports';
+import { rollBack, type Performed } from './rollback';
+import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import type { Observation, Plan, PlanStep, ServiceState, TimelineEntry } from './types';
+import { freeMb, snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, waitForRoom, type Released } from './waitFree';
+
+export interface ExecOptions {
+  signal?: AbortSignal;
+  onStep?: (e: StepEvent) => void;
+  /** Sleep without draining in-flight requests (vLLM). */
+  force?: boolean;
+  /** Default true: undo the launched steps when one fails or the switch is cancelled. */
+  rollback?: boolean;
+  /** The switch's time origin (timeline times are relative to it); default: now. */
+  t0?: number;
+}
+
+export interface ExecResult {
+  ok: boolean;
+  cancelled: boolean;
+  rolledBack: boolean;
+  /** The first step that failed (the cause; later steps were cut short because of it). */
+  failure?: StepFailure;
+  rollbackFailures: StepFailure[];
+  timeline: TimelineEntry[];
+  /** Every launched plan step, for a later rollback (the switcher's verify can still fail). */
+  performed: Performed[];
+  totalMs: number;
+  /** Observed after a rollback: where the machine ended up. */
+  final?: Observation;
+}
+
+const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
+/** How long a serialised wake waits for the card to show its room: about one SIGTERM exit (anchors.md). */
+const ROOM_WAIT_MS = 2000;
+
+/**
+ * Carries out a plan in phases: release (sleeps and stops, in parallel) → wait until the GPU shows the
+ * memory freed → acquire (wakes, loads, cold starts, in parallel while the card has room; largest first
+ * otherwise), each followed by its readiness check. Every step has its configured deadline; the
+ * signal aborts running steps and launches no new ones; then the launched steps are undone.
+ */
+export async function execute(plan: Plan, config: Config, ports: EnginePorts, opts: ExecOptions = {}): Promise<ExecResult> {
+  if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
+  const unknown = plan.steps.find((s) => !config.services.has(s.service));
+  if (unknown) throw new GpumodError('USAGE', `the plan names ${unknown.service}, which the configuration does not have`);
+  const rec: Recorder = { t0: opts.t0 ?? ports.clock.now(), timeline: [], onStep: opts.onStep };
+  const run = childController(opts.signal);
+  const performed: Performed[] = [];
+  let failure: StepFailure | undefined;
+  // A cancel that arrives after the last step finished does not undo a complete switch.
+  let cutShort = false;
+
+  const step = async (s: PlanStep, phase: 'release' | 'acquire'): Promise<boolean> => {
+    if (run.signal.aborted) {
+      cutShort = true;
+      return false;
+    }
+    const svc = config.services.get(s.service)!;
+    const p: Performed = { step: s, outcome: 'running' };
+    performed.push(p);
+    const depth = s.action === 'sleep' ? s.depth : s.action === 'wake' || s.action === 'load' ? s.fromSleep : undefined;
+    const t = await timed(ports, rec, { service: s.service, action: s.action, phase, depth }, () =>
+      runAction(svc, s.action as RunAction, depth, ports, run.signal, { force: opts.force }),
+    );
+    p.entry = t.entry;
+    p.outcome = t.entry.result === 'ok' ? 'ok' : t.entry.result === 'cancelled' ? 'cancelled' : 'failed';
+    if (p.outcome === 'cancelled') cutShort = true;
+    if (p.outcome === 'failed') fail(failureOf(t.entry, t.error));
+    if (p.outcome !== 'ok') return false;
+    if (phase === 'release' || !svc.readiness) return true;
+    // Readiness right behind each wake: a fast wake is ready while a slow cold start still runs.
+    const r = await timed(ports, rec, { service: s.service, action: 'ready', phase: 'ready' }, () =>
+      runAction(svc, 'ready', undefined, ports, run.signal),
+    );
+    if (r.entry.result === 'failed' || r.entry.result === 'timeout') fail(failureOf(r.entry, r.error));
+    if (r.entry.result === 'cancelled') cutShort = true;
+    return r.entry.result === 'ok';
+  };
+  const fail = (f: StepFailure): void => {
+    if (failure) return;
+    failure = f;
+    run.abort(new GpumodError('CANCELLED', `cut short: ${f.action} ${f.service} failed`));
+  };
+
+  const release = plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
+  const acquire = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start');
+
+  let snap: GpuSnapshot | undefined;
+  if (release.length > 0) {
+    const baseline = await snapshotOrUnavailable(ports, run.signal);
+    await Promise.all(release.map((s) => step(s, 'release')));
+    if (!run.signal.aborted) snap = await waitFree(config, release, baseline, ports, rec, run.signal);
+  }
+  if (acquire.length > 0 && run.signal.aborted) cutShort = true;
+  else if (acquire.length > 0) {
+    snap ??= await snapshotOrUnavailable(ports, run.signal);
+    await acquirePhase(config, acquire, snap, ports, run.signal, (s) => step(s, 'acquire'));
+  }
+  if (run.signal.aborted && performed.length < release.length + acquire.length) cutShort = true;
+
+  const cancelled = opts.signal?.aborted === true && cutShort && !failure;
+  const ok = !failure && !cancelled;
+  let rolledBack = false;
+  let rollbackFailures: StepFailure[] = [];
+  let final: Observation | undefined;
+  if (!ok && opts.rollback !== false) {
+    rollbackFailures = await rollBack(performed, config, ports, rec);
+    rolledBack = true;
+  }
+  if (!ok) final = await observe(config, ports, new AbortController().signal);
+  return {
+    ok,
+    cancelled,
+    rolledBack,
+    failure,
+    rollbackFailures,
+    timeline: rec.timeline,
+    performed,
+    totalMs: ports.clock.now() - rec.t0,
+    final,
+  };
+}
+
+async function waitFree(
+  config: Config,
+  release: PlanStep[],
+  baseline: GpuSnapshot,
+  ports: EnginePorts,
+  rec: Recorder,
+  signal: AbortSignal,
+): Promise<GpuSnapshot> {
+  const released: Released[] = release.map((s) => ({
+    svc: config.services.get(s.service)!,
+    action: s.action as 'sleep' | 'stop',
+    wasAwake: HOLDS_VRAM.includes(s.fromState),
+  }));
+  const estimate = new Map(release.map((s) => [s.service, s.estimateMs]));
+  const bound = waitBoundMs(released, (r) => estimate.get(r.svc.name) ?? 0);
+  let out: GpuSnapshot = baseline;
+  const t = await timed(ports, rec, { service: 'gpu', action: 'wait-free', phase: 'wait-free' }, async () => {
+    const w = await waitForFreedMemory(released, baseline, ports, signal, bound);
+    out = w.last;
+    if (w.result === 'skipped' || w.result === 'timeout') throw new WaitNote(w.result, w.detail ?? '');
+  });
+  // Not seeing the memory freed is not a failure: the acquire phase re-checks the room it needs.
+  if (t.error instanceof WaitNote) {
+    t.entry.result = t.error.result;
+    t.entry.error = t.error.message;
+  }
+  return out;
+}
+
+class WaitNote extends Error {
+  constructor(
+    readonly result: 'skipped' | 'timeout',
+    detail: string,
+  ) {
+    super(detail || result);
+  }
+}
+
+/** What a step adds on its card: the full VRAM, less the residue it already holds. */
+function deltaMb(config: Config, s: PlanStep): number {
+  const svc = config.services.get(s.service);
+  if (!svc) return 0;
+  return svc.vramMb - (s.fromState === 'sleeping' ? svc.sleepVramMb : HOLDS_VRAM.includes(s.fromState) ? svc.vramMb : 0);
+}
+
+/**
+ * All at once when the card shows room for all of them (the usual case: the planner checked the
+ * budget); otherwise one after another, largest first, each once the card shows its room.
+ */
+async function acquirePhase(
+  config: Config,
+  acquire: PlanStep[],
+  snap: GpuSnapshot,
+  ports: EnginePorts,
+  signal: AbortSignal,
+  step: (s: PlanStep) => Promise<boolean>,
+): Promise<void> {
+  const margin = config.budget.marginMb;
+  const need = new Map<number, number>();
+  for (const s of acquire) need.set(s.gpu, (need.get(s.gpu) ?? 0) + deltaMb(config, s));
+  const roomForAll = [...need].every(([g, n]) => {
+    const free = freeMb(snap, g);
+    return free === undefined || free - margin >= n;
+  });
+  if (roomForAll) {
+    await Promise.all(acquire.map(step));
+    return;
+  }
+  ports.log.info('the card does not show room for every wake at once: acquiring largest first');
+  const order = [...acquire].sort((a, b) => deltaMb(config, b) - deltaMb(config, a));
+  for (const s of order) {
+    if (signal.aborted) return;
+    if (!(await waitForRoom(s.gpu, deltaMb(config, s), margin, ports, signal, ROOM_WAIT_MS))) {
+      ports.log.warn(`${s.service}: the card does not show ${deltaMb(config, s)} MB free; trying anyway`);
+    }
+    if (!(await step(s))) return;
+  }
+}

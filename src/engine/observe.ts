@@ -1,0 +1,69 @@
+import type { Config, ServiceConfig } from '../config/types';
+import type { Probe } from '../drivers/driver';
+import { errorMessage } from '../system/errors';
+import type { GpuSnapshot, UnitStatus } from '../system/types';
+import { classify } from './classify';
+import { cancelledError, withDeadline } from './deadline';
+import type { ObservePorts } from './ports';
+import type { Observation, ServiceObservation } from './types';
+
+/** A status must not hang on one wedged server. */
+const PROBE_TIMEOUT_MS = 5000;
+const SHOW_TIMEOUT_MS = 5000;
+
+/** Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. */
+export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal): Promise<Observation> {
+  const [gpu, ...list] = await Promise.all([
+    snapshot(ports, signal),
+    ...[...config.services.values()].map((svc) => observeService(svc, ports, signal)),
+  ]);
+  if (signal.aborted) throw cancelledError('observe');
+  const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, o]));
+  const foreignMb = new Map<number, number>();
+  if (gpu.available) {
+    const byUnit = new Map([...config.services.values()].map((s) => [s.unit, s.name]));
+    for (const o of services.values()) o.vramMb = 0;
+    for (const g of gpu.gpus) {
+      let foreign = 0;
+      for (const p of g.processes) {
+        const name = p.unit ? byUnit.get(p.unit) : undefined;
+        const o = name ? services.get(name) : undefined;
+        if (o) o.vramMb = (o.vramMb ?? 0) + (p.usedMb ?? 0);
+        else foreign += p.usedMb ?? 0;
+      }
+      foreignMb.set(g.index, foreign);
+    }
+  }
+  return { at: ports.clock.now(), services, gpu, foreignMb };
+}
+
+async function snapshot(ports: ObservePorts, signal: AbortSignal): Promise<GpuSnapshot> {
+  try {
+    return await ports.gpu.snapshot({ signal, timeoutMs: SHOW_TIMEOUT_MS });
+  } catch (e) {
+    return { available: false, reason: errorMessage(e) };
+  }
+}
+
+/** Observes one service; never throws (a failed look is an `unknown` state with the reason). */
+export async function observeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal): Promise<ServiceObservation> {
+  let unit: UnitStatus;
+  try {
+    unit = await ports.systemd.show(svc.unit, { signal, timeoutMs: SHOW_TIMEOUT_MS });
+  } catch (e) {
+    return { name: svc.name, state: 'unknown', healthy: false, detail: `systemctl show failed: ${errorMessage(e)}` };
+  }
+  let probe: Probe | undefined;
+  if (unit.activeState === 'active' || unit.activeState === 'reloading') {
+    const driver = ports.drivers(svc);
+    try {
+      probe = await withDeadline(ports.clock, PROBE_TIMEOUT_MS, signal, `probe ${svc.name}`, (s) =>
+        driver.probe(svc, { http: ports.http, log: ports.log, signal: s }, unit),
+      );
+    } catch (e) {
+      probe = { state: 'error', healthy: false, detail: `probe failed: ${errorMessage(e)}` };
+    }
+  }
+  const c = classify(unit, probe);
+  return { name: svc.name, ...c, unit };
+}

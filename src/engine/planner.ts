@@ -1,0 +1,483 @@
+import type { Config, ServiceConfig } from '../config/types';
+import type { DriverCapabilities, SleepDepth } from '../drivers/driver';
+import { GpumodError } from '../system/errors';
+import {
+  asleep,
+  AWAKE,
+  card,
+  depthFor,
+  fateOf,
+  gpuIndexes,
+  gpuTotalMb,
+  mb,
+  observedUsedMb,
+  OFF,
+  ramOf,
+  vramOf,
+  type Fate,
+} from './budget';
+import { formatMs } from './deadline';
+import { estimates as historyEstimates, type Estimates } from './history';
+import type { Budget, Observation, PhaseEstimate, Plan, PlanStep, Refusal, ServiceObservation, StepAction } from './types';
+
+/** What to do with running services that belong to no mode. */
+export type OrphanPolicy = 'keep' | 'sleep' | 'stop';
+
+export interface PlanOptions {
+  estimates?: Estimates;
+  /** Default `keep` (while the budget allows). */
+  orphanPolicy?: OrphanPolicy;
+  /** The mode the machine is in (see currentMode): the plan's `from`, used in notes and the no-op test. */
+  currentMode?: string;
+  /** The drivers' view of what can sleep; by default derived from the config's `sleep`. */
+  capabilities?: (svc: ServiceConfig) => DriverCapabilities;
+}
+
+/** A GPU polled ~50 ms after a sleep already shows the memory freed; after SIGTERM it takes ~1 s (anchors.md). */
+export const WAIT_AFTER_SLEEP_MS = 50;
+export const WAIT_AFTER_STOP_MS = 1000;
+
+/** Beyond this many sleepers the residue choice is greedy instead of exhaustive. */
+const EXHAUSTIVE_LIMIT = 16;
+
+interface Decision {
+  svc: ServiceConfig;
+  obs: ServiceObservation;
+  incoming: boolean;
+  orphan: boolean;
+  /** The first half of every reason: "in rag", "not in rag", "belongs to no mode". */
+  why: string;
+  action: StepAction;
+  depth?: SleepDepth;
+  fate: Fate;
+  reason: string;
+}
+
+interface Ctx {
+  config: Config;
+  obs: Observation;
+  target: string;
+  from: string | undefined;
+  est: Estimates;
+  caps: (svc: ServiceConfig) => DriverCapabilities;
+  totals: Map<number, number | undefined>;
+  notes: string[];
+}
+
+/**
+ * The one place where a switch decides, per service, keep / sleep / stop / wake / start / load.
+ * Pure: the same config and observation always give the same plan.
+ *
+ * The cheapest switch stops nothing: services leaving the mode sleep at their configured depth, those
+ * that cannot sleep keep running, sleepers stay asleep (an empty mode such as `blank` means "give the
+ * card back": there, what cannot sleep stops). Only when the result does not fit the card (or the
+ * host RAM budget) does it give ground, in this order: stop running services that cannot sleep (largest
+ * first), deepen L1 sleeps to L2 (RAM only: the VRAM residue is the same), stop the sleepers whose
+ * residue is worth least (cold start saved), and finally refuse with the numbers.
+ */
+export function plan(config: Config, obs: Observation, target: string, opts: PlanOptions = {}): Plan {
+  const mode = config.modes.get(target);
+  if (!mode) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ') || 'none'})`);
+  const ctx: Ctx = {
+    config,
+    obs,
+    target,
+    from: opts.currentMode,
+    est: opts.estimates ?? historyEstimates([]),
+    caps: opts.capabilities ?? configCapabilities,
+    totals: new Map(gpuIndexes(config, obs).map((g) => [g, gpuTotalMb(config, obs, g)])),
+    notes: [],
+  };
+  const wanted = new Set(mode.services);
+  const inSomeMode = new Set([...config.modes.values()].flatMap((m) => m.services));
+  const decisions = [...config.services.values()].map((svc) =>
+    decide(ctx, svc, observed(obs, svc), wanted.has(svc.name), !inSomeMode.has(svc.name), opts.orphanPolicy ?? 'keep', mode.services.length === 0),
+  );
+
+  for (const [g, total] of ctx.totals) {
+    if (total === undefined && decisions.some((d) => d.svc.gpu === g)) {
+      ctx.notes.push(`GPU ${g}: total memory unknown (no GPU visible and budget.gpu_total_mb is 0): planned without a VRAM check.`);
+    }
+  }
+  stopRunningForRoom(ctx, decisions);
+  deepenForRam(ctx, decisions);
+  dropResidues(ctx, decisions);
+  const refused = refusal(ctx, decisions);
+
+  const steps = decisions.map((d) => toStep(ctx, d));
+  coldStartNotes(ctx, decisions);
+  const phases = estimatePhases(ctx, decisions, steps);
+  const estimateMs = phases.releaseMs + phases.waitFreeMs + phases.acquireMs;
+  const noop = !refused && steps.every((s) => s.action === 'keep');
+  if (noop) ctx.notes.unshift(`Already in ${target}: nothing to do.`);
+  else if (!refused && estimateMs > 10_000) ctx.notes.push(slowNote(steps, estimateMs));
+  return {
+    from: opts.currentMode,
+    to: target,
+    steps,
+    budgets: budgets(ctx, decisions),
+    ramAfterMb: ramAfter(decisions),
+    ramBudgetMb: config.budget.hostRamMb,
+    estimateMs,
+    phases,
+    notes: ctx.notes,
+    noop,
+    refused,
+  };
+}
+
+/** Without driver information: a service can sleep at its configured depth; a vLLM L1 sleeper can go to L2. */
+export function configCapabilities(svc: ServiceConfig): DriverCapabilities {
+  const depth = depthFor(svc.sleep);
+  const levels: SleepDepth[] = !depth ? [] : svc.driver === 'vllm' && depth === 'l1' ? ['l1', 'l2'] : [depth];
+  return { sleepLevels: levels, canWake: levels.length > 0, canDrain: svc.driver === 'vllm' };
+}
+
+function observed(obs: Observation, svc: ServiceConfig): ServiceObservation {
+  return obs.services.get(svc.name) ?? { name: svc.name, state: 'unknown', healthy: false, detail: 'not observed' };
+}
+
+function sleepDepth(ctx: Ctx, svc: ServiceConfig): SleepDepth | undefined {
+  const levels = ctx.caps(svc).sleepLevels;
+  const configured = depthFor(svc.sleep);
+  if (configured && levels.includes(configured)) return configured;
+  return levels[0];
+}
+
+function decide(
+  ctx: Ctx,
+  svc: ServiceConfig,
+  o: ServiceObservation,
+  incoming: boolean,
+  orphan: boolean,
+  orphanPolicy: OrphanPolicy,
+  freeTheCard: boolean,
+): Decision {
+  const t = ctx.target;
+  const why = incoming ? `in ${t}` : orphan ? 'belongs to no mode' : `not in ${t}`;
+  const d = { svc, obs: o, incoming, orphan, why };
+  if (incoming) {
+    switch (o.state) {
+      case 'running':
+        if (!o.healthy) ctx.notes.push(`${svc.name} is running but not healthy${o.detail ? ` (${o.detail})` : ''}.`);
+        return { ...d, action: 'keep', fate: AWAKE, reason: `in ${t}; already running` };
+      case 'sleeping': {
+        const depth = o.sleep ?? 'l1';
+        const load = depth === 'router' || svc.driver === 'llamacpp';
+        const ms = ctx.est.ms(svc, load ? 'load' : 'wake', depth);
+        return load
+          ? { ...d, action: 'load', fate: AWAKE, reason: `in ${t}; loads its model into the running router (~${formatMs(ms)})` }
+          : { ...d, action: 'wake', fate: AWAKE, reason: `in ${t}; wakes (${depthLabel(depth)}, ~${formatMs(ms)})` };
+      }
+      case 'waking':
+        return { ...d, action: 'wake', fate: AWAKE, reason: `in ${t}; already waking, awaited` };
+      case 'starting':
+        return { ...d, action: 'start', fate: AWAKE, reason: `in ${t}; already starting, awaited` };
+      default:
+        return { ...d, action: 'start', fate: AWAKE, reason: `in ${t}; ${o.state}, cold start (~${formatMs(ctx.est.ms(svc, 'start'))})` };
+    }
+  }
+  switch (o.state) {
+    case 'running':
+    case 'starting':
+    case 'waking': {
+      const depth = sleepDepth(ctx, svc);
+      const sleep = (): Decision => sleepDecision(d, depth as SleepDepth, `${why}; sleeps (${depthLabel(depth as SleepDepth)})`);
+      const canSleepNow = depth !== undefined && o.state === 'running';
+      const keep: Decision = {
+        ...d,
+        action: 'keep',
+        fate: AWAKE,
+        reason: `${why}; ${depth ? `still ${o.state}` : 'cannot sleep'}, kept running while the budget allows`,
+      };
+      if (orphan) {
+        ctx.notes.push(`${svc.name} is ${o.state} but belongs to no mode: orphan policy "${orphanPolicy}".`);
+        if (orphanPolicy === 'stop') return { ...d, action: 'stop', fate: OFF, reason: `${why}; stops (orphan policy)` };
+        return orphanPolicy === 'sleep' && canSleepNow ? sleep() : keep;
+      }
+      if (canSleepNow) return sleep();
+      // An empty mode means "give the GPU back": what cannot sleep stops.
+      if (freeTheCard) return { ...d, action: 'stop', fate: OFF, reason: `${why}; cannot sleep, stops to free the card` };
+      return keep;
+    }
+    case 'sleeping':
+      return { ...d, action: 'keep', fate: asleep(o.sleep ?? 'l1'), reason: `${why}; stays asleep (${depthLabel(o.sleep ?? 'l1')})` };
+    case 'unknown':
+      return { ...d, action: 'keep', fate: fateOf(o), reason: `${why}; state unknown${o.detail ? ` (${o.detail})` : ''}` };
+    default:
+      return { ...d, action: 'keep', fate: OFF, reason: `${why}; ${o.state}` };
+  }
+}
+
+/** How a depth reads in a preview. */
+export function depthLabel(depth: SleepDepth): string {
+  return { l1: 'L1', l2: 'L2', router: 'model unloaded', hook: 'hook' }[depth];
+}
+
+function sleepDecision(d: Pick<Decision, 'svc' | 'obs' | 'incoming' | 'orphan' | 'why'>, depth: SleepDepth, reason: string): Decision {
+  return { ...d, action: 'sleep', depth, fate: asleep(depth), reason };
+}
+
+// ---- budgets ----
+
+function usage(decisions: Decision[], gpu: number): number {
+  return decisions.filter((d) => d.svc.gpu === gpu).reduce((sum, d) => sum + vramOf(d.svc, d.fate), 0);
+}
+
+function ramAfter(decisions: Decision[]): number {
+  return decisions.reduce((sum, d) => sum + ramOf(d.svc, d.fate), 0);
+}
+
+/** MB over the card on `gpu` (≤ 0 when it fits or the total is unknown). */
+function overBy(ctx: Ctx, decisions: Decision[], gpu: number): number {
+  const total = ctx.totals.get(gpu);
+  if (total === undefined) return 0;
+  return usage(decisions, gpu) + foreign(ctx, gpu) + ctx.config.budget.marginMb - total;
+}
+
+function ramOver(ctx: Ctx, decisions: Decision[]): number {
+  const budget = ctx.config.budget.hostRamMb;
+  return budget > 0 ? ramAfter(decisions) - budget : 0;
+}
+
+function foreign(ctx: Ctx, gpu: number): number {
+  return ctx.obs.foreignMb.get(gpu) ?? 0;
+}
+
+function cardOf(ctx: Ctx, gpu: number): string {
+  const total = ctx.totals.get(gpu);
+  return total === undefined ? `GPU ${gpu}` : `this ${card(total)}`;
+}
+
+/** (1) Running services that are not needed and kept only because memory allowed: largest first. */
+function stopRunningForRoom(ctx: Ctx, decisions: Decision[]): void {
+  const kept = decisions
+    .filter((d) => !d.incoming && d.action === 'keep' && d.fate.kind === 'awake')
+    .sort((a, b) => b.svc.vramMb - a.svc.vramMb);
+  for (const d of kept) {
+    if (overBy(ctx, decisions, d.svc.gpu) <= 0) continue;
+    const depth = sleepDepth(ctx, d.svc);
+    const room = `its ${mb(d.svc.vramMb)} do not fit beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+    if (depth && d.obs.state === 'running') {
+      Object.assign(d, { action: 'sleep', depth, fate: asleep(depth), reason: `${d.why}; sleeps: ${room}` });
+      ctx.notes.push(`${d.svc.name} sleeps rather than staying awake: ${room}.`);
+    } else {
+      Object.assign(d, { action: 'stop', depth: undefined, fate: OFF, reason: `${d.why}; stops: ${room}` });
+      ctx.notes.push(`${d.svc.name} stops: it ${depth ? `is still ${d.obs.state}` : 'cannot sleep'}, and ${room}.`);
+    }
+  }
+}
+
+/** (2) L1 keeps weights in host RAM; L2 does not. Only sleeps begun by this switch can be chosen deeper. */
+function deepenForRam(ctx: Ctx, decisions: Decision[]): void {
+  if (ramOver(ctx, decisions) <= 0) return;
+  const l1 = decisions
+    .filter((d) => d.action === 'sleep' && d.depth === 'l1' && ctx.caps(d.svc).sleepLevels.includes('l2'))
+    .sort((a, b) => b.svc.sleepRamMb - a.svc.sleepRamMb);
+  for (const d of l1) {
+    if (ramOver(ctx, decisions) <= 0) return;
+    Object.assign(d, { depth: 'l2', fate: asleep('l2'), reason: `${d.why}; sleeps (L2: host RAM budget)` });
+    ctx.notes.push(
+      `${d.svc.name} sleeps at L2 instead of L1: the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot also hold its ${mb(d.svc.sleepRamMb)} of weights; its wake takes ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l2'))} instead of ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l1'))}.`,
+    );
+  }
+}
+
+/** What keeping a residue is worth: the cold start it saves the next time the service is needed. */
+function residueValue(ctx: Ctx, d: Decision): number {
+  const depth = d.fate.kind === 'asleep' ? d.fate.depth : undefined;
+  const wake = ctx.est.ms(d.svc, d.svc.driver === 'llamacpp' ? 'load' : 'wake', depth);
+  return Math.max(1, ctx.est.ms(d.svc, 'start') - wake);
+}
+
+/**
+ * (3) Stop sleepers until everything fits, keeping the set of residues whose cold starts are worth
+ * most (an exhaustive search: there are a handful of sleepers; greedy by value per MB beyond that).
+ */
+function dropResidues(ctx: Ctx, decisions: Decision[]): void {
+  const gpusOver = () => [...ctx.totals.keys()].filter((g) => overBy(ctx, decisions, g) > 0);
+  if (gpusOver().length === 0 && ramOver(ctx, decisions) <= 0) return;
+  const candidates = decisions.filter((d) => !d.incoming && d.fate.kind === 'asleep');
+  if (candidates.length === 0) return;
+  const fates = candidates.map((d) => d.fate);
+  const value = candidates.map((d) => residueValue(ctx, d));
+  const vramWasOver = new Set(gpusOver());
+  const alone = new Map<Decision, boolean>();
+  // Which residues do not fit even with no other residue kept: said so in their note.
+  for (const d of candidates) d.fate = OFF;
+  for (const [i, d] of candidates.entries()) {
+    d.fate = fates[i];
+    alone.set(d, overBy(ctx, decisions, d.svc.gpu) > 0);
+    d.fate = OFF;
+  }
+  const fits = (mask: number): boolean => {
+    candidates.forEach((d, i) => (d.fate = mask & (1 << i) ? fates[i] : OFF));
+    return gpusOver().length === 0 && ramOver(ctx, decisions) <= 0;
+  };
+  let best = 0;
+  if (candidates.length <= EXHAUSTIVE_LIMIT) {
+    // Most cold-start time saved; on a tie, more services kept; then the fewest MB held.
+    let bestScore = [-1, -1, 0];
+    for (let mask = 0; mask < 1 << candidates.length; mask++) {
+      if (!fits(mask)) continue;
+      const kept = candidates.filter((_, i) => mask & (1 << i));
+      const score = [kept.reduce((s, d) => s + value[candidates.indexOf(d)], 0), kept.length, -kept.reduce((s, d) => s + weight(d), 0)];
+      if (better(score, bestScore)) [best, bestScore] = [mask, score];
+    }
+  } else {
+    const order = candidates.map((_, i) => i).sort((a, b) => value[b] / weight(candidates[b]) - value[a] / weight(candidates[a]));
+    for (const i of order) if (fits(best | (1 << i))) best |= 1 << i;
+  }
+  fits(best);
+  const keptNames = candidates.filter((_, i) => best & (1 << i)).map((d) => d.svc.name);
+  candidates.forEach((d, i) => {
+    d.fate = best & (1 << i) ? fates[i] : OFF;
+    if (best & (1 << i)) return;
+    const wasSleepStep = d.action === 'sleep';
+    const ramOnly = !vramWasOver.has(d.svc.gpu);
+    const where = `beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+    const cause = ramOnly
+      ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(d.svc.sleepRamMb)}`
+      : alone.get(d)
+        ? `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where}`
+        : `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where} together with the residues kept (${keptNames.join(', ') || 'none'})`;
+    Object.assign(d, { action: 'stop', depth: undefined, reason: `${d.why}; stops: ${cause}` });
+    ctx.notes.push(
+      `${d.svc.name} stops${wasSleepStep ? ' rather than sleeping' : ''}: ${cause}; the next time it is needed it cold-starts (~${formatMs(ctx.est.ms(d.svc, 'start'))}).`,
+    );
+  });
+}
+
+function better(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
+  return false;
+}
+
+function weight(d: Decision): number {
+  return Math.max(1, d.svc.sleepVramMb + d.svc.sleepRamMb);
+}
+
+/** (4) What still does not fit after giving up everything that can be given up. */
+function refusal(ctx: Ctx, decisions: Decision[]): Refusal | undefined {
+  for (const [g, total] of ctx.totals) {
+    if (total === undefined || overBy(ctx, decisions, g) <= 0) continue;
+    const on = decisions.filter((d) => d.svc.gpu === g);
+    const awake = on.filter((d) => d.incoming).reduce((s, d) => s + vramOf(d.svc, d.fate), 0);
+    const rest = usage(decisions, g) - awake;
+    const margin = ctx.config.budget.marginMb;
+    const needed = usage(decisions, g) + foreign(ctx, g) + margin;
+    const parts = [`its services need ${awake} MB awake`];
+    if (rest > 0) parts.push(`other services ${rest} MB`);
+    parts.push(`other processes hold ${foreign(ctx, g)} MB`, `the margin is ${margin} MB`);
+    const reason = `${ctx.target} does not fit on GPU ${g} (${card(total)}): ${parts.join(', ')}: ${needed} MB needed, but the card has ${total} MB (${needed - total} MB short).`;
+    ctx.notes.push(reason);
+    return { reason, neededMb: needed, availableMb: total, gpu: g };
+  }
+  const over = ramOver(ctx, decisions);
+  if (over > 0) {
+    const needed = ramAfter(decisions);
+    const reason = `the sleeping services need ${needed} MB of host RAM, but budget.host_ram_mb is ${ctx.config.budget.hostRamMb} MB.`;
+    ctx.notes.push(reason);
+    return { reason, neededMb: needed, availableMb: ctx.config.budget.hostRamMb };
+  }
+  return undefined;
+}
+
+// ---- steps, notes, estimate ----
+
+function toStep(ctx: Ctx, d: Decision): PlanStep {
+  return {
+    service: d.svc.name,
+    action: d.action,
+    depth: d.action === 'sleep' ? d.depth : undefined,
+    reason: d.reason,
+    estimateMs: stepEstimate(ctx, d),
+    vramAfterMb: vramOf(d.svc, d.fate),
+    fromState: d.obs.state,
+    fromSleep: d.obs.sleep,
+    gpu: d.svc.gpu,
+    incoming: d.incoming,
+  };
+}
+
+function stepEstimate(ctx: Ctx, d: Decision): number {
+  switch (d.action) {
+    case 'keep':
+      return 0;
+    case 'wake':
+    case 'load':
+      return ctx.est.ms(d.svc, d.action, d.obs.sleep);
+    case 'sleep':
+      return ctx.est.ms(d.svc, 'sleep', d.depth);
+    default:
+      return ctx.est.ms(d.svc, d.action);
+  }
+}
+
+/** Phases: release (parallel) → wait for freed memory → acquire with readiness (parallel). */
+function estimatePhases(ctx: Ctx, decisions: Decision[], steps: PlanStep[]): PhaseEstimate {
+  const release = steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
+  const acquire = decisions.filter((d) => d.action === 'wake' || d.action === 'load' || d.action === 'start');
+  return {
+    releaseMs: Math.max(0, ...release.map((s) => s.estimateMs)),
+    waitFreeMs: release.some((s) => s.action === 'stop') ? WAIT_AFTER_STOP_MS : release.length > 0 ? WAIT_AFTER_SLEEP_MS : 0,
+    acquireMs: Math.max(0, ...acquire.map((d) => stepEstimate(ctx, d) + ctx.est.ms(d.svc, 'ready'))),
+  };
+}
+
+function slowNote(steps: PlanStep[], estimateMs: number): string {
+  const slowest = [...steps].sort((a, b) => b.estimateMs - a.estimateMs)[0];
+  const what = slowest.action === 'start' ? 'cold start' : slowest.action;
+  return `This switch takes about ${formatMs(estimateMs)}, mostly the ${what} of ${slowest.service} (~${formatMs(slowest.estimateMs)}).`;
+}
+
+/** Say why each unavoidable cold start and each llama.cpp reload cannot be a quick wake. */
+function coldStartNotes(ctx: Ctx, decisions: Decision[]): void {
+  for (const d of decisions) {
+    if (!d.incoming) continue;
+    if (d.action === 'load') {
+      ctx.notes.push(
+        `${d.svc.name} loads its model (~${formatMs(ctx.est.ms(d.svc, 'load', d.obs.sleep))}): a llama.cpp load is a real reload of the weights from disk, not a wake.`,
+      );
+    }
+    if (d.action !== 'start' || d.obs.state === 'starting') continue;
+    ctx.notes.push(`${d.svc.name} must cold-start (~${formatMs(ctx.est.ms(d.svc, 'start'))}): ${coldStartWhy(ctx, d)}.`);
+  }
+}
+
+function coldStartWhy(ctx: Ctx, d: Decision): string {
+  const o = d.obs;
+  if (o.state === 'failed') return `it has failed${o.detail ? ` (${o.detail})` : ''}`;
+  if (o.state === 'unknown') return `its state is unknown${o.detail ? ` (${o.detail})` : ''}`;
+  if (o.state === 'stopping') return 'it is stopping';
+  if (!sleepDepth(ctx, d.svc)) return 'it cannot sleep, so no process was kept to wake';
+  const from = ctx.from ? ctx.config.modes.get(ctx.from) : undefined;
+  const total = ctx.totals.get(d.svc.gpu);
+  if (!from || total === undefined) return 'it is stopped, so there is no process to wake';
+  const services = (n: string) => ctx.config.services.get(n);
+  const awake = from.services.map(services).filter((s) => s?.gpu === d.svc.gpu).reduce((sum, s) => sum + (s?.vramMb ?? 0), 0);
+  const room = total - awake - foreign(ctx, d.svc.gpu) - ctx.config.budget.marginMb;
+  const where = `beside ${from.name} on this ${card(total)}`;
+  if (d.svc.sleepVramMb > room) return `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where}`;
+  const residues = [...ctx.config.services.values()]
+    .filter((s) => s.gpu === d.svc.gpu && !from.services.includes(s.name) && depthFor(s.sleep))
+    .reduce((sum, s) => sum + s.sleepVramMb, 0);
+  if (residues > room) {
+    return `it is stopped: beside ${from.name} this ${card(total)} keeps only ${mb(Math.max(0, room))} of sleeping residues, and its ${mb(d.svc.sleepVramMb)} residue was not among them`;
+  }
+  return 'it is stopped, so there is no process to wake';
+}
+
+function budgets(ctx: Ctx, decisions: Decision[]): Budget[] {
+  return [...ctx.totals].map(([g, total]) => {
+    const before = decisions.filter((d) => d.svc.gpu === g).reduce((s, d) => s + vramOf(d.svc, fateOf(d.obs)), 0);
+    return {
+      gpu: g,
+      totalMb: total,
+      beforeMb: observedUsedMb(ctx.obs, g) ?? before + foreign(ctx, g),
+      afterMb: usage(decisions, g) + foreign(ctx, g),
+      marginMb: ctx.config.budget.marginMb,
+      foreignMb: foreign(ctx, g),
+    };
+  });
+}

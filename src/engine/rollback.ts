@@ -1,0 +1,89 @@
+import type { Config, ServiceConfig } from '../config/types';
+import type { SleepDepth } from '../drivers/driver';
+import { depthFor } from './budget';
+import { defaultEstimateMs } from './history';
+import type { EnginePorts } from './ports';
+import { failureOf, runAction, timed, type Recorder, type RunAction, type StepFailure } from './steps';
+import type { PlanStep, ServiceState, TimelineEntry } from './types';
+import { snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, type Released } from './waitFree';
+
+/** A plan step that was launched, and how it ended. */
+export interface Performed {
+  step: PlanStep;
+  entry?: TimelineEntry;
+  outcome: 'running' | 'ok' | 'failed' | 'cancelled';
+}
+
+interface Undo {
+  svc: ServiceConfig;
+  action: RunAction;
+  depth?: SleepDepth;
+  of: Performed;
+}
+
+const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
+
+/**
+ * What puts a service back where the switch found it. A sleeper that was stopped to make room is not
+ * cold-started again just to sleep: rollback restores what served, not residues.
+ */
+export function undoOf(svc: ServiceConfig, step: PlanStep): { action: RunAction; depth?: SleepDepth } | undefined {
+  switch (step.action) {
+    case 'wake':
+    case 'load':
+      return { action: 'sleep', depth: step.fromSleep ?? depthFor(svc.sleep) ?? 'l1' };
+    case 'start':
+      return { action: 'stop' };
+    case 'sleep':
+      return { action: step.depth === 'router' || svc.driver === 'llamacpp' ? 'load' : 'wake' };
+    case 'stop':
+      return HOLDS_VRAM.includes(step.fromState) ? { action: 'start' } : undefined;
+    case 'keep':
+      return undefined;
+  }
+}
+
+/**
+ * Undoes every launched step (finished, failed or cut short): incoming services go back to sleep (or
+ * stop) first, then, once the GPU shows the memory back, outgoing ones are woken (or started). It runs
+ * on its own signal: the cancellation that led here must not also stop the way back. Never throws.
+ */
+export async function rollBack(
+  performed: Performed[],
+  config: Config,
+  ports: EnginePorts,
+  rec: Recorder,
+): Promise<StepFailure[]> {
+  const undos: Undo[] = [];
+  for (const p of performed) {
+    const svc = config.services.get(p.step.service);
+    const u = svc && undoOf(svc, p.step);
+    if (svc && u) undos.push({ svc, ...u, of: p });
+  }
+  const signal = new AbortController().signal;
+  const failures: StepFailure[] = [];
+  const run = async (u: Undo): Promise<void> => {
+    // Forced: requests in flight on a service that was just woken are the switch's own, if any.
+    const t = await timed(ports, rec, { service: u.svc.name, action: u.action, phase: 'rollback', depth: u.depth }, () =>
+      runAction(u.svc, u.action, u.depth, ports, signal, { force: true }),
+    );
+    if (t.error !== undefined) failures.push(failureOf(t.entry, t.error));
+    else if (u.of.outcome === 'ok' && u.of.entry) u.of.entry.result = 'rolled-back';
+  };
+  const release = undos.filter((u) => u.action === 'sleep' || u.action === 'stop');
+  const acquire = undos.filter((u) => u.action !== 'sleep' && u.action !== 'stop');
+  if (undos.length > 0) ports.log.warn(`rolling back ${undos.length} step(s)`);
+  const baseline = release.length > 0 && acquire.length > 0 ? await snapshotOrUnavailable(ports, signal) : undefined;
+  await Promise.all(release.map(run));
+  if (baseline) {
+    const released: Released[] = release.map((u) => ({
+      svc: u.svc,
+      action: u.action as 'sleep' | 'stop',
+      wasAwake: u.of.outcome === 'ok' || u.of.step.action === 'start',
+    }));
+    const bound = waitBoundMs(released, (r) => defaultEstimateMs(r.svc, r.action));
+    await waitForFreedMemory(released, baseline, ports, signal, bound);
+  }
+  await Promise.all(acquire.map(run));
+  return failures;
+}

@@ -1,0 +1,123 @@
+import type { ServiceConfig } from '../config/types';
+import type { SleepDepth } from '../drivers/driver';
+import { errorMessage, isGpumodError, type GpumodErrorCode } from '../system/errors';
+import { depthFor } from './budget';
+import { withDeadline } from './deadline';
+import type { EnginePorts } from './ports';
+import type { Phase, StepResult, TimelineAction, TimelineEntry } from './types';
+
+/** Everything a step can do to one service. */
+export type RunAction = 'sleep' | 'stop' | 'wake' | 'load' | 'start' | 'restart' | 'ready';
+
+export type StepPorts = Pick<EnginePorts, 'systemd' | 'drivers' | 'http' | 'log' | 'clock'>;
+
+/** Progress for the UI: a step began, or ended (with its timeline entry). */
+export type StepEvent =
+  | { kind: 'begin'; service: string; action: TimelineAction; phase: Phase; depth?: SleepDepth }
+  | { kind: 'end'; entry: TimelineEntry };
+
+export interface StepFailure {
+  service: string;
+  action: TimelineAction;
+  error: string;
+  code?: GpumodErrorCode;
+}
+
+/** Collects the timeline of one switch (times relative to its start). */
+export interface Recorder {
+  t0: number;
+  timeline: TimelineEntry[];
+  onStep?: (e: StepEvent) => void;
+}
+
+/** The configured deadline of each action. */
+export function stepTimeoutMs(svc: ServiceConfig, action: RunAction): number {
+  switch (action) {
+    case 'sleep':
+      return svc.sleepTimeoutMs;
+    case 'stop':
+      return svc.stopTimeoutMs;
+    case 'wake':
+    case 'load':
+    case 'ready':
+      return svc.wakeTimeoutMs;
+    case 'start':
+    case 'restart':
+      return svc.startupTimeoutMs;
+  }
+}
+
+/**
+ * One action on one service under its deadline. A start is `systemctl start` then the driver's
+ * awaitReady (for a llama.cpp router that includes loading the model); a restart likewise.
+ */
+export async function runAction(
+  svc: ServiceConfig,
+  action: RunAction,
+  depth: SleepDepth | undefined,
+  ports: StepPorts,
+  signal: AbortSignal,
+  opts: { force?: boolean } = {},
+): Promise<void> {
+  const timeoutMs = stepTimeoutMs(svc, action);
+  const deadlineAt = ports.clock.now() + timeoutMs;
+  const driver = ports.drivers(svc);
+  await withDeadline(ports.clock, timeoutMs, signal, `${action} ${svc.name}`, async (s) => {
+    const ctx = { http: ports.http, log: ports.log, signal: s };
+    switch (action) {
+      case 'sleep':
+        return driver.sleep(svc, depth ?? depthFor(svc.sleep) ?? 'l1', ctx, { force: opts.force });
+      case 'stop':
+        return ports.systemd.stop(svc.unit, { signal: s, timeoutMs });
+      case 'wake':
+      case 'load':
+        return driver.wake(svc, ctx, depth);
+      case 'ready':
+        return driver.readiness(svc, ctx);
+      case 'start':
+      case 'restart':
+        await (action === 'start' ? ports.systemd.start(svc.unit, { signal: s, timeoutMs }) : ports.systemd.restart(svc.unit, { signal: s, timeoutMs }));
+        // What is left of the step's deadline: the driver's wait ends with the step's.
+        return driver.awaitReady(svc, ctx, Math.max(1, deadlineAt - ports.clock.now()));
+    }
+  });
+}
+
+export interface Timed {
+  entry: TimelineEntry;
+  error?: unknown;
+}
+
+/** Runs `fn`, records a timeline entry and logs it; never throws. */
+export async function timed(
+  ports: Pick<EnginePorts, 'clock' | 'log'>,
+  rec: Recorder,
+  what: { service: string; action: TimelineAction; phase: Phase; depth?: SleepDepth },
+  fn: () => Promise<void>,
+): Promise<Timed> {
+  const start = ports.clock.now();
+  rec.onStep?.({ kind: 'begin', ...what });
+  let result: StepResult = 'ok';
+  let error: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    error = e;
+    result = isGpumodError(e, 'CANCELLED') ? 'cancelled' : isGpumodError(e, 'DEADLINE') ? 'timeout' : 'failed';
+  }
+  const entry: TimelineEntry = { ...what, startMs: start - rec.t0, ms: ports.clock.now() - start, result };
+  if (error !== undefined) entry.error = errorMessage(error);
+  if (entry.depth === undefined) delete entry.depth;
+  rec.timeline.push(entry);
+  const line = `${what.action} ${what.service}${what.depth ? ` (${what.depth})` : ''}: ${result}${entry.error ? `: ${entry.error}` : ''} [${entry.ms}ms]`;
+  if (result === 'ok') ports.log.info(line);
+  else ports.log.warn(line);
+  rec.onStep?.({ kind: 'end', entry });
+  return { entry, error };
+}
+
+export function failureOf(entry: TimelineEntry, error: unknown): StepFailure {
+  const f: StepFailure = { service: entry.service, action: entry.action, error: errorMessage(error) };
+  if (isGpumodError(error)) f.code = error.code;
+  return f;
+}

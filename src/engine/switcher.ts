@@ -1,0 +1,293 @@
+import type { Config, ServiceConfig } from '../config/types';
+import { GpumodError, isGpumodError } from '../system/errors';
+import { AWAKE, card, depthFor, fateOf, gpuTotalMb, vramOf } from './budget';
+import { currentMode } from './currentMode';
+import { formatMs } from './deadline';
+import { execute } from './executor';
+import { estimates } from './history';
+import { observe } from './observe';
+import { plan as makePlan, type OrphanPolicy } from './planner';
+import type { EnginePorts } from './ports';
+import { rollBack } from './rollback';
+import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import { validActions, type ServiceAction } from './actions';
+import type { Observation, Plan, ServiceObservation, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
+
+/** Enough runs to give every (service, action) its last five samples. */
+const HISTORY_LIMIT = 200;
+
+export interface SwitchOptions {
+  signal?: AbortSignal;
+  /** Sleep without draining in-flight requests; for single actions, also skip the budget check. */
+  force?: boolean;
+  onStep?: (e: StepEvent) => void;
+  /** Called with the plan before anything changes (a preview, the progress title). */
+  onPlan?: (plan: Plan) => void;
+  orphanPolicy?: OrphanPolicy;
+  /** Who holds the lock, for the message another window sees ("VS Code window 4242"). */
+  owner?: string;
+}
+
+export interface SwitchResult {
+  ok: boolean;
+  noop: boolean;
+  cancelled: boolean;
+  rolledBack: boolean;
+  from: string | undefined;
+  to: string;
+  /** Where the machine ended up (the target on success). */
+  mode: string | undefined;
+  plan: Plan;
+  timeline: TimelineEntry[];
+  totalMs: number;
+  failure?: StepFailure;
+  rollbackFailures: StepFailure[];
+  observation: Observation;
+  /** One sentence for a notification. */
+  message: string;
+}
+
+/**
+ * observe → plan → execute → verify → commit, under the machine-wide lock. A refused plan throws
+ * BUDGET (nothing was touched); a failed or cancelled switch is rolled back and returned with ok=false.
+ */
+export async function switchMode(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions = {}): Promise<SwitchResult> {
+  if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
+  const release = await ports.lock.acquire(opts.owner ?? `gpumod (pid ${ports.pid})`);
+  try {
+    return await switchLocked(config, target, ports, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
+  const startedAt = ports.clock.now();
+  const signal = opts.signal ?? new AbortController().signal;
+  const [obs, history, prior] = await Promise.all([
+    observe(config, ports, signal),
+    ports.store.readHistory(HISTORY_LIMIT),
+    ports.store.readState(),
+  ]);
+  const from = currentMode(config, obs, prior?.mode).mode;
+  const plan = makePlan(config, obs, target, {
+    estimates: estimates(history),
+    orphanPolicy: opts.orphanPolicy,
+    currentMode: from,
+    capabilities: (svc) => ports.drivers(svc).capabilities(svc),
+  });
+  opts.onPlan?.(plan);
+  if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
+  const base = { from, to: target, plan, rollbackFailures: [] as StepFailure[] };
+  if (plan.noop) {
+    await commitState(ports, stateOf(obs, target, ports.clock.now()));
+    return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode: target, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
+  }
+
+  const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt };
+  // Written before anything changes: after a crash, recover() knows a switch was under way.
+  await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching });
+  ports.log.info(`switch ${from ?? '(no mode)'} → ${target}: estimate ${formatMs(plan.estimateMs)}`);
+  const exec = await execute(plan, config, ports, { signal, onStep: opts.onStep, force: opts.force, t0: startedAt });
+
+  let { ok, failure, rolledBack, rollbackFailures } = exec;
+  let final = exec.final;
+  if (ok) {
+    const rec: Recorder = { t0: startedAt, timeline: exec.timeline, onStep: opts.onStep };
+    let after: Observation | undefined;
+    const v = await timed(ports, rec, { service: target, action: 'verify', phase: 'verify' }, async () => {
+      after = await observe(config, ports, new AbortController().signal);
+      const bad = (config.modes.get(target)?.services ?? []).map((n) => after?.services.get(n)).filter((o) => !o || o.state !== 'running' || !o.healthy);
+      if (bad.length > 0) throw new GpumodError('SWITCH_FAILED', bad.map((o) => (o ? describe(o) : 'not observed')).join('; '));
+    });
+    final = after;
+    if (v.error !== undefined) {
+      ok = false;
+      failure = failureOf(v.entry, v.error);
+      rollbackFailures = await rollBack(exec.performed, config, ports, rec);
+      rolledBack = true;
+      final = await observe(config, ports, new AbortController().signal);
+    }
+  }
+  const observation = final ?? (await observe(config, ports, new AbortController().signal));
+  const mode = ok ? target : currentMode(config, observation, from).mode;
+  const totalMs = ports.clock.now() - startedAt;
+  await commitState(ports, stateOf(observation, mode, ports.clock.now()));
+  const record: SwitchRecord = {
+    kind: 'switch',
+    from,
+    to: target,
+    startedAt,
+    totalMs,
+    estimateMs: plan.estimateMs,
+    ok,
+    rolledBack,
+    cancelled: exec.cancelled,
+    steps: exec.timeline,
+  };
+  if (failure) record.error = `${failure.action} ${failure.service}: ${failure.error}`;
+  await appendHistory(ports, record);
+  const message = ok
+    ? `Switched to ${target} in ${formatMs(totalMs)} (estimate ${formatMs(plan.estimateMs)}).`
+    : `${exec.cancelled ? `Switch to ${target} cancelled` : `Switch to ${target} failed: ${failure?.action} ${failure?.service}: ${failure?.error}`}` +
+      `${rolledBack ? `; rolled back${rollbackFailures.length ? ` (${rollbackFailures.length} step(s) of the rollback failed)` : ''}` : ''}` +
+      `; the machine is ${mode ? `in ${mode}` : 'in no mode'}.`;
+  if (ok) ports.log.info(message);
+  else ports.log.warn(message);
+  return { ...base, ok, noop: false, cancelled: exec.cancelled, rolledBack, mode, timeline: exec.timeline, totalMs, failure, rollbackFailures, observation, message };
+}
+
+function describe(o: ServiceObservation): string {
+  if (o.state === 'running') return `${o.name} is running but not healthy${o.detail ? ` (${o.detail})` : ''}`;
+  return `${o.name} is ${o.state}${o.sleep ? ` (${o.sleep})` : ''}${o.detail ? `: ${o.detail}` : ''}`;
+}
+
+/** The state file's form of an observation. */
+export function stateOf(obs: Observation, mode: string | undefined, at: number): SwitchState {
+  const services: SwitchState['services'] = {};
+  for (const o of obs.services.values()) services[o.name] = o.sleep ? { state: o.state, sleep: o.sleep } : { state: o.state };
+  return { mode, at, services };
+}
+
+/** The switch already happened: a state file that cannot be written must not turn it into a failure. */
+async function commitState(ports: EnginePorts, state: SwitchState): Promise<void> {
+  try {
+    await ports.store.writeState(state);
+  } catch (e) {
+    ports.log.error(new GpumodError('SWITCH_FAILED', `could not record the state: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+  }
+}
+
+async function appendHistory(ports: EnginePorts, record: SwitchRecord): Promise<void> {
+  try {
+    await ports.store.appendHistory(record);
+  } catch (e) {
+    ports.log.warn(`could not append to the history: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export interface RecoverResult {
+  mode: string | undefined;
+  drift: string[];
+  /** The switch that did not finish (a crash, a killed window), if any. */
+  interrupted?: SwitchInProgress;
+  /** Set when another switch holds the lock: nothing was reconciled. */
+  skipped?: string;
+}
+
+/** On start-up: reconcile the recorded state with what is observed and clear a dead switch's marker. */
+export async function recover(config: Config, ports: EnginePorts, opts: { signal?: AbortSignal; owner?: string } = {}): Promise<RecoverResult> {
+  let release: () => Promise<void>;
+  try {
+    release = await ports.lock.acquire(opts.owner ?? `gpumod recovery (pid ${ports.pid})`);
+  } catch (e) {
+    // Someone is switching right now: their marker is not stale.
+    if (isGpumodError(e, 'LOCKED')) return { mode: undefined, drift: [], skipped: e.message };
+    throw e;
+  }
+  try {
+    const [state, obs] = await Promise.all([ports.store.readState(), observe(config, ports, opts.signal ?? new AbortController().signal)]);
+    const cm = currentMode(config, obs, state?.switching ? undefined : state?.mode);
+    const interrupted = state?.switching;
+    if (interrupted) {
+      ports.log.warn(
+        `a switch from ${interrupted.from ?? '(no mode)'} to ${interrupted.to} (pid ${interrupted.pid}) did not finish; the machine is ${cm.mode ? `in ${cm.mode}` : 'in no mode'}`,
+      );
+    }
+    await commitState(ports, stateOf(obs, cm.mode, ports.clock.now()));
+    return interrupted ? { ...cm, interrupted } : cm;
+  } finally {
+    await release();
+  }
+}
+
+/** The actions of the services view that change something (logs and endpoints are the UI's). */
+export type ServiceActionName = Exclude<ServiceAction, 'logs' | 'openEndpoint'>;
+
+export interface ServiceActionResult {
+  ok: boolean;
+  service: string;
+  action: ServiceActionName;
+  timeline: TimelineEntry[];
+  failure?: StepFailure;
+  observation: ServiceObservation | undefined;
+  mode: string | undefined;
+  message: string;
+}
+
+/** One service, one action, under the same lock as switches; the mode is re-derived afterwards. */
+export async function serviceAction(
+  config: Config,
+  name: string,
+  action: ServiceActionName,
+  ports: EnginePorts,
+  opts: Omit<SwitchOptions, 'onPlan' | 'orphanPolicy'> = {},
+): Promise<ServiceActionResult> {
+  const svc = config.services.get(name);
+  if (!svc) throw new GpumodError('USAGE', `unknown service "${name}" (services: ${[...config.services.keys()].join(', ')})`);
+  const release = await ports.lock.acquire(opts.owner ?? `gpumod ${action} ${name} (pid ${ports.pid})`);
+  try {
+    const signal = opts.signal ?? new AbortController().signal;
+    const [obs, prior] = await Promise.all([observe(config, ports, signal), ports.store.readState()]);
+    const o = obs.services.get(name);
+    const state = o?.state ?? 'unknown';
+    const caps = ports.drivers(svc).capabilities(svc);
+    if (!validActions(state, caps).includes(action)) {
+      const why = action.startsWith('sleep') && state === 'running' ? `it cannot sleep${action === 'sleepDeep' ? ' at L2' : ''}` : `it is ${state}`;
+      throw new GpumodError('USAGE', `cannot ${action} ${name}: ${why}`);
+    }
+    if (!opts.force && (action === 'wake' || action === 'start' || action === 'restart')) checkRoom(config, obs, svc);
+
+    const startedAt = ports.clock.now();
+    const rec: Recorder = { t0: startedAt, timeline: [], onStep: opts.onStep };
+    const run: RunAction =
+      action === 'sleepDeep' ? 'sleep' : action === 'wake' && (svc.driver === 'llamacpp' || o?.sleep === 'router') ? 'load' : action;
+    const configured = depthFor(svc.sleep);
+    const shallow = configured && configured !== 'l2' ? configured : caps.sleepLevels.find((l) => l !== 'l2');
+    const depth = action === 'sleepDeep' ? 'l2' : action === 'sleep' ? shallow : action === 'wake' ? o?.sleep : undefined;
+    const t = await timed(ports, rec, { service: name, action: run, phase: 'action', depth }, () => runAction(svc, run, depth, ports, signal, { force: opts.force }));
+    let failure = t.error !== undefined ? failureOf(t.entry, t.error) : undefined;
+    if (!failure && run !== 'sleep' && run !== 'stop' && svc.readiness) {
+      const r = await timed(ports, rec, { service: name, action: 'ready', phase: 'ready' }, () => runAction(svc, 'ready', undefined, ports, signal));
+      if (r.error !== undefined) failure = failureOf(r.entry, r.error);
+    }
+    const after = await observe(config, ports, new AbortController().signal);
+    const mode = currentMode(config, after, prior?.mode).mode;
+    const totalMs = ports.clock.now() - startedAt;
+    await commitState(ports, stateOf(after, mode, ports.clock.now()));
+    const record: SwitchRecord = {
+      kind: 'service',
+      from: prior?.mode,
+      to: mode,
+      service: name,
+      startedAt,
+      totalMs,
+      ok: !failure,
+      rolledBack: false,
+      cancelled: t.entry.result === 'cancelled',
+      steps: rec.timeline,
+    };
+    if (failure) record.error = failure.error;
+    await appendHistory(ports, record);
+    const message = failure ? `${action} ${name} failed: ${failure.error}` : `${name}: ${action} done in ${formatMs(totalMs)}.`;
+    return { ok: !failure, service: name, action, timeline: rec.timeline, failure, observation: after.services.get(name), mode, message };
+  } finally {
+    await release();
+  }
+}
+
+/** Waking one service by hand must not push the card over: say so with the numbers (force overrides). */
+function checkRoom(config: Config, obs: Observation, svc: ServiceConfig): void {
+  const total = gpuTotalMb(config, obs, svc.gpu);
+  if (total === undefined) return;
+  const on = [...config.services.values()].filter((s) => s.gpu === svc.gpu);
+  const used = on.reduce((sum, s) => sum + vramOf(s, s.name === svc.name ? AWAKE : fateOf(obs.services.get(s.name))), 0);
+  const foreign = obs.foreignMb.get(svc.gpu) ?? 0;
+  const needed = used + foreign + config.budget.marginMb;
+  if (needed > total) {
+    throw new GpumodError(
+      'BUDGET',
+      `${svc.name} needs ${svc.vramMb} MB awake; with the other services (${used - svc.vramMb} MB), other processes (${foreign} MB) and the margin (${config.budget.marginMb} MB) that is ${needed} MB, but GPU ${svc.gpu} (${card(total)}) has ${total} MB. Sleep or stop something first, or force.`,
+    );
+  }
+}

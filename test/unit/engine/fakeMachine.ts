@@ -1,0 +1,355 @@
+import type { Config, ServiceConfig } from '../../../src/config/types';
+import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/drivers/driver';
+import { configCapabilities } from '../../../src/engine/planner';
+import type { EnginePorts, StateStore, SwitchLock } from '../../../src/engine/ports';
+import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
+import { GpumodError } from '../../../src/system/errors';
+import { silentLogger } from '../../../src/system/logger';
+import type { GpuInfo, GpuProcess, GpuSnapshot, HttpClient, ProcessOptions, Systemd, UnitStatus } from '../../../src/system/types';
+import { FakeClock } from './fakeClock';
+
+/** How long things take for one service, in (virtual) ms. */
+export interface Timing {
+  /** Process start until serving (vLLM, hooks), or the llama.cpp model load after the router is up. */
+  coldMs: number;
+  sleepMs: number;
+  wakeMs: Partial<Record<SleepDepth, number>>;
+  /** `systemctl stop` until the process has exited. */
+  stopMs: number;
+  /** After the exit, until nvidia-smi shows the memory freed (anchors.md: ~0.2 s after exit). */
+  freeLagMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = { coldMs: 10_000, sleepMs: 100, wakeMs: { l1: 500, l2: 1500, router: 20_000, hook: 2000 }, stopMs: 800, freeLagMs: 200 };
+
+export type FakeState = 'running' | 'stopped' | 'failed' | SleepDepth;
+
+type Op = 'sleep' | 'wake' | 'start' | 'stop' | 'restart' | 'awaitReady' | 'ready' | 'probe';
+export type FaultKind = 'error' | 'hang' | 'unhealthy';
+
+interface Svc {
+  cfg: ServiceConfig;
+  timing: Timing;
+  active: 'active' | 'inactive' | 'failed' | 'deactivating';
+  /** What the server would say: awake, asleep (depth), loading until readyAt, failed. */
+  model: 'awake' | 'asleep' | 'loading' | 'down';
+  depth?: SleepDepth;
+  readyAt?: number;
+  vram: number;
+  /** A drop of VRAM that nvidia-smi shows only from `at`. */
+  pending?: { at: number; to: number };
+  healthy: boolean;
+  pid: number;
+}
+
+export interface Call {
+  op: Op | 'show' | 'snapshot';
+  service: string;
+  t: number;
+}
+
+/** Operations that change the machine (a no-op switch must make none). */
+export const MUTATING: Call['op'][] = ['sleep', 'wake', 'start', 'stop', 'restart', 'awaitReady', 'ready'];
+
+/**
+ * An in-memory workstation: systemd user units, servers that sleep and wake with the profile's
+ * latencies, a GPU whose memory figures lag a stop like nvidia-smi's, a state store and a lock.
+ */
+export class FakeMachine {
+  readonly clock = new FakeClock();
+  readonly calls: Call[] = [];
+  readonly services = new Map<string, Svc>();
+  readonly totals = new Map<number, number>();
+  readonly foreign: { gpu: number; mb: number; pid: number }[] = [];
+  gpuVisible = true;
+  /** nvidia-smi's own latency (anchors.md: 28 ms). */
+  gpuQueryMs = 28;
+  private faults = new Map<string, FaultKind>();
+  readonly store = new MemoryStore();
+  readonly lock = new MemoryLock();
+  private nextPid = 1000;
+
+  constructor(
+    readonly config: Config,
+    totalsMb: number | Record<number, number>,
+    timings: Record<string, Partial<Timing>> = {},
+  ) {
+    if (typeof totalsMb === 'number') this.totals.set(0, totalsMb);
+    else for (const [g, t] of Object.entries(totalsMb)) this.totals.set(Number(g), t);
+    for (const cfg of config.services.values()) {
+      this.services.set(cfg.name, {
+        cfg,
+        timing: { ...DEFAULT_TIMING, ...timings[cfg.name], wakeMs: { ...DEFAULT_TIMING.wakeMs, ...timings[cfg.name]?.wakeMs } },
+        active: 'inactive',
+        model: 'down',
+        vram: 0,
+        healthy: false,
+        pid: 0,
+      });
+    }
+  }
+
+  /** Puts services in a state at once, as if they had been there for a while. */
+  set(states: Record<string, FakeState>): this {
+    for (const [name, st] of Object.entries(states)) {
+      const s = this.svc(name);
+      s.pending = undefined;
+      s.readyAt = undefined;
+      if (st === 'stopped' || st === 'failed') {
+        Object.assign(s, { active: st === 'failed' ? 'failed' : 'inactive', model: 'down', depth: undefined, vram: 0, healthy: false, pid: 0 });
+      } else if (st === 'running') {
+        Object.assign(s, { active: 'active', model: 'awake', depth: undefined, vram: s.cfg.vramMb, healthy: true, pid: this.nextPid++ });
+      } else {
+        Object.assign(s, { active: 'active', model: 'asleep', depth: st, vram: s.cfg.sleepVramMb, healthy: true, pid: this.nextPid++ });
+      }
+    }
+    return this;
+  }
+
+  addForeign(gpu: number, mb: number): void {
+    this.foreign.push({ gpu, mb, pid: this.nextPid++ });
+  }
+
+  /** The next `op` on `service` fails (error), never returns (hang, ignoring its signal), or leaves it unhealthy. */
+  fail(service: string, op: Op, kind: FaultKind = 'error'): void {
+    this.faults.set(`${service}:${op}`, kind);
+  }
+
+  svc(name: string): Svc {
+    const s = this.services.get(name);
+    if (!s) throw new Error(`no fake service ${name}`);
+    return s;
+  }
+
+  /** The state a test asserts on: running / stopped / failed / a sleep depth / loading. */
+  stateOf(name: string): string {
+    const s = this.svc(name);
+    this.settle(s);
+    if (s.active === 'failed') return 'failed';
+    if (s.active !== 'active') return 'stopped';
+    if (s.model === 'asleep') return s.depth ?? 'asleep';
+    return s.model === 'awake' ? 'running' : s.model;
+  }
+
+  mutations(): Call[] {
+    return this.calls.filter((c) => MUTATING.includes(c.op));
+  }
+
+  ports(): EnginePorts {
+    return {
+      systemd: this.systemd,
+      gpu: { snapshot: (opts) => this.snapshot(opts) },
+      drivers: (svc) => this.driver(svc),
+      http: unusedHttp,
+      log: silentLogger,
+      clock: this.clock,
+      store: this.store,
+      lock: this.lock,
+      pid: 4242,
+    };
+  }
+
+  private record(op: Call['op'], service: string): void {
+    this.calls.push({ op, service, t: this.clock.now() });
+  }
+
+  /** Time-driven transitions: a starting server becomes ready, freed memory shows. */
+  private settle(s: Svc): void {
+    const now = this.clock.now();
+    if (s.model === 'loading' && s.readyAt !== undefined && now >= s.readyAt) {
+      s.model = 'awake';
+      s.healthy = true;
+      s.readyAt = undefined;
+    }
+    if (s.pending && now >= s.pending.at) {
+      s.vram = s.pending.to;
+      s.pending = undefined;
+    }
+  }
+
+  /** Consults the fault table for (service, op); hangs or throws as configured. */
+  private async fault(svc: Svc, op: Op): Promise<FaultKind | undefined> {
+    const key = `${svc.cfg.name}:${op}`;
+    const kind = this.faults.get(key);
+    if (!kind) return undefined;
+    this.faults.delete(key);
+    if (kind === 'hang') await new Promise<never>(() => undefined);
+    if (kind === 'error') throw new GpumodError(op === 'start' ? 'PROCESS_FAILED' : 'HTTP_ERROR', `${svc.cfg.name}: injected ${op} failure`);
+    return kind;
+  }
+
+  private byUnit(unit: string): Svc {
+    const s = [...this.services.values()].find((x) => x.cfg.unit === unit);
+    if (!s) throw new Error(`no fake unit ${unit}`);
+    return s;
+  }
+
+  private readonly systemd: Systemd = {
+    show: async (unit: string): Promise<UnitStatus> => {
+      const s = this.byUnit(unit);
+      this.record('show', s.cfg.name);
+      this.settle(s);
+      return {
+        unit,
+        loadState: 'loaded',
+        activeState: s.active,
+        subState: s.active === 'active' ? 'running' : s.active === 'failed' ? 'failed' : s.active === 'deactivating' ? 'stop-sigterm' : 'dead',
+        mainPid: s.pid,
+        result: s.active === 'failed' ? 'exit-code' : 'success',
+        execMainStatus: s.active === 'failed' ? 1 : 0,
+        controlGroup: `/user.slice/${unit}`,
+        nRestarts: 0,
+        stateChangeUs: 0,
+      };
+    },
+    start: async (unit: string, opts?: ProcessOptions): Promise<void> => {
+      const s = this.byUnit(unit);
+      this.record('start', s.cfg.name);
+      await this.fault(s, 'start');
+      this.settle(s);
+      if (s.active === 'active') return;
+      await this.clock.sleep(20, opts?.signal);
+      s.active = 'active';
+      s.pid = this.nextPid++;
+      if (s.cfg.driver === 'llamacpp') {
+        // The router comes up with no model loaded; awaitReady loads it.
+        Object.assign(s, { model: 'asleep', depth: 'router', vram: s.cfg.sleepVramMb, healthy: true });
+      } else {
+        Object.assign(s, { model: 'loading', readyAt: this.clock.now() + s.timing.coldMs, vram: s.cfg.vramMb, healthy: false });
+      }
+    },
+    stop: async (unit: string, opts?: ProcessOptions): Promise<void> => {
+      const s = this.byUnit(unit);
+      this.record('stop', s.cfg.name);
+      await this.fault(s, 'stop');
+      if (s.active === 'inactive') return;
+      s.active = 'deactivating';
+      await this.clock.sleep(s.timing.stopMs, opts?.signal);
+      const held = s.vram;
+      Object.assign(s, { active: 'inactive', model: 'down', depth: undefined, healthy: false, pid: 0, readyAt: undefined });
+      s.vram = held;
+      s.pending = { at: this.clock.now() + s.timing.freeLagMs, to: 0 };
+    },
+    restart: async (unit: string, opts?: ProcessOptions): Promise<void> => {
+      const s = this.byUnit(unit);
+      this.record('restart', s.cfg.name);
+      await this.systemd.stop(unit, opts);
+      await this.systemd.start(unit, opts);
+    },
+    isActive: async (unit: string) => this.byUnit(unit).active,
+    journal: async () => '',
+    pids: async (status) => (status.mainPid ? [status.mainPid] : []),
+  };
+
+  private async snapshot(opts?: ProcessOptions): Promise<GpuSnapshot> {
+    this.record('snapshot', '');
+    if (!this.gpuVisible) return { available: false, reason: 'nvidia-smi not found' };
+    await this.clock.sleep(this.gpuQueryMs, opts?.signal);
+    const gpus: GpuInfo[] = [...this.totals].map(([index, total]) => {
+      const processes: GpuProcess[] = [...this.services.values()]
+        .filter((s) => s.cfg.gpu === index)
+        .map((s) => (this.settle(s), s))
+        .filter((s) => s.vram > 0)
+        .map((s) => ({ pid: s.pid || this.nextPid++, usedMb: s.vram, unit: s.cfg.unit }));
+      processes.push(...this.foreign.filter((f) => f.gpu === index).map((f) => ({ pid: f.pid, usedMb: f.mb, unit: undefined })));
+      const used = processes.reduce((sum, p) => sum + (p.usedMb ?? 0), 0);
+      return { index, uuid: `GPU-${index}`, name: 'Fake RTX', totalMb: total, usedMb: used, freeMb: total - used, processes };
+    });
+    return { available: true, gpus, ms: this.gpuQueryMs };
+  }
+
+  private driver(cfg: ServiceConfig): Driver {
+    const m = this;
+    const s = this.svc(cfg.name);
+    return {
+      kind: cfg.driver,
+      capabilities: (svc): DriverCapabilities => configCapabilities(svc),
+      async probe(): Promise<Probe> {
+        m.record('probe', cfg.name);
+        m.settle(s);
+        if (s.active !== 'active') return { state: 'down', healthy: false };
+        if (s.model === 'asleep') return { state: 'asleep', sleep: s.depth, healthy: true };
+        if (s.model === 'loading') return { state: 'loading', healthy: false };
+        if (s.model === 'down') return { state: 'down', healthy: false };
+        return { state: 'awake', healthy: s.healthy };
+      },
+      async sleep(_svc, depth, ctx: DriverContext): Promise<void> {
+        m.record('sleep', cfg.name);
+        await m.fault(s, 'sleep');
+        m.settle(s);
+        if (s.active !== 'active') throw new GpumodError('HTTP_UNREACHABLE', `${cfg.name} is not running`);
+        await m.clock.sleep(s.timing.sleepMs, ctx.signal);
+        Object.assign(s, { model: 'asleep', depth });
+        // A process that frees memory and stays alive shows it at the first poll (anchors.md: 23-29 ms).
+        s.pending = { at: m.clock.now() + 25, to: cfg.sleepVramMb };
+      },
+      async wake(_svc, ctx: DriverContext): Promise<void> {
+        m.record('wake', cfg.name);
+        const kind = await m.fault(s, 'wake');
+        m.settle(s);
+        if (s.active !== 'active') throw new GpumodError('HTTP_UNREACHABLE', `${cfg.name} is not running`);
+        if (s.model === 'awake') return;
+        await m.clock.sleep(s.timing.wakeMs[s.depth ?? 'l1'] ?? 500, ctx.signal);
+        Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, pending: undefined, healthy: kind !== 'unhealthy' });
+      },
+      async awaitReady(_svc, ctx: DriverContext): Promise<void> {
+        m.record('awaitReady', cfg.name);
+        await m.fault(s, 'awaitReady');
+        m.settle(s);
+        if (cfg.driver === 'llamacpp' && s.model === 'asleep') {
+          await m.clock.sleep(s.timing.coldMs, ctx.signal);
+          Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, healthy: true });
+          return;
+        }
+        if (s.readyAt !== undefined) await m.clock.sleep(s.readyAt - m.clock.now(), ctx.signal);
+        m.settle(s);
+        if (s.model !== 'awake') throw new GpumodError('DEADLINE', `${cfg.name} never became ready`);
+      },
+      async readiness(): Promise<void> {
+        m.record('ready', cfg.name);
+        await m.fault(s, 'ready');
+      },
+    };
+  }
+}
+
+const unusedHttp: HttpClient = {
+  request: async () => {
+    throw new Error('the engine must not call HTTP itself: drivers do');
+  },
+};
+
+export class MemoryStore implements StateStore {
+  state: SwitchState | undefined;
+  readonly writes: SwitchState[] = [];
+  readonly history: SwitchRecord[] = [];
+
+  async readState(): Promise<SwitchState | undefined> {
+    return this.state && structuredClone(this.state);
+  }
+  async writeState(s: SwitchState): Promise<void> {
+    this.state = structuredClone(s);
+    this.writes.push(this.state);
+  }
+  async appendHistory(rec: SwitchRecord): Promise<void> {
+    this.history.push(structuredClone(rec));
+  }
+  async readHistory(limit: number): Promise<SwitchRecord[]> {
+    return this.history.slice(-limit);
+  }
+}
+
+/** The lock file's behaviour in memory: one holder; others get LOCKED naming it. */
+export class MemoryLock implements SwitchLock {
+  holder: string | undefined;
+  acquisitions = 0;
+
+  async acquire(owner: string): Promise<() => Promise<void>> {
+    if (this.holder) throw new GpumodError('LOCKED', `another switch is in progress: ${this.holder}`);
+    this.holder = owner;
+    this.acquisitions++;
+    return async () => {
+      this.holder = undefined;
+    };
+  }
+}

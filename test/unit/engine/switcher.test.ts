@@ -1,0 +1,204 @@
+import * as assert from 'node:assert/strict';
+import { recover, serviceAction, switchMode } from '../../../src/engine/switcher';
+import { isGpumodError } from '../../../src/system/errors';
+import type { FakeMachine } from './fakeMachine';
+import { machine } from './profile';
+
+function mustThrow(code: Parameters<typeof isGpumodError>[1], re: RegExp): (e: unknown) => boolean {
+  return (e) => {
+    assert.ok(isGpumodError(e, code), `expected ${code}, got ${String(e)}`);
+    assert.match((e as Error).message, re);
+    return true;
+  };
+}
+
+describe('switchMode', () => {
+  it('32 GB code → rag: marks the switch in progress, executes, verifies, commits state and history', async () => {
+    const m = machine(32, 'code');
+    m.store.state = { mode: 'code', at: 0, services: {} };
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.mode, 'rag');
+    assert.equal(r.from, 'code');
+    assert.match(r.message, /^Switched to rag in 1\.9 s \(estimate 1\.9 s\)\.$/);
+    // First write: the in-progress marker, before anything changed; last: the committed mode.
+    assert.deepEqual(m.store.writes[0].switching, { from: 'code', to: 'rag', pid: 4242, startedAt: 0 });
+    assert.equal(m.store.writes[0].mode, 'code');
+    const last = m.store.writes[m.store.writes.length - 1];
+    assert.equal(last.mode, 'rag');
+    assert.equal(last.switching, undefined);
+    assert.deepEqual(last.services['glm-code'], { state: 'sleeping', sleep: 'router' });
+    assert.equal(m.store.history.length, 1);
+    const h = m.store.history[0];
+    assert.deepEqual([h.kind, h.from, h.to, h.ok, h.rolledBack], ['switch', 'code', 'rag', true, false]);
+    assert.ok(h.steps.some((e) => e.action === 'verify' && e.result === 'ok'));
+    assert.equal(h.totalMs, r.totalMs);
+    assert.equal(m.lock.holder, undefined, 'lock released');
+  });
+
+  it('code → code touches nothing', async () => {
+    const m = machine(32, 'code');
+    m.store.state = { mode: 'code', at: 0, services: {} };
+    const r = await switchMode(m.config, 'code', m.ports());
+    assert.equal(r.noop, true);
+    assert.equal(r.ok, true);
+    assert.deepEqual(m.mutations(), []);
+    assert.equal(m.store.history.length, 0);
+    assert.equal(m.store.state?.mode, 'code');
+  });
+
+  it('lock contention: the holder is named, and nothing is observed or touched', async () => {
+    const m = machine(32, 'code');
+    m.lock.holder = 'VS Code window (pid 777)';
+    await assert.rejects(switchMode(m.config, 'rag', m.ports()), mustThrow('LOCKED', /another switch is in progress: VS Code window \(pid 777\)/));
+    assert.deepEqual(m.calls, []);
+  });
+
+  it('two switches at once: the second is refused with LOCKED while the first completes', async () => {
+    const m = machine(32, 'code');
+    const first = switchMode(m.config, 'rag', m.ports(), { owner: 'window A' });
+    const second = switchMode(m.config, 'speak', m.ports(), { owner: 'window B' });
+    await assert.rejects(second, mustThrow('LOCKED', /window A/));
+    assert.equal((await first).ok, true);
+  });
+
+  it('a refused plan throws BUDGET with the numbers, touches nothing, and releases the lock', async () => {
+    const m = machine(32, 'blank');
+    m.totals.set(0, 16376);
+    await assert.rejects(switchMode(m.config, 'code', m.ports()), mustThrow('BUDGET', /23512 MB needed, but the card has 16376 MB/));
+    assert.deepEqual(m.mutations(), []);
+    assert.equal(m.lock.holder, undefined);
+    assert.equal(m.store.writes.length, 0);
+  });
+
+  it('a service that comes up unhealthy fails verification and the switch is rolled back', async () => {
+    const m = machine(32, 'code');
+    m.fail('vllm-chat', 'wake', 'unhealthy');
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, false);
+    assert.equal(r.rolledBack, true);
+    assert.deepEqual([r.failure?.service, r.failure?.action], ['rag', 'verify']);
+    assert.match(r.failure?.error ?? '', /vllm-chat is running but not healthy/);
+    assert.equal(r.mode, 'code');
+    assert.match(r.message, /^Switch to rag failed: verify rag: .*; rolled back; the machine is in code\.$/);
+    assert.equal(m.stateOf('glm-code'), 'running');
+    assert.equal(m.stateOf('vllm-chat'), 'l1');
+    assert.equal(m.store.state?.mode, 'code');
+    assert.equal(m.store.state?.switching, undefined);
+    const h = m.store.history[0];
+    assert.deepEqual([h.ok, h.rolledBack], [false, true]);
+    assert.match(h.error ?? '', /verify rag/);
+  });
+
+  it('cancelled: rolled back, recorded as cancelled, the mode is where it was', async () => {
+    const m = machine(24, 'code');
+    const ctl = new AbortController();
+    m.clock.at(5000, () => ctl.abort());
+    const r = await switchMode(m.config, 'rag', m.ports(), { signal: ctl.signal });
+    assert.equal(r.cancelled, true);
+    assert.equal(r.mode, 'code');
+    assert.match(r.message, /^Switch to rag cancelled; rolled back; the machine is in code\.$/);
+    assert.equal(m.store.history[0].cancelled, true);
+    assert.equal(m.stateOf('vllm-embedding'), 'stopped');
+  });
+
+  it('learns: the second switch is estimated from the first one’s timeline', async () => {
+    const m = machine(32, 'code');
+    await switchMode(m.config, 'rag', m.ports());
+    await switchMode(m.config, 'code', m.ports());
+    const r = await switchMode(m.config, 'rag', m.ports());
+    // The hyde wake measured 1.8 s (the default says 1.5 s).
+    assert.equal(r.plan.steps.find((s) => s.service === 'vllm-hyde')?.estimateMs, 1800);
+  });
+});
+
+describe('recover', () => {
+  it('reconciles after a crash mid-switch: the observed mode wins and the marker is cleared', async () => {
+    const m = machine(32, 'rag');
+    m.store.state = { mode: 'code', at: 0, services: {}, switching: { from: 'code', to: 'rag', pid: 999, startedAt: 0 } };
+    const r = await recover(m.config, m.ports());
+    assert.equal(r.mode, 'rag');
+    assert.deepEqual(r.interrupted, { from: 'code', to: 'rag', pid: 999, startedAt: 0 });
+    assert.equal(m.store.state?.mode, 'rag');
+    assert.equal(m.store.state?.switching, undefined);
+    assert.deepEqual(m.mutations(), []);
+  });
+
+  it('reports drift when no mode matches', async () => {
+    const m = machine(32, 'rag', { 'vllm-chat': 'l1' });
+    m.store.state = { mode: 'rag', at: 0, services: {} };
+    const r = await recover(m.config, m.ports());
+    assert.equal(r.mode, undefined);
+    assert.deepEqual(r.drift, ['rag: vllm-chat is sleeping (l1)']);
+  });
+
+  it('leaves a running switch alone', async () => {
+    const m = machine(32, 'rag');
+    m.lock.holder = 'gpumod CLI (pid 31337)';
+    const r = await recover(m.config, m.ports());
+    assert.match(r.skipped ?? '', /pid 31337/);
+    assert.equal(m.store.writes.length, 0);
+  });
+});
+
+describe('serviceAction', () => {
+  const act = (m: FakeMachine, name: string, a: Parameters<typeof serviceAction>[2], force = false) =>
+    serviceAction(m.config, name, a, m.ports(), { force });
+
+  it('sleeps one service, re-derives the mode and records a history line', async () => {
+    const m = machine(32, 'rag');
+    m.store.state = { mode: 'rag', at: 0, services: {} };
+    const r = await act(m, 'vllm-chat', 'sleep');
+    assert.equal(r.ok, true, r.message);
+    assert.equal(m.stateOf('vllm-chat'), 'l1');
+    assert.equal(r.observation?.state, 'sleeping');
+    assert.equal(r.mode, undefined, 'rag is no longer complete');
+    assert.deepEqual(
+      [m.store.history[0].kind, m.store.history[0].service, m.store.history[0].steps[0].action],
+      ['service', 'vllm-chat', 'sleep'],
+    );
+    assert.equal(m.lock.holder, undefined);
+  });
+
+  it('sleepDeep puts an L1 service at L2', async () => {
+    const m = machine(32, 'rag');
+    await act(m, 'vllm-chat', 'sleepDeep');
+    assert.equal(m.stateOf('vllm-chat'), 'l2');
+  });
+
+  it('wake of a router is a model load (checked against the card first)', async () => {
+    const m = machine(32, 'rag');
+    await assert.rejects(act(m, 'glm-code', 'wake'), mustThrow('BUDGET', /glm-code needs 20000 MB awake/));
+    m.set({ 'vllm-chat': 'l1', 'vllm-hyde': 'l2', 'vllm-reranker': 'l2' });
+    const r = await act(m, 'glm-code', 'wake');
+    assert.equal(r.ok, true);
+    assert.equal(r.timeline[0].action, 'load');
+    assert.equal(m.stateOf('glm-code'), 'running');
+  });
+
+  it('refuses actions the state does not allow', async () => {
+    const m = machine(32, 'code');
+    await assert.rejects(act(m, 'vllm-tts', 'wake'), mustThrow('USAGE', /cannot wake vllm-tts: it is stopped/));
+    await assert.rejects(act(m, 'vllm-embedding', 'sleep'), mustThrow('USAGE', /cannot sleep vllm-embedding: it cannot sleep/));
+    await assert.rejects(act(m, 'nope', 'start'), mustThrow('USAGE', /unknown service "nope"/));
+    assert.deepEqual(m.mutations(), []);
+  });
+
+  it('a start that does not fit says so with the numbers; force overrides', async () => {
+    const m = machine(24, 'code');
+    await assert.rejects(act(m, 'vllm-tts', 'start'), mustThrow('BUDGET', /vllm-tts needs 4000 MB awake.*28512 MB, but GPU 0 \(24 GB card\) has 24564 MB/));
+    assert.equal(m.lock.holder, undefined);
+    const r = await act(m, 'vllm-tts', 'start', true);
+    assert.equal(r.ok, true);
+    assert.equal(m.stateOf('vllm-tts'), 'running');
+  });
+
+  it('a failing action is reported, not thrown', async () => {
+    const m = machine(32, 'rag');
+    m.fail('vllm-hyde', 'sleep');
+    const r = await act(m, 'vllm-hyde', 'sleepDeep');
+    assert.equal(r.ok, false);
+    assert.match(r.message, /sleepDeep vllm-hyde failed: .*injected sleep failure/);
+    assert.equal(m.store.history[0].ok, false);
+  });
+});
