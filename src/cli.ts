@@ -1,7 +1,14 @@
 import { version } from '../package.json';
 import { parseArgs, UsageError, type ParsedArgs } from './cli/args';
 import { EXIT, type CliIo } from './cli/io';
+import { historyCommand } from './cli/historyCommand';
 import { importCommand } from './cli/importCommand';
+import { planCommand } from './cli/planCommand';
+import { logsCommand, serviceCommand } from './cli/serviceCommand';
+import { ConfigError } from './cli/session';
+import { statusCommand } from './cli/statusCommand';
+import { switchCommand } from './cli/switchCommand';
+import { isGpumodError } from './system/errors';
 import { validateCommand } from './cli/validateCommand';
 
 const HELP = `gpumod ${version}: switch the GPU inference servers of this machine between modes.
@@ -9,6 +16,14 @@ const HELP = `gpumod ${version}: switch the GPU inference servers of this machin
 Usage: gpumod COMMAND [options]
 
 Commands:
+  status              services, their observed states and VRAM, the GPU, the current mode
+  plan MODE           what a switch to MODE would do (steps, VRAM before → after, estimate)
+  switch MODE         switch to MODE (Ctrl-C cancels and rolls back)
+  sleep SERVICE       put a service to sleep [--level 1|2]
+  wake SERVICE        wake a sleeping service
+  start|stop|restart SERVICE
+  logs SERVICE        the unit's journal [--lines N]
+  history             past switches and their times [--limit N]
   validate            check the configuration; prints FILE:LINE:COL: problem for each problem
   import DIR          convert the original gpumod's presets/ and modes/ into gpumod.yaml
                       [--output FILE] [--force]; reports what does not carry over
@@ -16,6 +31,8 @@ Commands:
 Options:
   --config FILE       the configuration (default: $GPUMOD_CONFIG, else ~/.config/gpumod/gpumod.yaml)
   --json              machine-readable output
+  --force             sleep without draining requests; skip the VRAM check of single actions
+  --verbose           log every systemctl, nvidia-smi and HTTP call to stderr
   -h, --help          this help
   -V, --version       the version
 
@@ -26,6 +43,16 @@ type Command = (args: ParsedArgs, io: CliIo) => Promise<number>;
 
 /** The registration table: one entry per command. */
 const COMMANDS: Record<string, Command> = {
+  status: statusCommand,
+  plan: planCommand,
+  switch: switchCommand,
+  sleep: serviceCommand('sleep'),
+  wake: serviceCommand('wake'),
+  start: serviceCommand('start'),
+  stop: serviceCommand('stop'),
+  restart: serviceCommand('restart'),
+  logs: logsCommand,
+  history: historyCommand,
   validate: validateCommand,
   import: importCommand,
 };
@@ -45,9 +72,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (!command) throw new UsageError(`unknown command "${args.command}" (try gpumod --help)`);
     return await command(args, io);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || isGpumodError(e, 'USAGE')) {
       io.err(`gpumod: ${e.message}\n`);
       return EXIT.usage;
+    }
+    if (e instanceof ConfigError) {
+      io.err(`${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (isGpumodError(e, 'LOCKED')) {
+      io.err(`gpumod: ${e.message}\n`);
+      return EXIT.locked;
     }
     io.err(`gpumod: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT.failed;

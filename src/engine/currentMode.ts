@@ -13,10 +13,17 @@ export interface CurrentMode {
  */
 export function currentMode(config: Config, obs: Observation, recorded?: string): CurrentMode {
   const running = new Set([...obs.services.values()].filter((o) => o.state === 'running').map((o) => o.name));
-  const allRunning = (mode: string): boolean => config.modes.get(mode)?.services.every((s) => running.has(s)) ?? false;
+  const unobserved = [...obs.services.values()].some((o) => o.state === 'unknown');
+  // An empty mode ("give the card back") holds only when nothing runs and every service was seen.
+  const allRunning = (mode: string): boolean => {
+    const services = config.modes.get(mode)?.services;
+    if (!services) return false;
+    if (services.length === 0) return running.size === 0 && !unobserved;
+    return services.every((s) => running.has(s));
+  };
   if (recorded && config.modes.has(recorded) && allRunning(recorded)) return { mode: recorded, drift: [] };
 
-  const exact = [...config.modes.values()].find((m) => m.services.length === running.size && m.services.every((s) => running.has(s)));
+  const exact = [...config.modes.values()].find((m) => m.services.length === running.size && allRunning(m.name));
   if (exact) return { mode: exact.name, drift: recorded && recorded !== exact.name ? driftOf(config, obs, recorded) : [] };
 
   // Otherwise the largest mode whose services all run, if exactly one is largest.
@@ -26,7 +33,9 @@ export function currentMode(config: Config, obs: Observation, recorded?: string)
   if (largest.length === 1) return { mode: largest[0].name, drift: recorded && recorded !== largest[0].name ? driftOf(config, obs, recorded) : [] };
 
   const drift = recorded && config.modes.has(recorded) ? driftOf(config, obs, recorded) : [];
-  if (drift.length === 0) drift.push(running.size ? `running: ${[...running].join(', ')}; no mode has exactly these services` : 'nothing is running');
+  if (drift.length === 0) {
+    drift.push(unobserved ? 'some services could not be observed' : running.size ? `running: ${[...running].join(', ')}; no mode has exactly these services` : 'nothing is running');
+  }
   return { mode: undefined, drift };
 }
 

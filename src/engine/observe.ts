@@ -45,13 +45,19 @@ async function snapshot(ports: ObservePorts, signal: AbortSignal): Promise<GpuSn
   }
 }
 
+/** The part of a process error worth a tooltip: its last line (stderr), without the command line. */
+function lastLine(message: string): string {
+  const tail = message.split(/\n|: exited \d+: | exited \d+: /).filter((s) => s.trim()).pop() ?? message;
+  return tail.trim();
+}
+
 /** Observes one service; never throws (a failed look is an `unknown` state with the reason). */
 export async function observeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal): Promise<ServiceObservation> {
   let unit: UnitStatus;
   try {
     unit = await ports.systemd.show(svc.unit, { signal, timeoutMs: SHOW_TIMEOUT_MS });
   } catch (e) {
-    return { name: svc.name, state: 'unknown', healthy: false, detail: `systemctl show failed: ${errorMessage(e)}` };
+    return { name: svc.name, state: 'unknown', healthy: false, detail: `systemd: ${lastLine(errorMessage(e))}` };
   }
   let probe: Probe | undefined;
   if (unit.activeState === 'active' || unit.activeState === 'reloading') {

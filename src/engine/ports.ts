@@ -21,9 +21,16 @@ export interface StateStore {
   readHistory(limit: number): Promise<SwitchRecord[]>;
 }
 
+/** Who asks for the lock: shown to the loser as "switch in progress by PID N (→ rag)". */
+export interface LockRequest {
+  command: string;
+  /** The mode being switched to, if any. */
+  target?: string;
+}
+
 /** One switch per machine. `acquire` rejects with GpumodError LOCKED naming the holder. */
 export interface SwitchLock {
-  acquire(owner: string): Promise<() => Promise<void>>;
+  acquire(owner: LockRequest): Promise<() => Promise<void>>;
 }
 
 /** Everything the engine needs from the outside world; the composition root builds it. */

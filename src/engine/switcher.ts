@@ -7,7 +7,7 @@ import { execute } from './executor';
 import { estimates } from './history';
 import { observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
-import type { EnginePorts } from './ports';
+import type { EnginePorts, ObservePorts } from './ports';
 import { rollBack } from './rollback';
 import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import { validActions, type ServiceAction } from './actions';
@@ -53,7 +53,7 @@ export interface SwitchResult {
  */
 export async function switchMode(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions = {}): Promise<SwitchResult> {
   if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
-  const release = await ports.lock.acquire(opts.owner ?? `gpumod (pid ${ports.pid})`);
+  const release = await ports.lock.acquire({ command: opts.owner ?? 'gpumod switch', target });
   try {
     return await switchLocked(config, target, ports, opts);
   } finally {
@@ -61,11 +61,26 @@ export async function switchMode(config: Config, target: string, ports: EnginePo
   }
 }
 
-async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
-  const startedAt = ports.clock.now();
+export interface Preview {
+  plan: Plan;
+  observation: Observation;
+  from: string | undefined;
+}
+
+/**
+ * The plan a switch would run now, without the lock and without touching anything: the preview of
+ * `gpumod plan` and of the Switch Mode quick pick, and the first step of a switch.
+ */
+export async function previewPlan(
+  config: Config,
+  target: string,
+  ports: ObservePorts & Pick<EnginePorts, 'store'>,
+  opts: { signal?: AbortSignal; orphanPolicy?: OrphanPolicy; observation?: Observation } = {},
+): Promise<Preview> {
+  if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
   const signal = opts.signal ?? new AbortController().signal;
   const [obs, history, prior] = await Promise.all([
-    observe(config, ports, signal),
+    opts.observation ?? observe(config, ports, signal),
     ports.store.readHistory(HISTORY_LIMIT),
     ports.store.readState(),
   ]);
@@ -76,6 +91,13 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     currentMode: from,
     capabilities: (svc) => ports.drivers(svc).capabilities(svc),
   });
+  return { plan, observation: obs, from };
+}
+
+async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
+  const startedAt = ports.clock.now();
+  const signal = opts.signal ?? new AbortController().signal;
+  const { plan, observation: obs, from } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy });
   opts.onPlan?.(plan);
   if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
   const base = { from, to: target, plan, rollbackFailures: [] as StepFailure[] };
@@ -179,7 +201,7 @@ export interface RecoverResult {
 export async function recover(config: Config, ports: EnginePorts, opts: { signal?: AbortSignal; owner?: string } = {}): Promise<RecoverResult> {
   let release: () => Promise<void>;
   try {
-    release = await ports.lock.acquire(opts.owner ?? `gpumod recovery (pid ${ports.pid})`);
+    release = await ports.lock.acquire({ command: opts.owner ?? 'gpumod recovery' });
   } catch (e) {
     // Someone is switching right now: their marker is not stale.
     if (isGpumodError(e, 'LOCKED')) return { mode: undefined, drift: [], skipped: e.message };
@@ -212,6 +234,7 @@ export interface ServiceActionResult {
   failure?: StepFailure;
   observation: ServiceObservation | undefined;
   mode: string | undefined;
+  totalMs: number;
   message: string;
 }
 
@@ -225,7 +248,7 @@ export async function serviceAction(
 ): Promise<ServiceActionResult> {
   const svc = config.services.get(name);
   if (!svc) throw new GpumodError('USAGE', `unknown service "${name}" (services: ${[...config.services.keys()].join(', ')})`);
-  const release = await ports.lock.acquire(opts.owner ?? `gpumod ${action} ${name} (pid ${ports.pid})`);
+  const release = await ports.lock.acquire({ command: opts.owner ?? `gpumod ${action} ${name}` });
   try {
     const signal = opts.signal ?? new AbortController().signal;
     const [obs, prior] = await Promise.all([observe(config, ports, signal), ports.store.readState()]);
@@ -270,7 +293,7 @@ export async function serviceAction(
     if (failure) record.error = failure.error;
     await appendHistory(ports, record);
     const message = failure ? `${action} ${name} failed: ${failure.error}` : `${name}: ${action} done in ${formatMs(totalMs)}.`;
-    return { ok: !failure, service: name, action, timeline: rec.timeline, failure, observation: after.services.get(name), mode, message };
+    return { ok: !failure, service: name, action, timeline: rec.timeline, failure, observation: after.services.get(name), mode, totalMs, message };
   } finally {
     await release();
   }

@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../../../src/config/types';
 import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/drivers/driver';
 import { configCapabilities } from '../../../src/engine/planner';
-import type { EnginePorts, StateStore, SwitchLock } from '../../../src/engine/ports';
+import type { EnginePorts, LockRequest, StateStore, SwitchLock } from '../../../src/engine/ports';
 import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
 import { GpumodError } from '../../../src/system/errors';
 import { silentLogger } from '../../../src/system/logger';
@@ -344,9 +344,9 @@ export class MemoryLock implements SwitchLock {
   holder: string | undefined;
   acquisitions = 0;
 
-  async acquire(owner: string): Promise<() => Promise<void>> {
+  async acquire(owner: LockRequest): Promise<() => Promise<void>> {
     if (this.holder) throw new GpumodError('LOCKED', `another switch is in progress: ${this.holder}`);
-    this.holder = owner;
+    this.holder = owner.target ? `${owner.command} (→ ${owner.target})` : owner.command;
     this.acquisitions++;
     return async () => {
       this.holder = undefined;

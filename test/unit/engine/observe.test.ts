@@ -44,7 +44,7 @@ describe('observe', () => {
     const t0 = m.clock.now();
     const obs = await observe(m.config, ports, new AbortController().signal);
     assert.equal(obs.services.get('vllm-tts')?.state, 'unknown');
-    assert.match(obs.services.get('vllm-tts')?.detail ?? '', /systemctl show failed: systemctl exited 1/);
+    assert.match(obs.services.get('vllm-tts')?.detail ?? '', /^systemd: systemctl exited 1$/);
     assert.equal(obs.services.get('glm-code')?.state, 'unknown');
     assert.match(obs.services.get('glm-code')?.detail ?? '', /probe failed: probe glm-code did not finish within 5\.0 s/);
     assert.equal(m.clock.now() - t0, 5000);

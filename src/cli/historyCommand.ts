@@ -1,0 +1,31 @@
+import { formatMs } from '../engine/deadline';
+import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
+import { EXIT, type CliIo } from './io';
+import { withSession } from './session';
+import { table } from './table';
+
+/** `gpumod history [--limit N] [--json]`: past switches with their timelines. */
+export async function historyCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  allowFlags(args, ['config', 'json', 'limit', 'verbose']);
+  const limit = Number(flagString(args, 'limit') ?? 20);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit takes a whole number from 1 to 500');
+  return withSession(args, io, async ({ machine }) => {
+    const records = await machine.ports.store.readHistory(limit);
+    if (args.flags.has('json')) {
+      io.out(JSON.stringify(records) + '\n');
+      return EXIT.ok;
+    }
+    if (records.length === 0) {
+      io.out('no switches recorded yet\n');
+      return EXIT.ok;
+    }
+    const rows = [['WHEN', 'WHAT', 'TIME', 'ESTIMATE', 'RESULT']];
+    for (const r of records) {
+      const what = r.kind === 'service' ? `${r.service}` : `${r.from ?? '(none)'} → ${r.to ?? '(none)'}`;
+      const result = r.ok ? 'ok' : `${r.cancelled ? 'cancelled' : 'failed'}${r.rolledBack ? ', rolled back' : ''}${r.error ? `: ${r.error}` : ''}`;
+      rows.push([new Date(r.startedAt).toISOString().replace('T', ' ').slice(0, 19), what, formatMs(r.totalMs), r.estimateMs ? formatMs(r.estimateMs) : '', result]);
+    }
+    io.out(table(rows));
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,52 @@
+import { mb } from '../engine/budget';
+import { currentMode } from '../engine/currentMode';
+import { observe } from '../engine/observe';
+import type { Observation, ServiceObservation } from '../engine/types';
+import { allowFlags, type ParsedArgs } from './args';
+import { EXIT, type CliIo } from './io';
+import { withSession } from './session';
+import { table } from './table';
+
+export function stateLabel(o: ServiceObservation | undefined): string {
+  if (!o) return 'unknown';
+  const base = o.state === 'sleeping' && o.sleep ? `sleeping (${o.sleep})` : o.state;
+  return o.state === 'running' && !o.healthy ? `${base}, unhealthy` : base;
+}
+
+export function observationJson(obs: Observation): unknown {
+  return {
+    at: new Date(obs.at).toISOString(),
+    services: [...obs.services.values()].map((o) => ({ name: o.name, state: o.state, sleep: o.sleep, healthy: o.healthy, vram_mb: o.vramMb, detail: o.detail })),
+    gpu: obs.gpu.available
+      ? obs.gpu.gpus.map((g) => ({ index: g.index, name: g.name, total_mb: g.totalMb, used_mb: g.usedMb, foreign_mb: obs.foreignMb.get(g.index) ?? 0 }))
+      : { available: false, reason: obs.gpu.reason },
+  };
+}
+
+/** `gpumod status`: what is observed now; the recorded mode is never trusted over it. */
+export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  allowFlags(args, ['config', 'json', 'verbose']);
+  return withSession(args, io, async ({ config, machine }) => {
+    const [obs, state] = await Promise.all([observe(config, machine.ports, new AbortController().signal), machine.ports.store.readState()]);
+    const cur = currentMode(config, obs, state?.mode);
+    if (args.flags.has('json')) {
+      io.out(JSON.stringify({ mode: cur.mode ?? null, recorded_mode: state?.mode ?? null, drift: cur.drift, switching: state?.switching ?? null, ...(observationJson(obs) as object) }) + '\n');
+      return EXIT.ok;
+    }
+    const rows = [['SERVICE', 'STATE', 'VRAM', 'DRIVER', 'UNIT', 'DETAIL']];
+    for (const svc of config.services.values()) {
+      const o = obs.services.get(svc.name);
+      rows.push([svc.name, stateLabel(o), o?.vramMb !== undefined ? mb(o.vramMb) : '-', svc.driver, svc.unit, o?.detail ?? '']);
+    }
+    io.out(`mode: ${cur.mode ?? '(none)'}${state?.mode && state.mode !== cur.mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
+    for (const d of cur.drift) io.out(`drift: ${d}\n`);
+    if (state?.switching) io.out(`interrupted switch: ${state.switching.from ?? '(none)'} → ${state.switching.to} by PID ${state.switching.pid}\n`);
+    if (obs.gpu.available) {
+      for (const g of obs.gpu.gpus) io.out(`GPU ${g.index} ${g.name}: ${g.usedMb === undefined ? '?' : mb(g.usedMb)} of ${g.totalMb === undefined ? '?' : mb(g.totalMb)} used${obs.foreignMb.get(g.index) ? `, ${mb(obs.foreignMb.get(g.index) ?? 0)} by other processes` : ''}\n`);
+    } else {
+      io.out(`GPU: ${obs.gpu.reason}\n`);
+    }
+    io.out(table(rows));
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,49 @@
+import { stateDir } from './config/paths';
+import type { Config } from './config/types';
+import { driverFor } from './drivers/registry';
+import { systemClock } from './engine/clock';
+import type { EnginePorts } from './engine/ports';
+import { asSwitchRecord, asSwitchState } from './engine/records';
+import type { SwitchRecord } from './engine/types';
+import { createGpu } from './system/gpu';
+import { createHttpClient, type ClosableHttpClient } from './system/http';
+import { acquireLock } from './system/lock';
+import type { Logger } from './system/logger';
+import type { Env } from './system/process';
+import { createJsonFiles } from './system/switchFiles';
+import { createSystemd, type SystemdAdapter } from './system/systemd';
+
+/** The real machine behind the engine's ports, shared by the CLI and the extension. */
+export interface Machine {
+  ports: EnginePorts;
+  systemd: SystemdAdapter;
+  http: ClosableHttpClient;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+export function createMachine(config: Config, log: Logger, env: Env = process.env): Machine {
+  const dir = stateDir(env);
+  const files = createJsonFiles(dir);
+  const systemd = createSystemd(log, { env });
+  const http = createHttpClient(log, { allowedHosts: config.allowedHosts });
+  const ports: EnginePorts = {
+    systemd,
+    gpu: createGpu(log, { env }),
+    drivers: driverFor,
+    http,
+    log,
+    clock: systemClock,
+    pid: process.pid,
+    store: {
+      readState: async () => asSwitchState(await files.readState()),
+      writeState: (s) => files.writeState(s),
+      appendHistory: (r) => files.appendHistory(r),
+      readHistory: async (limit) => (await files.readHistory(limit)).map(asSwitchRecord).filter((r): r is SwitchRecord => r !== undefined),
+    },
+    lock: {
+      acquire: (owner) => acquireLock(dir, { owner: { pid: process.pid, command: owner.command, target: owner.target } }),
+    },
+  };
+  return { ports, systemd, http, stateDir: dir, close: () => http.close() };
+}
