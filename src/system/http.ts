@@ -1,0 +1,159 @@
+// undici HttpClient: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
+import { BlockList, isIP } from 'node:net';
+import { Agent, request } from 'undici';
+import { GpumodError, errorMessage } from './errors';
+import type { Logger } from './logger';
+import type { HttpClient, HttpRequest, HttpResponse } from './types';
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+
+export interface HttpClientOptions {
+  /** Non-loopback hosts the user explicitly allowed (vLLM's sleep endpoints are unauthenticated). */
+  allowedHosts?: readonly string[];
+  /** Idle keep-alive sockets close after this, so a CLI run exits promptly. */
+  keepAliveMs?: number;
+}
+
+export interface ClosableHttpClient extends HttpClient {
+  /** Closes the pooled connections (the CLI calls it before exiting). */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === 'localhost.') return true;
+  const family = isIP(h);
+  // BlockList matches IPv4-mapped IPv6 (::ffff:127.0.0.1) against the IPv4 subnet as well.
+  return family === 4 ? LOOPBACK.check(h, 'ipv4') : family === 6 ? LOOPBACK.check(h, 'ipv6') : false;
+}
+
+function excerpt(body: string, max = 200): string {
+  const one = body.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 3)}...` : one || '(empty body)';
+}
+
+/** The body as JSON, or HTTP_BAD_RESPONSE naming `what` (e.g. "vllm-chat GET /is_sleeping") and an excerpt. */
+export function parseJson(res: HttpResponse, what: string): unknown {
+  try {
+    return JSON.parse(res.body) as unknown;
+  } catch (e) {
+    throw new GpumodError('HTTP_BAD_RESPONSE', `${what} answered malformed JSON (HTTP ${res.status}): ${excerpt(res.body)}`, { cause: e });
+  }
+}
+
+function errCode(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : errorMessage(e);
+}
+
+export function createHttpClient(log: Logger, options: HttpClientOptions = {}): ClosableHttpClient {
+  const allowed = new Set((options.allowedHosts ?? []).map((h) => h.replace(/^\[|\]$/g, '').toLowerCase()));
+  const keepAliveMs = options.keepAliveMs ?? 2000;
+  const agent = new Agent({ keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs });
+
+  function target(req: HttpRequest): URL {
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch (e) {
+      throw new GpumodError('HTTP_UNREACHABLE', `invalid URL ${JSON.stringify(req.url)}`, { cause: e });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new GpumodError('HTTP_UNREACHABLE', `refusing ${req.url}: only http and https are supported`);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (!isLoopbackHost(host) && !allowed.has(host)) {
+      log.warn(`> ${req.method} ${req.url} refused: not loopback, not in allowedHosts`);
+      throw new GpumodError(
+        'HTTP_UNREACHABLE',
+        `refusing ${req.method} ${req.url}: ${host} is not a loopback address and not in allowedHosts ` +
+          `(sleep and wake endpoints are unauthenticated; list the host in allowedHosts to allow it)`,
+      );
+    }
+    return url;
+  }
+
+  return {
+    async request(req) {
+      const url = target(req);
+      const what = `${req.method} ${req.url}`;
+      const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
+      const t0 = performance.now();
+      const elapsed = (): number => Math.round(performance.now() - t0);
+      if (req.signal?.aborted) throw new GpumodError('CANCELLED', `cancelled before ${what}`);
+
+      // One controller for the whole exchange: the deadline and the caller's signal both abort it,
+      // and the flags say which one did.
+      const ctrl = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort(new Error('deadline'));
+      }, req.timeoutMs);
+      const onAbort = (): void => ctrl.abort(new Error('cancelled'));
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+
+      const fail = (e: unknown, phase: 'connect' | 'body'): GpumodError => {
+        if (e instanceof GpumodError) return e;
+        if (timedOut) return new GpumodError('HTTP_TIMEOUT', `${what} did not complete within ${req.timeoutMs} ms`, { cause: e });
+        if (req.signal?.aborted) return new GpumodError('CANCELLED', `cancelled: ${what}`, { cause: e });
+        return phase === 'connect'
+          ? new GpumodError('HTTP_UNREACHABLE', `${what}: ${errCode(e)}`, { cause: e })
+          : new GpumodError('HTTP_BAD_RESPONSE', `${what}: connection broke while reading the body (${errCode(e)})`, { cause: e });
+      };
+
+      try {
+        let res: Awaited<ReturnType<typeof request>>;
+        try {
+          res = await request(url, {
+            method: req.method,
+            dispatcher: agent,
+            signal: ctrl.signal,
+            headers: req.json === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+            body: req.json === undefined ? undefined : JSON.stringify(req.json),
+          });
+        } catch (e) {
+          throw fail(e, 'connect');
+        }
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          res.body.destroy();
+          throw new GpumodError('HTTP_BAD_RESPONSE', `${what} answered ${declared} bytes, more than the ${maxBytes} allowed`);
+        }
+        const chunks: Buffer[] = [];
+        let total = 0;
+        try {
+          for await (const chunk of res.body) {
+            const buf = chunk as Buffer;
+            total += buf.length;
+            if (total > maxBytes) {
+              res.body.destroy();
+              throw new GpumodError('HTTP_BAD_RESPONSE', `${what} answered more than the ${maxBytes} bytes allowed`);
+            }
+            chunks.push(buf);
+          }
+        } catch (e) {
+          throw fail(e, 'body');
+        }
+        const ms = elapsed();
+        log.info(`> ${what} ${res.statusCode} [${ms}ms]`);
+        return { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), ms };
+      } catch (e) {
+        const err = e instanceof GpumodError ? e : fail(e, 'connect');
+        log.info(`> ${what} ${err.code} [${elapsed()}ms]`);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+
+    async close() {
+      await agent.close();
+    },
+  };
+}

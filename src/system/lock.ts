@@ -1,0 +1,223 @@
+// One switch at a time per machine, across VS Code windows and the CLI: DIR/switch.lock names its owner.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { GpumodError } from './errors';
+
+export const LOCK_FILE = 'switch.lock';
+
+export interface LockOwner {
+  pid: number;
+  /** What holds the lock, e.g. "switch" or "gpumod switch rag". */
+  command: string;
+  /** The mode being switched to, when there is one. */
+  target?: string;
+}
+
+export interface LockHolder extends LockOwner {
+  startedAt: string;
+  hostname: string;
+  /** The owner's start time in clock ticks (/proc/PID/stat), so a recycled PID is not taken for the owner. */
+  procStart?: string;
+}
+
+export class LockedError extends GpumodError {
+  constructor(readonly holder: LockHolder) {
+    super('LOCKED', `switch in progress by PID ${holder.pid}${holder.target ? ` (→ ${holder.target})` : ''}`);
+    this.name = 'LockedError';
+  }
+}
+
+export type ReleaseLock = () => Promise<void>;
+
+export interface AcquireOptions {
+  owner: LockOwner;
+}
+
+/** How long acquireLock keeps trying while other processes create, release or break the lock. */
+const CONTENTION_MS = 5000;
+const GUARD_STALE_MS = 5000;
+/** A lock file younger than this that cannot be parsed may still be being written (O_EXCL fallback). */
+const UNPARSEABLE_GRACE_MS = 2000;
+
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime); the command name in field 2 may contain spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof v !== 'object' || v === null || typeof v.pid !== 'number') return undefined;
+    return {
+      pid: v.pid,
+      command: typeof v.command === 'string' ? v.command : '',
+      ...(typeof v.target === 'string' ? { target: v.target } : {}),
+      startedAt: typeof v.startedAt === 'string' ? v.startedAt : '',
+      hostname: typeof v.hostname === 'string' ? v.hostname : '',
+      ...(typeof v.procStart === 'string' ? { procStart: v.procStart } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the lock's owner still runs. An owner on another host (shared home) cannot be checked: assume it does. */
+export function holderAlive(h: LockHolder): boolean {
+  if (h.hostname !== '' && h.hostname !== hostname()) return true;
+  if (!pidAlive(h.pid)) return false;
+  const now = procStart(h.pid);
+  return h.procStart === undefined || now === undefined || now === h.procStart;
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function isCode(e: unknown, ...codes: string[]): boolean {
+  return codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/**
+ * Creates the lock with its full content or fails with EEXIST. link() of a complete temporary file
+ * is as exclusive as O_EXCL and never exposes an empty lock to a contender; O_EXCL is the fallback
+ * where hard links are not supported.
+ */
+async function tryCreate(lockPath: string, content: string): Promise<boolean> {
+  const tmp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, lockPath);
+    return true;
+  } catch (e) {
+    if (isCode(e, 'EEXIST')) return false;
+    if (!isCode(e, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS')) throw e;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  try {
+    const lh = await open(lockPath, 'wx', 0o644);
+    try {
+      await lh.writeFile(content);
+      await lh.sync();
+    } finally {
+      await lh.close();
+    }
+    return true;
+  } catch (e) {
+    if (isCode(e, 'EEXIST')) return false;
+    throw e;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Removes a lock judged stale. A plain rename-aside-then-check is not enough: a slow breaker would
+ * move aside the fresh lock a faster contender has just taken, and another contender could take the
+ * empty slot before it is put back (two owners; seen in the tests with six processes). So breakers
+ * take a short-lived guard file (O_EXCL) and, under it, check that the lock still holds exactly the
+ * content judged stale before unlinking it. While they hold the guard the lock cannot change: its
+ * dead owner cannot release it, no contender can create over it, and other breakers wait. A guard
+ * left by a crashed breaker is removed after GUARD_STALE_MS (it is held for milliseconds).
+ */
+async function breakStale(lockPath: string, judged: string): Promise<void> {
+  const guardPath = `${lockPath}.breaking`;
+  let guard: Awaited<ReturnType<typeof open>>;
+  try {
+    guard = await open(guardPath, 'wx', 0o644);
+  } catch (e) {
+    if (!isCode(e, 'EEXIST')) throw e;
+    const st = await stat(guardPath).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > GUARD_STALE_MS) await unlink(guardPath).catch(() => undefined);
+    else await sleep(10);
+    return; // the caller looks again: the other breaker may have finished
+  }
+  try {
+    if ((await readText(lockPath)) === judged) await unlink(lockPath).catch(() => undefined);
+  } finally {
+    await guard.close();
+    await unlink(guardPath).catch(() => undefined);
+  }
+}
+
+/** The current holder of the lock in `dir`, if any (for status displays; live or not). */
+export async function readLock(dir: string): Promise<LockHolder | undefined> {
+  const text = await readText(join(dir, LOCK_FILE));
+  return text === undefined ? undefined : parseHolder(text);
+}
+
+/**
+ * Takes DIR/switch.lock for `owner`, breaking a lock whose owner is dead. Throws LockedError
+ * (code LOCKED, with the holder) when a live process holds it. Resolves to the release function,
+ * which removes the lock only if it is still ours.
+ */
+export async function acquireLock(dir: string, opts: AcquireOptions): Promise<ReleaseLock> {
+  await mkdir(dir, { recursive: true });
+  const lockPath = join(dir, LOCK_FILE);
+  const started = procStart(opts.owner.pid);
+  const holder: LockHolder = {
+    pid: opts.owner.pid,
+    command: opts.owner.command,
+    ...(opts.owner.target !== undefined ? { target: opts.owner.target } : {}),
+    startedAt: new Date().toISOString(),
+    hostname: hostname(),
+    ...(started !== undefined ? { procStart: started } : {}),
+  };
+  const content = `${JSON.stringify(holder)}\n`;
+
+  const giveUpAt = Date.now() + CONTENTION_MS;
+  while (Date.now() < giveUpAt) {
+    if (await tryCreate(lockPath, content)) {
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        if ((await readText(lockPath)) === content) await unlink(lockPath).catch(() => undefined);
+      };
+    }
+    const seen = await readText(lockPath);
+    if (seen === undefined) continue; // released meanwhile
+    const current = parseHolder(seen);
+    if (current && holderAlive(current)) throw new LockedError(current);
+    if (!current) {
+      const fh = await open(lockPath, 'r').catch(() => undefined);
+      const age = fh ? Date.now() - (await fh.stat()).mtimeMs : Infinity;
+      await fh?.close();
+      if (age < UNPARSEABLE_GRACE_MS) {
+        await sleep(50);
+        continue;
+      }
+    }
+    await breakStale(lockPath, seen);
+  }
+  throw new GpumodError('LOCKED', `could not take ${lockPath} within ${CONTENTION_MS} ms (contended)`);
+}

@@ -1,0 +1,223 @@
+// `systemctl --user` adapter: the only place that knows systemctl's command lines and output formats.
+import type { Dirent } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GpumodError } from './errors';
+import type { Logger } from './logger';
+import { resolveBinary, runProcess, type Env, type ProcessResult } from './process';
+import type { ProcessOptions, Systemd, UnitStatus } from './types';
+
+/** The properties `show` asks for; the manager prints them in its own order, so they are parsed by key. */
+export const SHOW_PROPERTIES = [
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'MainPID',
+  'Result',
+  'ExecMainStatus',
+  'ControlGroup',
+  'NRestarts',
+  'StateChangeTimestampMonotonic',
+] as const;
+
+export interface SystemdOptions {
+  /** Merged over process.env for every child (the test sandbox's XDG_RUNTIME_DIR etc.). */
+  env?: Env;
+  /** Decides the journalctl form; defaults to process.getuid(). */
+  uid?: number;
+  /** Where cgroup hierarchies are mounted; default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  /** Deadline when the caller gives none: start/stop wait for the job (a stop can take TimeoutStopSec). */
+  defaultTimeoutMs?: number;
+}
+
+/** Systemd plus what only the CLI, the demo and tests need. */
+export interface SystemdAdapter extends Systemd {
+  /** `systemd-run --user --unit=UNIT -p K=V … -- argv`: a transient service (the demo's fake servers). */
+  runTransient(unit: string, argv: readonly string[], props?: Readonly<Record<string, string>>, opts?: ProcessOptions): Promise<void>;
+  daemonReload(opts?: ProcessOptions): Promise<void>;
+  resetFailed(unit: string, opts?: ProcessOptions): Promise<void>;
+}
+
+const UNIT_NAME_MAX = 255;
+
+/**
+ * Throws CONFIG_INVALID unless `name` is a plain systemd service name. The config validates names
+ * already; this guards the command lines (no option injection, no paths) whatever the caller.
+ */
+export function validateUnitName(name: string): string {
+  const fail = (why: string): never => {
+    throw new GpumodError('CONFIG_INVALID', `invalid systemd unit name ${JSON.stringify(name)}: ${why}`);
+  };
+  if (typeof name !== 'string' || name === '') fail('empty');
+  if (name.length > UNIT_NAME_MAX) fail(`longer than ${UNIT_NAME_MAX} characters`);
+  if (name.startsWith('-')) fail('must not start with "-"');
+  if (!name.endsWith('.service')) fail('must end in ".service"');
+  if (!/^[A-Za-z0-9:_.\\@-]+$/.test(name)) fail('only letters, digits and ":-_.\\@" are allowed');
+  const prefix = name.slice(0, -'.service'.length);
+  if (prefix === '') fail('empty name before ".service"');
+  const at = prefix.indexOf('@');
+  if (at === 0) fail('empty name before "@"');
+  if (at !== -1 && prefix.indexOf('@', at + 1) !== -1) fail('more than one "@"');
+  return name;
+}
+
+/** `Key=Value` lines into a map. Values may contain "=" (only the first one splits). */
+export function parseShow(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    map.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return map;
+}
+
+function int(value: string | undefined): number {
+  if (value === undefined || !/^-?\d+$/.test(value.trim())) return 0;
+  return Number(value.trim());
+}
+
+/** CLOCK_MONOTONIC now, in µs (libuv's hrtime is CLOCK_MONOTONIC on Linux, the clock systemd stamps with). */
+function monotonicNowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * The parsed `show` map as a UnitStatus. StateChangeTimestampMonotonic is converted to epoch µs
+ * against the clocks at `now` (injectable for tests).
+ */
+export function unitStatusFromShow(
+  unit: string,
+  map: ReadonlyMap<string, string>,
+  now: { epochUs: number; monotonicUs: number } = { epochUs: Date.now() * 1000, monotonicUs: monotonicNowUs() },
+): UnitStatus {
+  const mono = int(map.get('StateChangeTimestampMonotonic'));
+  return {
+    unit,
+    loadState: map.get('LoadState') ?? 'unknown',
+    activeState: map.get('ActiveState') ?? 'unknown',
+    subState: map.get('SubState') ?? 'unknown',
+    mainPid: int(map.get('MainPID')),
+    result: map.get('Result') ?? '',
+    execMainStatus: int(map.get('ExecMainStatus')),
+    controlGroup: map.get('ControlGroup') ?? '',
+    nRestarts: int(map.get('NRestarts')),
+    stateChangeUs: mono > 0 ? Math.max(0, now.epochUs - (now.monotonicUs - mono)) : 0,
+  };
+}
+
+/** Every PID in a cgroup directory and its descendants (services with Delegate= have sub-cgroups). */
+async function cgroupPids(dir: string, into: Set<number>): Promise<boolean> {
+  let procs: string;
+  try {
+    procs = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+  } catch {
+    return false;
+  }
+  for (const line of procs.split('\n')) {
+    const pid = Number(line.trim());
+    if (Number.isInteger(pid) && pid > 0) into.add(pid);
+  }
+  let entries: Dirent[] = [];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return true;
+  }
+  await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => cgroupPids(join(dir, e.name), into)));
+  return true;
+}
+
+export function createSystemd(log: Logger, options: SystemdOptions = {}): SystemdAdapter {
+  const env = options.env ?? {};
+  const uid = options.uid ?? process.getuid?.() ?? -1;
+  const cgroupRoot = options.cgroupRoot ?? '/sys/fs/cgroup';
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+
+  const systemctl = (args: string[], opts: ProcessOptions | undefined, reject = true): Promise<ProcessResult> =>
+    runProcess(
+      resolveBinary('systemctl', env),
+      ['--user', ...args],
+      { timeoutMs: opts?.timeoutMs ?? defaultTimeoutMs, signal: opts?.signal, env, reject },
+      log,
+    );
+
+  const job = async (verb: 'start' | 'stop' | 'restart', unit: string, opts?: ProcessOptions): Promise<void> => {
+    validateUnitName(unit);
+    await systemctl([verb, '--', unit], opts);
+  };
+
+  return {
+    async show(unit, opts) {
+      validateUnitName(unit);
+      const r = await systemctl(['show', '-p', SHOW_PROPERTIES.join(','), '--', unit], opts);
+      return unitStatusFromShow(unit, parseShow(r.stdout));
+    },
+
+    start: (unit, opts) => job('start', unit, opts),
+    stop: (unit, opts) => job('stop', unit, opts),
+    restart: (unit, opts) => job('restart', unit, opts),
+
+    async isActive(unit, opts) {
+      validateUnitName(unit);
+      // Exit 3 is the normal answer for inactive/failed; only an empty answer is an error.
+      const r = await systemctl(['is-active', '--', unit], opts, false);
+      const state = r.stdout.trim();
+      if (state === '') {
+        throw new GpumodError('PROCESS_FAILED', `systemctl --user is-active ${unit} exited ${r.exitCode}: ${r.stderr.trim() || '(no output)'}`);
+      }
+      return state;
+    },
+
+    async journal(unit, lines, opts) {
+      validateUnitName(unit);
+      const n = String(Math.max(1, Math.floor(lines)));
+      // Root's user-unit entries land in the system journal, where only --user-unit finds them.
+      const select = uid === 0 ? [`--user-unit=${unit}`] : ['--user', '-u', unit];
+      const r = await runProcess(
+        resolveBinary('journalctl', env),
+        [...select, '-n', n, '-o', 'short-iso', '--no-pager', '--quiet'],
+        { timeoutMs: opts?.timeoutMs ?? 15_000, signal: opts?.signal, env },
+        log,
+      );
+      return r.stdout.trim() === '-- No entries --' ? '' : r.stdout;
+    },
+
+    async pids(status) {
+      const cg = status.controlGroup;
+      if (!cg || !cg.startsWith('/') || cg.split('/').includes('..')) return [];
+      const found = new Set<number>();
+      // Hybrid hierarchy (unified + name=systemd) or pure cgroup v2; read every one that exists.
+      const candidates = [join(cgroupRoot, 'unified', cg), join(cgroupRoot, 'systemd', cg), join(cgroupRoot, cg)];
+      await Promise.all(candidates.map((dir) => cgroupPids(dir, found)));
+      return [...found].sort((a, b) => a - b);
+    },
+
+    async runTransient(unit, argv, props = {}, opts) {
+      validateUnitName(unit);
+      if (argv.length === 0) throw new GpumodError('USAGE', `runTransient ${unit}: empty command`);
+      const propArgs: string[] = [];
+      for (const [k, v] of Object.entries(props)) {
+        if (!/^[A-Za-z][A-Za-z0-9]*$/.test(k)) throw new GpumodError('USAGE', `runTransient ${unit}: bad property name ${JSON.stringify(k)}`);
+        propArgs.push('-p', `${k}=${v}`);
+      }
+      await runProcess(
+        resolveBinary('systemd-run', env),
+        ['--user', `--unit=${unit}`, ...propArgs, '--', ...argv],
+        { timeoutMs: opts?.timeoutMs ?? defaultTimeoutMs, signal: opts?.signal, env },
+        log,
+      );
+    },
+
+    async daemonReload(opts) {
+      await systemctl(['daemon-reload'], opts);
+    },
+
+    async resetFailed(unit, opts) {
+      validateUnitName(unit);
+      await systemctl(['reset-failed', '--', unit], opts, false);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import * as assert from 'node:assert/strict';
+import { isGpumodError } from '../../../src/system/errors';
+import { isLoopbackHost, parseJson } from '../../../src/system/http';
+
+describe('system/http isLoopbackHost', () => {
+  it('accepts loopback names and addresses', () => {
+    for (const h of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '[::1]', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopbackHost(h), h);
+  });
+
+  it('refuses everything else', () => {
+    for (const h of ['10.0.0.5', '192.168.1.10', '0.0.0.0', 'example.com', 'localhost.example.com', '::', '[fe80::1]', '128.0.0.1']) {
+      assert.ok(!isLoopbackHost(h), h);
+    }
+  });
+});
+
+describe('system/http parseJson', () => {
+  it('returns the parsed body', () => {
+    assert.deepEqual(parseJson({ status: 200, body: '{"is_sleeping":true}', ms: 1 }, 'GET /is_sleeping'), { is_sleeping: true });
+  });
+
+  it('names the endpoint and quotes an excerpt of a malformed body', () => {
+    assert.throws(
+      () => parseJson({ status: 502, body: `<html>Bad Gateway${' x'.repeat(500)}</html>`, ms: 1 }, 'vllm-chat GET /is_sleeping'),
+      (e: unknown) => {
+        assert.ok(isGpumodError(e, 'HTTP_BAD_RESPONSE'));
+        assert.match(e.message, /^vllm-chat GET \/is_sleeping answered malformed JSON \(HTTP 502\): <html>Bad Gateway x x/);
+        assert.ok(e.message.length < 300);
+        assert.ok(e.cause instanceof SyntaxError);
+        return true;
+      },
+    );
+  });
+});
