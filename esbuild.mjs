@@ -37,6 +37,7 @@ const targets = [
 if (tests) {
   const entries = files('test', (p) => /\.test\.ts$/.test(p) || /^test\/(fakes|host|ui)\/[^/_][^/]*\.ts$/.test(p) || /^test\/integration\/setup\.ts$/.test(p) || /^test\/bench\/[^/_][^/]*\.ts$/.test(p));
   targets.push({ ...common, entryPoints: entries, outdir: 'out', outbase: '.' });
+  targets.push({ ...common, entryPoints: files('demo', (p) => /^demo\/main\.ts$/.test(p)), outdir: 'out', outbase: '.' });
   const scripts = files('scripts', (p) => p.endsWith('.ts'));
   if (scripts.length) targets.push({ ...common, entryPoints: scripts, outdir: 'out', outbase: '.' });
 }

@@ -1,0 +1,90 @@
+/**
+ * The workstation of shared/reference/profile.md as fakes: eight services, four modes, a 32 GB or a
+ * 24 GB card. Durations are real-world milliseconds; the fakes divide them by the time scale. Used by
+ * the demo, the benchmark and the integration tests, so all three switch the same machine.
+ */
+
+export type FakeKind = 'vllm' | 'llamaRouter' | 'hookServer' | 'plainServer';
+
+export interface ProfileService {
+  name: string;
+  fake: FakeKind;
+  /** Fake options (without --port, --time-scale, --gpu-dir). */
+  args: string[];
+  /** The service's gpumod.yaml entry (without unit and port). */
+  config: Record<string, unknown>;
+  /** Real-world cold start, for the naive strategy's expectations and the demo's narration. */
+  coldStartMs: number;
+}
+
+export const PROFILE: ProfileService[] = [
+  {
+    name: 'vllm-chat',
+    fake: 'vllm',
+    coldStartMs: 60000,
+    args: ['--model', 'chat-2b-vl', '--vram-mb', '7000', '--vram-asleep-mb', '1500', '--startup-ms', '60000', '--sleep-ms-l1', '500', '--wake-ms-l1', '500', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 7000, sleep: 'l1', sleep_vram_mb: 1500, sleep_ram_mb: 4500 },
+  },
+  {
+    name: 'vllm-hyde',
+    fake: 'vllm',
+    coldStartMs: 45000,
+    args: ['--model', 'hyde-small', '--vram-mb', '5000', '--vram-asleep-mb', '1000', '--startup-ms', '45000', '--sleep-ms-l2', '100', '--wake-ms-l2', '300', '--reload-ms', '1200', '--wake-ms-kv', '100', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 5000, sleep: 'l2', sleep_vram_mb: 1000 },
+  },
+  {
+    name: 'vllm-reranker',
+    fake: 'vllm',
+    coldStartMs: 40000,
+    args: ['--model', 'reranker', '--vram-mb', '3000', '--vram-asleep-mb', '800', '--startup-ms', '40000', '--sleep-ms-l2', '100', '--wake-ms-l2', '200', '--reload-ms', '600', '--wake-ms-kv', '100', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 3000, sleep: 'l2', sleep_vram_mb: 800 },
+  },
+  {
+    name: 'vllm-embedding',
+    fake: 'vllm',
+    coldStartMs: 120000,
+    args: ['--model', 'embedding', '--vram-mb', '3000', '--vram-asleep-mb', '3000', '--startup-ms', '120000', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 3000 },
+  },
+  {
+    name: 'vllm-embedding-code',
+    fake: 'vllm',
+    coldStartMs: 60000,
+    args: ['--model', 'embedding-code', '--vram-mb', '3000', '--vram-asleep-mb', '3000', '--startup-ms', '60000', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 3000 },
+  },
+  {
+    name: 'vllm-tts',
+    fake: 'vllm',
+    coldStartMs: 90000,
+    args: ['--model', 'tts', '--vram-mb', '4000', '--vram-asleep-mb', '4000', '--startup-ms', '90000', '--stop-ms', '1000'],
+    config: { driver: 'vllm', vram_mb: 4000 },
+  },
+  {
+    name: 'qwen3-asr',
+    fake: 'hookServer',
+    coldStartMs: 22000,
+    args: ['--vram-mb', '2500', '--vram-asleep-mb', '500', '--startup-ms', '20000', '--unload-ms', '200', '--load-ms', '2000', '--stop-ms', '1000'],
+    config: { driver: 'http', vram_mb: 2500, sleep: { sleep: 'POST /unload', wake: 'POST /load', probe: 'GET /status' }, sleep_vram_mb: 500, sleep_ram_mb: 1500 },
+  },
+  {
+    name: 'glm-code',
+    fake: 'llamaRouter',
+    coldStartMs: 30100,
+    args: ['--models', 'GLM-4.5-Air-Q4', '--models-max', '1', '--no-models-autoload', '--router-vram-mb', '300', '--model-vram-mb', '19700', '--startup-ms', '100', '--load-ms', '30000', '--unload-ms', '200', '--stop-ms', '1400'],
+    config: { driver: 'llamacpp', vram_mb: 20000, model: 'GLM-4.5-Air-Q4', sleep_vram_mb: 300 },
+  },
+];
+
+export const MODES: Record<string, { services: string[]; description: string }> = {
+  code: { services: ['glm-code', 'vllm-embedding-code'], description: 'Coding: a local GLM and code embeddings' },
+  rag: { services: ['vllm-embedding', 'vllm-reranker', 'vllm-hyde', 'vllm-chat'], description: 'Retrieval: embeddings, reranker, HyDE and chat' },
+  speak: { services: ['vllm-tts', 'qwen3-asr', 'vllm-embedding', 'vllm-chat'], description: 'Voice: speech in and out, with chat' },
+  blank: { services: [], description: 'The card to yourself' },
+};
+
+/** nvidia-smi's MiB totals of the two cards. */
+export const CARDS: Record<'32' | '24', { totalMb: number; name: string }> = {
+  '32': { totalMb: 32607, name: 'NVIDIA GeForce RTX 5090' },
+  '24': { totalMb: 24564, name: 'NVIDIA GeForce RTX 4090' },
+};

@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Logger } from '../src/system/logger';
+import { createSystemd, type SystemdAdapter } from '../src/system/systemd';
+import { unitFileText } from '../src/system/unitFile';
+import { CARDS, MODES, PROFILE, type ProfileService } from './profile';
+
+/**
+ * The profile's eight services brought up as real systemd user units running the fakes, with a fake
+ * nvidia-smi over their memory and a gpumod.yaml describing them. The manager is given (a sandbox
+ * manager in tests and CI, or the user's own session for the demo); everything written is removed
+ * by `teardown`.
+ */
+
+/** The checkout: the nearest folder above this bundle (demo, test or bench) with gpumod's package.json. */
+function findRepo(from: string): string {
+  for (let d = from; ; d = dirname(d)) {
+    try {
+      if ((JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === 'gpumod') return d;
+    } catch {
+      /* not here */
+    }
+    if (dirname(d) === d) return process.cwd();
+  }
+}
+
+export const REPO = findRepo(__dirname);
+
+export interface WorkstationOptions {
+  /** Scratch directory: gpumod.yaml, the fake GPU's files, state. */
+  dir: string;
+  /** Environment that reaches the manager (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS, …). */
+  managerEnv: Record<string, string>;
+  /** Where unit files go: a directory the manager loads units from. */
+  unitDir: string;
+  timeScale: number;
+  card: '32' | '24';
+  portBase?: number;
+  /** Prefixed to every unit name, so a user's session never sees ours clash with theirs. */
+  unitPrefix?: string;
+  log: Logger;
+  /** Extra fake options per service (faults, lags), appended to the profile's. */
+  extraArgs?: Record<string, string[]>;
+}
+
+export interface Workstation {
+  configPath: string;
+  /** What gpumod needs to see this machine: the manager, the fake nvidia-smi, its own state dir. */
+  env: Record<string, string>;
+  systemd: SystemdAdapter;
+  units: Map<string, string>;
+  ports: Map<string, number>;
+  /** Stops every unit (in parallel) and waits until each is inactive. */
+  stopAll(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export function fakeArgs(s: ProfileService, port: number, opts: Pick<WorkstationOptions, 'timeScale' | 'extraArgs'>, gpuDir: string): string[] {
+  return [
+    join(REPO, 'out/test/fakes', `${s.fake}.js`),
+    '--port', String(port),
+    '--time-scale', String(opts.timeScale),
+    '--gpu-dir', gpuDir,
+    ...s.args,
+    ...(opts.extraArgs?.[s.name] ?? []),
+  ];
+}
+
+export function workstationConfig(units: Map<string, string>, ports: Map<string, number>, card: '32' | '24'): string {
+  const services: Record<string, unknown> = {};
+  for (const s of PROFILE) services[s.name] = { ...s.config, unit: units.get(s.name), port: ports.get(s.name) };
+  // Deadlines scale with the card's profile, not the time scale: the fakes are faster, never slower.
+  return `# The demo workstation (shared/reference/profile.md) on a ${card} GB card.\n` + stringify({ budget: { margin_mb: 512 }, services, modes: MODES }, { lineWidth: 0 });
+}
+
+export async function bringUp(opts: WorkstationOptions): Promise<Workstation> {
+  const gpuDir = join(opts.dir, 'gpu');
+  const stateHome = join(opts.dir, 'state');
+  mkdirSync(gpuDir, { recursive: true });
+  mkdirSync(opts.unitDir, { recursive: true });
+  const prefix = opts.unitPrefix ?? '';
+  const base = opts.portBase ?? 17070;
+  const units = new Map<string, string>();
+  const ports = new Map<string, number>();
+  PROFILE.forEach((s, i) => {
+    units.set(s.name, `${prefix}${s.name}.service`);
+    ports.set(s.name, base + i);
+  });
+  const card = CARDS[opts.card];
+  for (const s of PROFILE) {
+    const unit = units.get(s.name) as string;
+    const text = unitFileText(unit, {
+      description: `gpumod demo: fake ${s.fake} as ${s.name}`,
+      execStart: [process.execPath, ...fakeArgs(s, ports.get(s.name) as number, opts, gpuDir)],
+      service: { KillMode: 'control-group', TimeoutStopSec: '10' },
+    });
+    writeFileSync(join(opts.unitDir, unit), text);
+  }
+  const configPath = join(opts.dir, 'gpumod.yaml');
+  writeFileSync(configPath, workstationConfig(units, ports, opts.card));
+  const env: Record<string, string> = {
+    ...opts.managerEnv,
+    GPUMOD_NVIDIA_SMI: join(REPO, 'test/fakes/bin/nvidia-smi'),
+    FAKE_GPU_DIR: gpuDir,
+    FAKE_GPU_TOTAL_MB: String(card.totalMb),
+    FAKE_GPU_NAME: card.name,
+    XDG_STATE_HOME: stateHome,
+    GPUMOD_CONFIG: configPath,
+  };
+  const systemd = createSystemd(opts.log, { env });
+  await systemd.daemonReload({ timeoutMs: 15000 });
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...units.values()].map((u) => systemd.stop(u, { timeoutMs: 30000 }).catch(() => undefined)));
+  };
+  return {
+    configPath,
+    env,
+    systemd,
+    units,
+    ports,
+    stopAll,
+    async teardown(): Promise<void> {
+      await stopAll();
+      await Promise.all([...units.values()].map((u) => systemd.resetFailed(u, { timeoutMs: 10000 }).catch(() => undefined)));
+      for (const u of units.values()) rmSync(join(opts.unitDir, u), { force: true });
+      await systemd.daemonReload({ timeoutMs: 15000 }).catch(() => undefined);
+      rmSync(gpuDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pids of processes still alive whose command line mentions the fakes of this checkout (for leak checks). */
+export function strayFakes(): number[] {
+  try {
+    const out = execFileSync('pgrep', ['-f', join(REPO, 'out/test/fakes')], { encoding: 'utf8' });
+    return out.split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
