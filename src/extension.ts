@@ -1,20 +1,29 @@
 import * as vscode from 'vscode';
+import { AutoSwitch } from './ui/autoSwitch';
 import { registerCommands } from './ui/commandTable';
+import { disposeJournals } from './ui/commands/serviceCommands';
 import { ConfigSource } from './ui/configSource';
+import { Controller } from './ui/controller';
 import { ServicesView } from './ui/servicesView';
+import { StatusBar } from './ui/statusBar';
 
 /** Composition root: builds the parts and wires them; no I/O happens before the first paint. */
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('gpumod', { log: true });
   const config = new ConfigSource(log);
-  const view = new ServicesView(config);
+  const controller = new Controller(config, log);
+  const view = new ServicesView(controller, context.globalState);
   context.subscriptions.push(
     log,
     config,
+    controller,
     view,
-    ...registerCommands({ log, config }),
+    new StatusBar(controller),
+    new AutoSwitch(controller, log),
+    ...registerCommands({ log, config, controller, view }),
+    { dispose: disposeJournals },
   );
-  // Loaded after activation returns, so activation stays light.
+  // The config is read, and the machine observed, after activation returns: activation stays light.
   setTimeout(() => void config.reload(), 0);
 }
 

@@ -1,18 +1,38 @@
 import * as vscode from 'vscode';
 import { runCommand } from './commandRunner';
 import { openConfiguration } from './commands/openConfiguration';
+import { openEndpoint, serviceActionCommand, showServiceLogs } from './commands/serviceCommands';
+import { showTimeline } from './commands/showTimeline';
+import { switchModeCommand } from './commands/switchModeCommand';
 import type { ConfigSource } from './configSource';
+import type { Controller } from './controller';
+import type { ServicesView } from './servicesView';
 
 export interface CommandDeps {
   log: vscode.LogOutputChannel;
   config: ConfigSource;
+  controller: Controller;
+  view: ServicesView;
 }
 
 /** The registration table: every command contributed in package.json, and nothing else. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { log, controller } = deps;
   const table: Record<string, (...args: unknown[]) => Promise<unknown>> = {
-    'gpumod.openConfiguration': () => openConfiguration(deps.config, deps.log),
-    'gpumod.showLog': async () => deps.log.show(),
+    'gpumod.switchMode': (mode) => switchModeCommand(controller, log, typeof mode === 'string' ? mode : undefined),
+    'gpumod.refresh': () => controller.refresh(),
+    'gpumod.openConfiguration': () => openConfiguration(deps.config, log),
+    'gpumod.showLog': async () => log.show(),
+    'gpumod.showTimeline': () => showTimeline(controller),
+    'gpumod.toggleGrouping': async () => deps.view.toggleGrouping(),
+    'gpumod.sleepService': (arg) => serviceActionCommand(controller, log, 'sleep', arg),
+    'gpumod.sleepServiceDeep': (arg) => serviceActionCommand(controller, log, 'sleepDeep', arg),
+    'gpumod.wakeService': (arg) => serviceActionCommand(controller, log, 'wake', arg),
+    'gpumod.startService': (arg) => serviceActionCommand(controller, log, 'start', arg),
+    'gpumod.stopService': (arg) => serviceActionCommand(controller, log, 'stop', arg),
+    'gpumod.restartService': (arg) => serviceActionCommand(controller, log, 'restart', arg),
+    'gpumod.showServiceLogs': (arg) => showServiceLogs(controller, arg),
+    'gpumod.openEndpoint': (arg) => openEndpoint(controller, arg),
   };
-  return Object.entries(table).map(([id, body]) => vscode.commands.registerCommand(id, runCommand(id, deps.log, body)));
+  return Object.entries(table).map(([id, body]) => vscode.commands.registerCommand(id, runCommand(id, log, body)));
 }

@@ -1,34 +1,104 @@
 import * as vscode from 'vscode';
-import type { ConfigSource } from './configSource';
+import type { ServiceConfig } from '../config/types';
+import { contextValue } from '../engine/actions';
+import type { Controller } from './controller';
+import { gpuRows, serviceItem } from './viewModel';
 
-/** The "GPU" view's services tree. Until a config exists it is empty, which shows the welcome view. */
-export class ServicesView implements vscode.TreeDataProvider<string>, vscode.Disposable {
+type Node =
+  | { kind: 'gpu'; index: number }
+  | { kind: 'mode'; name: string }
+  | { kind: 'service'; name: string; parent?: string };
+
+const GROUPING_KEY = 'gpumod.groupByMode';
+
+/** The "GPU" view: a GPU row, then the services (flat, or grouped by mode), with state-valid menus. */
+export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly disposables: vscode.Disposable[];
+  private grouped: boolean;
+  readonly view: vscode.TreeView<Node>;
 
-  constructor(private readonly source: ConfigSource) {
+  constructor(
+    private readonly controller: Controller,
+    private readonly memento: vscode.Memento,
+  ) {
+    this.grouped = memento.get<boolean>(GROUPING_KEY, false);
+    this.view = vscode.window.createTreeView('gpumod.services', { treeDataProvider: this, showCollapseAll: true });
     this.disposables = [
       this.emitter,
-      vscode.window.registerTreeDataProvider('gpumod.services', this),
-      source.onDidChange((s) => {
-        void vscode.commands.executeCommand('setContext', 'gpumod.configState', s.kind);
+      this.view,
+      controller.onDidChange((s) => {
+        void vscode.commands.executeCommand('setContext', 'gpumod.configState', s.configState);
+        this.view.message = s.switching ? `Switching ${s.switching.from ?? '…'} → ${s.switching.to}${s.switching.step ? `: ${s.switching.step}` : ''}` : undefined;
         this.emitter.fire();
       }),
     ];
   }
 
-  getTreeItem(name: string): vscode.TreeItem {
-    const svc = this.source.config?.services.get(name);
-    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
-    item.description = svc ? `${svc.driver} · :${svc.port}` : undefined;
-    item.contextValue = 'service';
-    return item;
+  toggleGrouping(): void {
+    this.grouped = !this.grouped;
+    void this.memento.update(GROUPING_KEY, this.grouped);
+    this.emitter.fire();
   }
 
-  getChildren(element?: string): string[] {
-    if (element) return [];
-    return [...(this.source.config?.services.keys() ?? [])];
+  getChildren(node?: Node): Node[] {
+    const s = this.controller.state;
+    const config = s.config;
+    if (!config || s.configState === 'missing') return [];
+    if (!node) {
+      const gpus: Node[] = s.observation?.gpu.available ? s.observation.gpu.gpus.map((g) => ({ kind: 'gpu', index: g.index })) : s.observation ? [{ kind: 'gpu', index: -1 }] : [];
+      if (!this.grouped) return [...gpus, ...[...config.services.keys()].map((name): Node => ({ kind: 'service', name }))];
+      const modes: Node[] = [...config.modes.keys()].map((name) => ({ kind: 'mode', name }));
+      const inMode = new Set([...config.modes.values()].flatMap((m) => m.services));
+      const others = [...config.services.keys()].filter((n) => !inMode.has(n));
+      return [...gpus, ...modes, ...(others.length ? [{ kind: 'mode', name: '' } as Node] : [])];
+    }
+    if (node.kind === 'mode') {
+      const names = node.name ? config.modes.get(node.name)?.services ?? [] : [...config.services.keys()].filter((n) => ![...config.modes.values()].some((m) => m.services.includes(n)));
+      return names.map((name) => ({ kind: 'service', name, parent: node.name }));
+    }
+    return [];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    const s = this.controller.state;
+    if (node.kind === 'gpu') {
+      const rows = gpuRows(s.observation);
+      const row = node.index < 0 ? rows[0] : rows[s.observation?.gpu.available ? s.observation.gpu.gpus.findIndex((g) => g.index === node.index) : 0];
+      const item = new vscode.TreeItem(row?.label ?? 'GPU');
+      item.id = `gpu:${node.index}`;
+      item.description = row?.description;
+      item.tooltip = row?.tooltip;
+      item.iconPath = new vscode.ThemeIcon('circuit-board');
+      item.contextValue = 'gpu';
+      return item;
+    }
+    if (node.kind === 'mode') {
+      const mode = node.name ? s.config?.modes.get(node.name) : undefined;
+      const current = node.name !== '' && node.name === s.mode;
+      const item = new vscode.TreeItem(node.name || 'In no mode', vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `mode:${node.name}`;
+      item.description = current ? 'current' : mode?.description;
+      item.tooltip = mode?.description;
+      item.iconPath = new vscode.ThemeIcon(current ? 'layers-active' : 'layers');
+      item.contextValue = 'mode';
+      return item;
+    }
+    const svc = s.config?.services.get(node.name) as ServiceConfig;
+    const o = s.observation?.services.get(node.name);
+    const m = serviceItem(svc, o);
+    const item = new vscode.TreeItem(m.name);
+    item.id = `svc:${node.parent ?? ''}:${node.name}`;
+    item.description = m.description;
+    const tip = new vscode.MarkdownString(m.tooltip);
+    tip.isTrusted = false;
+    item.tooltip = tip;
+    item.iconPath = new vscode.ThemeIcon(m.icon, m.color ? new vscode.ThemeColor(m.color) : undefined);
+    // Menus key off this: only the actions valid in the observed state are offered.
+    item.contextValue = contextValue({ state: o?.state ?? 'unknown' }, this.controller.capabilities(svc));
+    item.accessibilityInformation = { label: `${m.name}, ${m.description}` };
+    return item;
   }
 
   dispose(): void {

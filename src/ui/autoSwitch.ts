@@ -1,0 +1,75 @@
+import * as vscode from 'vscode';
+import type { Controller } from './controller';
+import { runSwitchWithProgress } from './switchProgress';
+
+export type AutoSwitchSetting = 'off' | 'ask' | 'on';
+
+/**
+ * The mode a workspace names, from workspace or folder settings only: a user-level value would make
+ * every window switch. A workspace can name a mode and nothing else (the config is machine-scoped).
+ */
+export function workspaceMode(): string | undefined {
+  for (const folder of vscode.workspace.workspaceFolders ?? [undefined]) {
+    const info = vscode.workspace.getConfiguration('gpumod', folder?.uri).inspect<string>('workspaceMode');
+    const value = info?.workspaceFolderValue ?? info?.workspaceValue;
+    if (typeof value === 'string' && value.trim()) return value.trim();
+  }
+  return undefined;
+}
+
+/** What to do, as a pure decision (unit-tested): never in an untrusted workspace. */
+export function autoSwitchDecision(
+  trusted: boolean,
+  setting: AutoSwitchSetting,
+  wanted: string | undefined,
+  modes: string[],
+  current: string | undefined,
+): { kind: 'none' } | { kind: 'unknown-mode'; mode: string } | { kind: 'ask' | 'switch'; mode: string } {
+  if (!trusted || setting === 'off' || !wanted) return { kind: 'none' };
+  if (!modes.includes(wanted)) return { kind: 'unknown-mode', mode: wanted };
+  if (wanted === current) return { kind: 'none' };
+  return { kind: setting === 'on' ? 'switch' : 'ask', mode: wanted };
+}
+
+/** Switches to the workspace's mode when a trusted workspace that names one opens (or becomes trusted). */
+export class AutoSwitch implements vscode.Disposable {
+  private done = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly controller: Controller,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.run()),
+      controller.onDidChange((s) => {
+        // Once, after the first observation: the current mode must be known to skip a needless switch.
+        if (!this.done && s.configState === 'ok' && s.observation) void this.run();
+      }),
+    );
+  }
+
+  async run(): Promise<void> {
+    const config = this.controller.config;
+    if (this.done || !config || !this.controller.state.observation) return;
+    this.done = true;
+    const setting = vscode.workspace.getConfiguration('gpumod').get<AutoSwitchSetting>('autoSwitch') ?? 'ask';
+    const d = autoSwitchDecision(vscode.workspace.isTrusted, setting, workspaceMode(), [...config.modes.keys()], this.controller.state.mode);
+    if (!vscode.workspace.isTrusted && workspaceMode()) this.log.info('auto-switch: workspace not trusted; its gpumod.workspaceMode is ignored');
+    if (d.kind === 'none') return;
+    if (d.kind === 'unknown-mode') {
+      void vscode.window.showWarningMessage(`gpumod: this workspace asks for mode "${d.mode}", which your gpumod.yaml does not define.`);
+      return;
+    }
+    if (d.kind === 'ask') {
+      const choice = await vscode.window.showInformationMessage(`gpumod: this workspace works in mode "${d.mode}". Switch now?`, 'Switch', 'Not Now');
+      if (choice !== 'Switch') return;
+    }
+    this.log.info(`auto-switch: workspace names mode ${d.mode}`);
+    await runSwitchWithProgress(this.controller, d.mode, this.log);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,87 @@
+import * as vscode from 'vscode';
+import { mb } from '../../engine/budget';
+import { formatMs } from '../../engine/deadline';
+import { planSummary } from '../../engine/planText';
+import type { Preview } from '../../engine/switcher';
+import { errorMessage } from '../../system/errors';
+import type { Controller } from '../controller';
+import { runSwitchWithProgress } from '../switchProgress';
+
+interface ModeItem extends vscode.QuickPickItem {
+  mode: string;
+}
+
+/** What a switch to this mode would do, in one line: the preview under each mode. */
+export function previewDetail(p: Preview): string {
+  const plan = p.plan;
+  if (plan.refused) return `$(error) ${plan.refused.reason}`;
+  if (plan.noop) return 'current mode: nothing to do';
+  const names = (a: string[]): string[] => plan.steps.filter((s) => a.includes(s.action)).map((s) => s.service);
+  const parts: string[] = [];
+  const sleeps = names(['sleep']);
+  const stops = names(['stop']);
+  const wakes = names(['wake', 'load']);
+  const starts = names(['start']);
+  if (sleeps.length) parts.push(`sleeps ${sleeps.join(', ')}`);
+  if (stops.length) parts.push(`stops ${stops.join(', ')}`);
+  if (wakes.length) parts.push(`wakes ${wakes.join(', ')}`);
+  if (starts.length) parts.push(`cold-starts ${starts.join(', ')}`);
+  const vram = plan.budgets.map((b) => `${mb(b.afterMb)}${b.totalMb ? `/${mb(b.totalMb)}` : ''}`).join(', ');
+  return `${parts.join(' · ') || planSummary(plan)} · VRAM after ${vram} · ~${formatMs(plan.estimateMs)}`;
+}
+
+/** `gpumod: Switch Mode`: a quick pick of the modes with a plan preview each, then the switch. */
+export async function switchModeCommand(controller: Controller, log: vscode.LogOutputChannel, modeArg?: string): Promise<void> {
+  const config = controller.config;
+  if (!config) {
+    await vscode.commands.executeCommand('gpumod.openConfiguration');
+    return;
+  }
+  if (controller.state.switching) {
+    void vscode.window.showInformationMessage(`gpumod: a switch to ${controller.state.switching.to} is already under way.`);
+    return;
+  }
+  let mode = typeof modeArg === 'string' ? modeArg : undefined;
+  if (!mode) {
+    const pick = vscode.window.createQuickPick<ModeItem>();
+    pick.title = 'gpumod: Switch Mode';
+    pick.placeholder = `Current mode: ${controller.state.mode ?? 'none'} — computing the plans…`;
+    pick.matchOnDescription = true;
+    const current = controller.state.mode;
+    const base = (): ModeItem[] =>
+      [...config.modes.values()].map((m) => ({
+        mode: m.name,
+        label: `${m.name === current ? '$(check)' : '$(layers)'} ${m.name}`,
+        description: m.services.length ? m.services.join(', ') : 'no services',
+        detail: m.description,
+      }));
+    pick.items = base();
+    pick.busy = true;
+    pick.show();
+    controller
+      .previews()
+      .then((previews) => {
+        pick.items = base().map((i) => {
+          const p = previews.get(i.mode);
+          return p ? { ...i, detail: previewDetail(p) } : i;
+        });
+        pick.placeholder = `Current mode: ${current ?? 'none'}. Pick a mode to switch to.`;
+      })
+      .catch((e) => {
+        log.warn(`plan preview failed: ${errorMessage(e)}`);
+        pick.placeholder = 'Pick a mode (the preview is unavailable: see the log)';
+      })
+      .finally(() => (pick.busy = false));
+    mode = await new Promise<string | undefined>((resolve) => {
+      pick.onDidAccept(() => {
+        resolve(pick.selectedItems[0]?.mode);
+        pick.hide();
+      });
+      pick.onDidHide(() => resolve(undefined));
+    });
+    pick.dispose();
+  }
+  if (!mode) return;
+  if (!config.modes.has(mode)) throw new Error(`unknown mode "${mode}" (modes: ${[...config.modes.keys()].join(', ')})`);
+  await runSwitchWithProgress(controller, mode, log);
+}

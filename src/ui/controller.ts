@@ -1,0 +1,235 @@
+import { watch, type FSWatcher } from 'node:fs';
+import * as vscode from 'vscode';
+import type { Config, ServiceConfig } from '../config/types';
+import type { DriverCapabilities } from '../drivers/driver';
+import { driverFor } from '../drivers/registry';
+import { currentMode } from '../engine/currentMode';
+import { observe } from '../engine/observe';
+import { asSwitchState } from '../engine/records';
+import type { StepEvent } from '../engine/steps';
+import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
+import type { SwitchRecord } from '../engine/types';
+import { createMachine, type Machine } from '../machine';
+import { errorMessage } from '../system/errors';
+import { readJsonFile } from '../system/stateStore';
+import type { ConfigSource, ConfigState } from './configSource';
+import type { UiState } from './viewModel';
+
+/** Poll fast while a switch runs (here or in another window), so every window follows it. */
+const SWITCHING_POLL_MS = 500;
+
+/**
+ * The window's view of the machine: observes it (lazily, adaptively: faster during a switch, paused
+ * while no window is focused), follows the shared state file so every window agrees within a second,
+ * and runs switches and service actions through the engine. The UI renders `state`.
+ */
+export class Controller implements vscode.Disposable {
+  private machine: Machine | undefined;
+  private current: UiState = { configState: 'loading', drift: [] };
+  private readonly emitter = new vscode.EventEmitter<UiState>();
+  readonly onDidChange = this.emitter.event;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+  private stateWatcher: FSWatcher | undefined;
+  private localSwitch: { from?: string; to: string; step?: string } | undefined;
+  private disposed = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly source: ConfigSource,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      this.emitter,
+      source.onDidChange((s) => this.onConfig(s)),
+      vscode.window.onDidChangeWindowState((w) => {
+        if (w.focused) void this.refresh();
+        else this.schedule();
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('gpumod.pollIntervalSeconds')) this.schedule();
+      }),
+    );
+  }
+
+  get state(): UiState {
+    return this.current;
+  }
+
+  get config(): Config | undefined {
+    return this.source.config;
+  }
+
+  capabilities(svc: ServiceConfig): DriverCapabilities {
+    return driverFor(svc).capabilities(svc);
+  }
+
+  get stateDir(): string | undefined {
+    return this.machine?.stateDir;
+  }
+
+  private set(patch: Partial<UiState>): void {
+    this.current = { ...this.current, ...patch };
+    this.emitter.fire(this.current);
+  }
+
+  private onConfig(s: ConfigState): void {
+    if (s.kind === 'ok') {
+      void this.machine?.close();
+      this.machine = createMachine(s.config, this.log);
+      this.watchState(this.machine.stateDir);
+      this.set({ configState: 'ok', config: s.config });
+      void this.refresh();
+    } else if (s.kind !== 'loading') {
+      // A broken file keeps the last good config in force; a missing one has nothing to show.
+      this.set({ configState: s.kind, config: this.source.config });
+    }
+  }
+
+  private watchState(dir: string): void {
+    this.stateWatcher?.close();
+    this.stateWatcher = undefined;
+    try {
+      this.stateWatcher = watch(dir, (_event, file) => {
+        if (file === 'state.json') void this.refresh();
+      });
+      this.stateWatcher.on('error', () => undefined);
+    } catch {
+      // No state dir yet (no switch ever ran): created by the first switch; polling covers until then.
+      setTimeout(() => !this.disposed && this.machine?.stateDir === dir && this.watchState(dir), 5000).unref();
+    }
+  }
+
+  private interval(): number | undefined {
+    if (this.localSwitch || this.current.switching) return SWITCHING_POLL_MS;
+    if (!vscode.window.state.focused) return undefined;
+    const s = vscode.workspace.getConfiguration('gpumod').get<number>('pollIntervalSeconds') ?? 5;
+    return Math.max(1, s) * 1000;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const ms = this.interval();
+    if (ms === undefined || this.disposed) return;
+    this.timer = setTimeout(() => void this.refresh(), ms);
+  }
+
+  /** Observes now (coalescing concurrent requests into one observation plus at most one more). */
+  refresh(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return this.inFlight;
+    }
+    this.inFlight = this.observeOnce().finally(() => {
+      this.inFlight = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.refresh();
+      } else {
+        this.schedule();
+      }
+    });
+    return this.inFlight;
+  }
+
+  private async observeOnce(): Promise<void> {
+    const config = this.source.config;
+    const machine = this.machine;
+    if (!config || !machine) return;
+    try {
+      const [obs, raw] = await Promise.all([
+        observe(config, machine.ports, new AbortController().signal),
+        readJsonFile(`${machine.stateDir}/state.json`).catch(() => undefined),
+      ]);
+      const recorded = asSwitchState(raw);
+      const cur = currentMode(config, obs, recorded?.mode);
+      const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching.pid) ? recorded.switching : undefined;
+      const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
+      this.set({ observation: obs, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
+    } catch (e) {
+      this.log.warn(`observe failed: ${errorMessage(e)}`);
+    }
+  }
+
+  /** The plan for every mode from one observation: the Switch Mode quick pick's previews. */
+  async previews(): Promise<Map<string, Preview>> {
+    const config = this.source.config;
+    const machine = this.machine;
+    const out = new Map<string, Preview>();
+    if (!config || !machine) return out;
+    const observation = await observe(config, machine.ports, new AbortController().signal);
+    for (const mode of config.modes.keys()) out.set(mode, await previewPlan(config, mode, machine.ports, { observation }));
+    return out;
+  }
+
+  async switchTo(mode: string, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<SwitchResult> {
+    const config = this.need();
+    const machine = this.machine as Machine;
+    this.localSwitch = { from: this.current.mode, to: mode };
+    this.set({ switching: this.localSwitch });
+    this.schedule();
+    try {
+      const result = await switchMode(config, mode, machine.ports, {
+        signal,
+        owner: `VS Code window (pid ${process.pid})`,
+        onStep: (e) => {
+          if (e.kind === 'begin' && this.localSwitch) {
+            this.localSwitch = { ...this.localSwitch, step: `${e.action} ${e.service}` };
+            this.set({ switching: this.localSwitch });
+          }
+          onStep(e);
+        },
+      });
+      this.set({ lastSwitch: { to: mode, ok: result.ok, totalMs: result.totalMs, at: Date.now(), message: result.message } });
+      return result;
+    } finally {
+      this.localSwitch = undefined;
+      this.set({ switching: undefined });
+      await this.refresh();
+    }
+  }
+
+  async serviceAction(name: string, action: ServiceActionName, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<ServiceActionResult> {
+    const config = this.need();
+    try {
+      return await serviceAction(config, name, action, (this.machine as Machine).ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` });
+    } finally {
+      await this.refresh();
+    }
+  }
+
+  async lastRecord(): Promise<SwitchRecord | undefined> {
+    const records = (await this.machine?.ports.store.readHistory(50)) ?? [];
+    return [...records].reverse().find((r) => r.kind === 'switch');
+  }
+
+  async journal(unit: string, lines: number): Promise<string> {
+    if (!this.machine) return '';
+    return this.machine.systemd.journal(unit, lines);
+  }
+
+  private need(): Config {
+    const config = this.source.config;
+    if (!config || !this.machine) throw new Error('no valid gpumod configuration is loaded');
+    return config;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stateWatcher?.close();
+    void this.machine?.close();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,63 @@
+import * as vscode from 'vscode';
+import { formatMs } from '../engine/deadline';
+import type { StepEvent } from '../engine/steps';
+import type { SwitchResult } from '../engine/switcher';
+import { errorMessage, isGpumodError } from '../system/errors';
+import type { Controller } from './controller';
+
+const VERB: Record<string, string> = {
+  sleep: 'sleeping', stop: 'stopping', wake: 'waking', load: 'loading', start: 'starting', ready: 'checking', verify: 'verifying', restart: 'restarting', 'wait-free': 'waiting for memory',
+};
+
+export function stepMessage(e: StepEvent): string | undefined {
+  if (e.kind !== 'begin') return undefined;
+  return `${VERB[e.action] ?? e.action} ${e.service}${e.depth ? ` (${e.depth})` : ''}…`;
+}
+
+/** "rag in 1.4 s (3 woken, 2 asleep)". */
+export function resultSummary(r: SwitchResult): string {
+  const woken = r.timeline.filter((e) => (e.action === 'wake' || e.action === 'load') && e.result === 'ok').length;
+  const started = r.timeline.filter((e) => e.action === 'start' && e.result === 'ok').length;
+  const asleep = [...r.observation.services.values()].filter((o) => o.state === 'sleeping').length;
+  const parts = [`${woken} woken`, ...(started ? [`${started} started`] : []), `${asleep} asleep`];
+  return `${r.to} in ${formatMs(r.totalMs)} (${parts.join(', ')})`;
+}
+
+/** Runs a switch in a cancellable progress notification, one message per step, and reports the result. */
+export async function runSwitchWithProgress(controller: Controller, mode: string, log: vscode.LogOutputChannel): Promise<SwitchResult | undefined> {
+  const from = controller.state.mode;
+  let result: SwitchResult | undefined;
+  try {
+    result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `gpumod: ${from ?? '…'} → ${mode}`, cancellable: true },
+      async (progress, token) => {
+        const ctl = new AbortController();
+        const sub = token.onCancellationRequested(() => ctl.abort());
+        try {
+          return await controller.switchTo(mode, ctl.signal, (e) => {
+            const message = stepMessage(e);
+            if (message) progress.report({ message });
+          });
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+  } catch (e) {
+    if (isGpumodError(e, 'LOCKED')) {
+      void vscode.window.showWarningMessage(`gpumod: ${errorMessage(e)}. Wait for it to finish.`);
+      return undefined;
+    }
+    throw e;
+  }
+  if (result.ok) {
+    const choice = await vscode.window.showInformationMessage(result.noop ? `gpumod: already in ${mode}.` : `gpumod: ${resultSummary(result)}`, ...(result.noop ? [] : ['Show Timeline']));
+    if (choice === 'Show Timeline') await vscode.commands.executeCommand('gpumod.showTimeline');
+  } else {
+    log.warn(result.message);
+    const choice = await (result.cancelled ? vscode.window.showWarningMessage : vscode.window.showErrorMessage)(`gpumod: ${result.message}`, 'Show Timeline', 'Show Log');
+    if (choice === 'Show Timeline') await vscode.commands.executeCommand('gpumod.showTimeline');
+    if (choice === 'Show Log') log.show(true);
+  }
+  return result;
+}

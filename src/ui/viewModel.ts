@@ -1,0 +1,173 @@
+import type { Config, ServiceConfig } from '../config/types';
+import type { SleepDepth } from '../drivers/driver';
+import { mb } from '../engine/budget';
+import { formatMs } from '../engine/deadline';
+import type { Observation, ServiceObservation } from '../engine/types';
+
+/**
+ * What the window shows, as plain data, and the pure projections of it that the status bar and the
+ * services view render. Nothing here touches VS Code, so every projection is unit-tested.
+ */
+export interface UiState {
+  configState: 'loading' | 'missing' | 'invalid' | 'ok';
+  config?: Config;
+  observation?: Observation;
+  mode?: string;
+  drift: string[];
+  /** A switch under way, in this window or another (from the shared state file). */
+  switching?: { from?: string; to: string; step?: string; elsewhere?: boolean };
+  lastSwitch?: { to: string; ok: boolean; totalMs: number; at: number; message: string };
+}
+
+export interface StatusBarModel {
+  text: string;
+  tooltip: string;
+  /** Undefined while switching: the click is disabled. */
+  command?: string;
+  warning: boolean;
+}
+
+const gb = (n: number): string => (n / 1000).toFixed(1);
+
+/** Used/total of the (first) GPU in GB, e.g. "23.1/32.6 GB", or undefined without a GPU. */
+export function vramSummary(obs: Observation | undefined): string | undefined {
+  if (!obs?.gpu.available || obs.gpu.gpus.length === 0) return undefined;
+  const used = obs.gpu.gpus.reduce((s, g) => s + (g.usedMb ?? 0), 0);
+  const total = obs.gpu.gpus.reduce((s, g) => s + (g.totalMb ?? 0), 0);
+  // The same units as the config's *_mb figures (nvidia-smi's MiB), so the numbers add up.
+  return `${gb(used)}/${gb(total)} GB`;
+}
+
+export function stateText(o: ServiceObservation | undefined): string {
+  if (!o) return 'not observed';
+  if (o.state === 'sleeping') return `asleep ${depthText(o.sleep)}`.trim();
+  if (o.state === 'running' && !o.healthy) return 'running, unhealthy';
+  return o.state;
+}
+
+export function depthText(d: SleepDepth | undefined): string {
+  switch (d) {
+    case 'l1':
+      return 'L1';
+    case 'l2':
+      return 'L2';
+    case 'router':
+      return '(model unloaded)';
+    case 'hook':
+      return '(unloaded)';
+    default:
+      return '';
+  }
+}
+
+function ago(ms: number): string {
+  if (ms < 60_000) return 'just now';
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min ago`;
+  return `${Math.round(ms / 3_600_000)} h ago`;
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/([|\\`*_[\]])/g, '\\$1');
+}
+
+/** A markdown table of the services, their states and VRAM: the status bar's tooltip. */
+export function servicesTable(state: UiState, now: number): string {
+  const lines: string[] = [];
+  const cfg = state.config;
+  if (!cfg) return state.configState === 'invalid' ? 'The gpumod configuration has problems: see the Problems panel.' : 'No gpumod configuration yet: click to create one.';
+  const modeLine = state.switching
+    ? `**Switching** ${escapeMd(state.switching.from ?? '(no mode)')} → ${escapeMd(state.switching.to)}${state.switching.step ? `: ${escapeMd(state.switching.step)}` : ''}`
+    : `**Mode** ${state.mode ? escapeMd(state.mode) : '(none)'}`;
+  lines.push(modeLine, '');
+  for (const d of state.drift) lines.push(`$(warning) ${escapeMd(d)}`, '');
+  lines.push('| Service | State | VRAM |', '|---|---|--:|');
+  for (const svc of cfg.services.values()) {
+    const o = state.observation?.services.get(svc.name);
+    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${o?.vramMb !== undefined ? mb(o.vramMb) : '–'} |`);
+  }
+  const obs = state.observation;
+  lines.push('');
+  if (obs && !obs.gpu.available) lines.push(`GPU: ${escapeMd(obs.gpu.reason)}`, '');
+  else if (vramSummary(obs)) lines.push(`GPU: ${vramSummary(obs)} used`, '');
+  if (state.lastSwitch) {
+    const s = state.lastSwitch;
+    lines.push(`Last switch: ${escapeMd(s.to)}, ${s.ok ? formatMs(s.totalMs) : 'failed'}, ${ago(now - s.at)}`);
+  }
+  return lines.join('\n');
+}
+
+export function statusBarModel(state: UiState, now: number): StatusBarModel {
+  const tooltip = servicesTable(state, now);
+  if (state.configState !== 'ok' || !state.config) {
+    return { text: '$(circuit-board) gpumod', tooltip, command: 'gpumod.openConfiguration', warning: state.configState === 'invalid' };
+  }
+  if (state.switching) {
+    return { text: `$(sync~spin) ${state.switching.from ?? '…'} → ${state.switching.to}`, tooltip, command: undefined, warning: false };
+  }
+  const vram = vramSummary(state.observation);
+  const mode = state.observation ? state.mode ?? 'no mode' : '…';
+  const failed = state.observation ? [...state.observation.services.values()].some((o) => o.state === 'failed') : false;
+  const warning = state.drift.length > 0 || failed || state.lastSwitch?.ok === false;
+  return { text: `$(circuit-board) ${mode}${vram ? ` · ${vram}` : ''}`, tooltip, command: 'gpumod.switchMode', warning };
+}
+
+export type IconName = 'pass-filled' | 'debug-pause' | 'circle-large-outline' | 'sync~spin' | 'error' | 'question' | 'warning';
+
+export interface ServiceItemModel {
+  name: string;
+  description: string;
+  icon: IconName;
+  /** A theme colour id, so the icon reads at a glance in any theme. */
+  color?: string;
+  tooltip: string;
+}
+
+export function serviceIcon(o: ServiceObservation | undefined): { icon: IconName; color?: string } {
+  switch (o?.state) {
+    case 'running':
+      return o.healthy ? { icon: 'pass-filled', color: 'charts.green' } : { icon: 'warning', color: 'charts.yellow' };
+    case 'sleeping':
+      // L1 (weights in RAM) wakes in a blink; L2 and an unloaded model reload from disk.
+      return { icon: 'debug-pause', color: o.sleep === 'l2' || o.sleep === 'router' ? 'charts.purple' : 'charts.blue' };
+    case 'stopped':
+      return { icon: 'circle-large-outline', color: 'disabledForeground' };
+    case 'starting':
+    case 'waking':
+    case 'stopping':
+      return { icon: 'sync~spin' };
+    case 'failed':
+      return { icon: 'error', color: 'errorForeground' };
+    default:
+      return { icon: 'question' };
+  }
+}
+
+export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined): ServiceItemModel {
+  const parts = [stateText(o)];
+  if (o?.vramMb !== undefined) parts.push(mb(o.vramMb));
+  parts.push(`:${svc.port}`);
+  const since = o?.unit?.stateChangeUs ? new Date(o.unit.stateChangeUs / 1000).toLocaleTimeString() : undefined;
+  const tooltip = [
+    `**${escapeMd(svc.name)}** — ${escapeMd(stateText(o))}`,
+    '',
+    `unit \`${svc.unit}\` · driver ${svc.driver} · ${svc.host}:${svc.port}`,
+    `VRAM ${mb(svc.vramMb)} awake${svc.sleep !== 'none' ? `, ${mb(svc.sleepVramMb)} asleep (${svc.sleep})` : ''}`,
+    ...(since ? [`last transition ${since}${o?.unit ? ` (${o.unit.activeState}/${o.unit.subState})` : ''}`] : []),
+    ...(o?.detail ? ['', escapeMd(o.detail)] : []),
+  ].join('\n\n');
+  return { name: svc.name, description: parts.join(' · '), ...serviceIcon(o), tooltip };
+}
+
+/** The GPU rows: "GPU 0 · NVIDIA GeForce RTX 5090" with used/total. */
+export function gpuRows(obs: Observation | undefined): { label: string; description: string; tooltip: string }[] {
+  if (!obs) return [];
+  if (!obs.gpu.available) return [{ label: 'GPU', description: 'not visible', tooltip: obs.gpu.reason }];
+  return obs.gpu.gpus.map((g) => {
+    const foreign = obs.foreignMb.get(g.index) ?? 0;
+    return {
+      label: `GPU ${g.index}`,
+      description: `${g.usedMb === undefined ? '?' : mb(g.usedMb)} / ${g.totalMb === undefined ? '?' : mb(g.totalMb)}`,
+      tooltip: `${g.name}${foreign ? `\n\nother processes: ${mb(foreign)}` : ''}`,
+    };
+  });
+}
