@@ -3,62 +3,85 @@
 // of code-server 4.100.3, its workbench opened in headless chromium. The extension host calls the
 // suite's run() (the contract @vscode/test-electron uses); when it settles the workbench calls
 // window.codeAutomationExit(code), which we expose, so mocha's exit code becomes ours.
-// Usage: node scripts/runHostTests.mjs   env: TIMEOUT_MS, SHOW_SERVER=1, HOST_TEST_ENV_JSON
+// Two runs: test/host/suite in a bare VS Code (no config), then test/host/workstation with the demo
+// workstation (real systemd units of the fakes) behind the extension.
+// Usage: node scripts/runHostTests.mjs [suite|workstation]   env: TIMEOUT_MS, SHOW_SERVER=1
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
+import { startWorkstation } from './hostFixture.mjs';
 import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
 
-const t0 = Date.now();
-const ts = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
-const work = mkdtempSync(join(tmpdir(), 'gpumod-host-'));
-const workspace = join(work, 'workspace');
-mkdirSync(workspace);
-// The extension under test gets its own config and state locations, never the user's.
-const env = {
-  GPUMOD_TEST_WORK: work,
-  XDG_CONFIG_HOME: join(work, 'config'),
-  XDG_STATE_HOME: join(work, 'state'),
-  ...(process.env.HOST_TEST_ENV_JSON ? JSON.parse(process.env.HOST_TEST_ENV_JSON) : {}),
-};
+const only = process.argv[2];
 
-let server;
-let browser;
-let finished = false;
-async function finish(code, why) {
-  if (finished) return;
-  finished = true;
-  console.log(`[host ${ts()}] ${why}: exit ${code}`);
-  try { await browser?.close(); } catch { /* already gone */ }
-  server?.stop();
-  if (code !== 0 && server) console.log(`[host] server output:\n${server.output().slice(-4000)}`);
-  setTimeout(() => process.exit(code), 200);
+async function run(suite, extraEnv) {
+  const t0 = Date.now();
+  const ts = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  const work = mkdtempSync(join(tmpdir(), 'gpumod-host-'));
+  const workspace = join(work, 'workspace');
+  mkdirSync(workspace);
+  // The extension under test gets its own config and state locations, never the user's.
+  const env = {
+    GPUMOD_TEST_WORK: work,
+    GPUMOD_HOST_SUITE: suite,
+    XDG_CONFIG_HOME: join(work, 'config'),
+    XDG_STATE_HOME: join(work, 'state'),
+    ...extraEnv,
+  };
+  let server;
+  let browser;
+  let settle;
+  const done = new Promise((r) => (settle = r));
+  let finished = false;
+  const finish = async (code, why) => {
+    if (finished) return;
+    finished = true;
+    console.log(`[host ${suite} ${ts()}] ${why}: exit ${code}`);
+    try { await browser?.close(); } catch { /* already gone */ }
+    server?.stop();
+    if (code !== 0 && server) console.log(`[host] server output:\n${server.output().slice(-4000)}`);
+    settle(code);
+  };
+  const timer = setTimeout(() => finish(2, 'timeout'), Number(process.env.TIMEOUT_MS || 240000));
+  try {
+    server = await startServer({ env, settings: { 'security.workspace.trust.enabled': false }, log: (d) => process.env.SHOW_SERVER && process.stderr.write(`[server] ${d}`) });
+    console.log(`[host ${suite} ${ts()}] VS Code server on 127.0.0.1:${server.port}`);
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', async (m) => {
+      // Extension-host output arrives as ('%c INFO', 'color: …', fmt, ...args).
+      let args;
+      try { args = await Promise.all(m.args().map((a) => a.jsonValue())); } catch { args = [m.text()]; }
+      if (typeof args[0] === 'string' && args[0].startsWith('%c') && !/^(Resolving|Resolved|Creating|Updating|ChatSessionStore)/.test(String(args[2]))) console.log(format(...args.slice(2)));
+    });
+    await page.exposeFunction('codeAutomationLog', () => {});
+    await page.exposeFunction('codeAutomationExit', (code) => finish(code, 'tests finished'));
+    const payload = [
+      ['extensionDevelopmentPath', server.remote(REPO)],
+      ['extensionTestsPath', server.remote(join(REPO, 'out/test/host/index'))],
+      ['skipWelcome', 'true'],
+      ['skipReleaseNotes', 'true'],
+    ];
+    await page.goto(server.url(workspace, payload));
+    console.log(`[host ${suite} ${ts()}] workbench loaded`);
+  } catch (e) {
+    console.error(e);
+    await finish(3, 'runner error');
+  }
+  const code = await done;
+  clearTimeout(timer);
+  return code;
 }
-setTimeout(() => finish(2, 'timeout'), Number(process.env.TIMEOUT_MS || 240000)).unref();
 
-try {
-  server = await startServer({ env, settings: { 'security.workspace.trust.enabled': false }, log: (d) => process.env.SHOW_SERVER && process.stderr.write(`[server] ${d}`) });
-  console.log(`[host ${ts()}] VS Code server on 127.0.0.1:${server.port}`);
-  browser = await launchBrowser();
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', async (m) => {
-    // Extension-host output arrives as ('%c INFO', 'color: …', fmt, ...args).
-    let args;
-    try { args = await Promise.all(m.args().map((a) => a.jsonValue())); } catch { args = [m.text()]; }
-    if (typeof args[0] === 'string' && args[0].startsWith('%c')) console.log(format(...args.slice(2)));
-  });
-  await page.exposeFunction('codeAutomationLog', () => {});
-  await page.exposeFunction('codeAutomationExit', (code) => finish(code, 'tests finished'));
-  const payload = [
-    ['extensionDevelopmentPath', server.remote(REPO)],
-    ['extensionTestsPath', server.remote(join(REPO, 'out/test/host/index'))],
-    ['skipWelcome', 'true'],
-    ['skipReleaseNotes', 'true'],
-  ];
-  await page.goto(server.url(workspace, payload));
-  console.log(`[host ${ts()}] workbench loaded`);
-} catch (e) {
-  console.error(e);
-  await finish(3, 'runner error');
+let code = 0;
+if (!only || only === 'suite') code ||= await run('suite', {});
+if (!code && (!only || only === 'workstation')) {
+  const ws = await startWorkstation();
+  try {
+    code ||= await run('workstation', ws.env);
+  } finally {
+    await ws.stop();
+  }
 }
+setTimeout(() => process.exit(code), 200);

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { createApi, type GpumodApi } from './ui/api';
 import { AutoSwitch } from './ui/autoSwitch';
 import { registerCommands } from './ui/commandTable';
 import { disposeJournals } from './ui/commands/serviceCommands';
@@ -8,7 +9,7 @@ import { ServicesView } from './ui/servicesView';
 import { StatusBar } from './ui/statusBar';
 
 /** Composition root: builds the parts and wires them; no I/O happens before the first paint. */
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): GpumodApi {
   const log = vscode.window.createOutputChannel('gpumod', { log: true });
   const config = new ConfigSource(log);
   const controller = new Controller(config, log);
@@ -25,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   // The config is read, and the machine observed, after activation returns: activation stays light.
   setTimeout(() => void config.reload(), 0);
+  return createApi(controller, view);
 }
 
 export function deactivate(): void {

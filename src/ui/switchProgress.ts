@@ -50,14 +50,17 @@ export async function runSwitchWithProgress(controller: Controller, mode: string
     }
     throw e;
   }
+  // The outcome is reported without waiting for the user to dismiss it: the command is done.
   if (result.ok) {
-    const choice = await vscode.window.showInformationMessage(result.noop ? `gpumod: already in ${mode}.` : `gpumod: ${resultSummary(result)}`, ...(result.noop ? [] : ['Show Timeline']));
-    if (choice === 'Show Timeline') await vscode.commands.executeCommand('gpumod.showTimeline');
+    void vscode.window
+      .showInformationMessage(result.noop ? `gpumod: already in ${mode}.` : `gpumod: ${resultSummary(result)}`, ...(result.noop ? [] : ['Show Timeline']))
+      .then((choice) => choice === 'Show Timeline' && vscode.commands.executeCommand('gpumod.showTimeline'));
   } else {
     log.warn(result.message);
-    const choice = await (result.cancelled ? vscode.window.showWarningMessage : vscode.window.showErrorMessage)(`gpumod: ${result.message}`, 'Show Timeline', 'Show Log');
-    if (choice === 'Show Timeline') await vscode.commands.executeCommand('gpumod.showTimeline');
-    if (choice === 'Show Log') log.show(true);
+    void (result.cancelled ? vscode.window.showWarningMessage : vscode.window.showErrorMessage)(`gpumod: ${result.message}`, 'Show Timeline', 'Show Log').then((choice) => {
+      if (choice === 'Show Timeline') void vscode.commands.executeCommand('gpumod.showTimeline');
+      if (choice === 'Show Log') log.show(true);
+    });
   }
   return result;
 }

@@ -38,6 +38,11 @@ export function vramSummary(obs: Observation | undefined): string | undefined {
   return `${gb(used)}/${gb(total)} GB`;
 }
 
+/** The VRAM a service holds, when it holds any: a stopped service's "0 MB" is noise. */
+export function heldVram(o: ServiceObservation | undefined): string | undefined {
+  return o?.vramMb ? mb(o.vramMb) : undefined;
+}
+
 export function stateText(o: ServiceObservation | undefined): string {
   if (!o) return 'not observed';
   if (o.state === 'sleeping') return `asleep ${depthText(o.sleep)}`.trim();
@@ -83,7 +88,7 @@ export function servicesTable(state: UiState, now: number): string {
   lines.push('| Service | State | VRAM |', '|---|---|--:|');
   for (const svc of cfg.services.values()) {
     const o = state.observation?.services.get(svc.name);
-    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${o?.vramMb !== undefined ? mb(o.vramMb) : '–'} |`);
+    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${heldVram(o) ?? '–'} |`);
   }
   const obs = state.observation;
   lines.push('');
@@ -144,7 +149,8 @@ export function serviceIcon(o: ServiceObservation | undefined): { icon: IconName
 
 export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined): ServiceItemModel {
   const parts = [stateText(o)];
-  if (o?.vramMb !== undefined) parts.push(mb(o.vramMb));
+  const vram = heldVram(o);
+  if (vram) parts.push(vram);
   parts.push(`:${svc.port}`);
   const since = o?.unit?.stateChangeUs ? new Date(o.unit.stateChangeUs / 1000).toLocaleTimeString() : undefined;
   const tooltip = [

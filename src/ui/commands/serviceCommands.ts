@@ -69,9 +69,10 @@ export async function serviceActionCommand(controller: Controller, log: vscode.L
     vscode.window.setStatusBarMessage(`$(check) gpumod: ${name} ${stateText(result.observation)} (${formatMs(result.totalMs)})`, 5000);
   } else {
     log.warn(result.message);
-    const choice = await vscode.window.showErrorMessage(`gpumod: ${result.message}`, 'Show Logs', 'Show Log');
-    if (choice === 'Show Logs') await vscode.commands.executeCommand('gpumod.showServiceLogs', name);
-    if (choice === 'Show Log') log.show(true);
+    void vscode.window.showErrorMessage(`gpumod: ${result.message}`, 'Show Logs', 'Show Log').then((choice) => {
+      if (choice === 'Show Logs') void vscode.commands.executeCommand('gpumod.showServiceLogs', name);
+      if (choice === 'Show Log') log.show(true);
+    });
   }
 }
 

@@ -1,0 +1,35 @@
+import type { Controller } from './controller';
+import type { ServicesView } from './servicesView';
+import { statusBarModel } from './viewModel';
+
+/**
+ * What the extension exports (`extensions.getExtension('gpumod.gpumod').exports`): a read-only view
+ * of what the window shows, for other extensions and for the host tests.
+ */
+export interface GpumodApi {
+  readonly version: 1;
+  /** The current mode as observed, undefined when the machine is in no mode. */
+  mode(): string | undefined;
+  statusBar(): { text: string; tooltip: string; command?: string; warning: boolean };
+  /** The services view's rows for services: name, description, state and the menu context. */
+  services(): { name: string; state: string; sleep?: string; description: string; contextValue: string }[];
+  switching(): { from?: string; to: string } | undefined;
+  /** Resolves after the next observation. */
+  refresh(): Promise<void>;
+}
+
+export function createApi(controller: Controller, view: ServicesView): GpumodApi {
+  return {
+    version: 1,
+    mode: () => controller.state.mode,
+    statusBar: () => statusBarModel(controller.state, Date.now()),
+    services: () =>
+      [...(controller.config?.services.keys() ?? [])].map((name) => {
+        const item = view.getTreeItem({ kind: 'service', name });
+        const o = controller.state.observation?.services.get(name);
+        return { name, state: o?.state ?? 'unknown', sleep: o?.sleep, description: String(item.description ?? ''), contextValue: item.contextValue ?? '' };
+      }),
+    switching: () => controller.state.switching,
+    refresh: () => controller.refresh(),
+  };
+}
