@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import type { Controller } from './controller';
+import { autoSwitchDecision, type AutoSwitchSetting } from './autoSwitchDecision';
 import { runSwitchWithProgress } from './switchProgress';
-
-export type AutoSwitchSetting = 'off' | 'ask' | 'on';
 
 /**
  * The mode a workspace names, from workspace or folder settings only: a user-level value would make
@@ -15,20 +14,6 @@ export function workspaceMode(): string | undefined {
     if (typeof value === 'string' && value.trim()) return value.trim();
   }
   return undefined;
-}
-
-/** What to do, as a pure decision (unit-tested): never in an untrusted workspace. */
-export function autoSwitchDecision(
-  trusted: boolean,
-  setting: AutoSwitchSetting,
-  wanted: string | undefined,
-  modes: string[],
-  current: string | undefined,
-): { kind: 'none' } | { kind: 'unknown-mode'; mode: string } | { kind: 'ask' | 'switch'; mode: string } {
-  if (!trusted || setting === 'off' || !wanted) return { kind: 'none' };
-  if (!modes.includes(wanted)) return { kind: 'unknown-mode', mode: wanted };
-  if (wanted === current) return { kind: 'none' };
-  return { kind: setting === 'on' ? 'switch' : 'ask', mode: wanted };
 }
 
 /** Switches to the workspace's mode when a trusted workspace that names one opens (or becomes trusted). */

@@ -1,0 +1,89 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../../src/config/load';
+import type { Config } from '../../../src/config/types';
+import type { Observation, ServiceObservation } from '../../../src/engine/types';
+import { serviceIcon, serviceItem, servicesTable, statusBarModel, vramSummary, type UiState } from '../../../src/ui/viewModel';
+
+const parsed = parseConfig(readFileSync(join(process.cwd(), 'test/samples/workstation.yaml'), 'utf8'), 'w.yaml');
+if (!parsed.ok) throw new Error('sample config invalid');
+const config: Config = parsed.config;
+
+function obs(states: Record<string, Partial<ServiceObservation>>, usedMb = 23100): Observation {
+  const services = new Map<string, ServiceObservation>();
+  for (const name of config.services.keys()) {
+    services.set(name, { name, state: 'stopped', healthy: false, vramMb: 0, ...states[name] });
+  }
+  return {
+    at: 0,
+    services,
+    gpu: { available: true, ms: 25, gpus: [{ index: 0, uuid: 'GPU-x', name: 'NVIDIA H100 80GB HBM3', totalMb: 81559, usedMb, freeMb: 81559 - usedMb, processes: [] }] },
+    foreignMb: new Map(),
+  };
+}
+
+const code = obs({
+  'glm-code': { state: 'running', healthy: true, vramMb: 20000 },
+  'vllm-embedding-code': { state: 'running', healthy: true, vramMb: 3000 },
+  'vllm-chat': { state: 'sleeping', sleep: 'l1', healthy: true, vramMb: 1500 },
+});
+
+describe('status bar model', () => {
+  it('shows the mode and VRAM in use, and switches on click', () => {
+    const m = statusBarModel({ configState: 'ok', config, observation: code, mode: 'code', drift: [] }, 0);
+    assert.equal(m.text, '$(circuit-board) code · 23.1/81.6 GB');
+    assert.equal(m.command, 'gpumod.switchMode');
+    assert.equal(m.warning, false);
+  });
+
+  it('spins with "from → to" while switching, with the click disabled', () => {
+    const m = statusBarModel({ configState: 'ok', config, observation: code, mode: 'code', drift: [], switching: { from: 'code', to: 'rag', step: 'wake vllm-chat' } }, 0);
+    assert.equal(m.text, '$(sync~spin) code → rag');
+    assert.equal(m.command, undefined);
+    assert.match(m.tooltip, /\*\*Switching\*\* code → rag: wake vllm-chat/);
+  });
+
+  it('warns on drift, on a failed service and after a failed switch', () => {
+    const base: UiState = { configState: 'ok', config, observation: code, mode: undefined, drift: ['rag: vllm-hyde is stopped'] };
+    assert.equal(statusBarModel(base, 0).warning, true);
+    assert.equal(statusBarModel(base, 0).text, '$(circuit-board) no mode · 23.1/81.6 GB');
+    const failed = obs({ 'vllm-tts': { state: 'failed', detail: 'exit-code 3' } });
+    assert.equal(statusBarModel({ configState: 'ok', config, observation: failed, mode: 'blank', drift: [] }, 0).warning, true);
+    assert.equal(statusBarModel({ configState: 'ok', config, observation: code, mode: 'code', drift: [], lastSwitch: { to: 'code', ok: false, totalMs: 1, at: 0, message: 'x' } }, 0).warning, true);
+  });
+
+  it('without a config it offers to create one; with a broken one it warns', () => {
+    const missing = statusBarModel({ configState: 'missing', drift: [] }, 0);
+    assert.equal(missing.command, 'gpumod.openConfiguration');
+    assert.match(missing.tooltip, /No gpumod configuration yet/);
+    assert.equal(statusBarModel({ configState: 'invalid', drift: [] }, 0).warning, true);
+  });
+
+  it('tooltip: a markdown table of services with state and VRAM, the GPU and the last switch', () => {
+    const t = servicesTable({ configState: 'ok', config, observation: code, mode: 'code', drift: [], lastSwitch: { to: 'code', ok: true, totalMs: 1400, at: 0, message: '' } }, 90_000);
+    assert.match(t, /\| glm-code \| running \| 20\.0 GB \|/);
+    assert.match(t, /\| vllm-chat \| asleep L1 \| 1\.5 GB \|/);
+    assert.match(t, /\| vllm-tts \| stopped \| – \|/);
+    assert.match(t, /GPU: 23\.1\/81\.6 GB used/);
+    assert.match(t, /Last switch: code, 1\.4 s, 2 min ago/);
+  });
+
+  it('does not show VRAM without a GPU', () => {
+    assert.equal(vramSummary({ ...code, gpu: { available: false, reason: 'no NVIDIA GPU visible' } }), undefined);
+  });
+});
+
+describe('service rows', () => {
+  it('describe state, VRAM held and port; icons tell states apart', () => {
+    const chat = config.services.get('vllm-chat')!;
+    const row = serviceItem(chat, code.services.get('vllm-chat'));
+    assert.equal(row.description, 'asleep L1 · 1.5 GB · :7071');
+    assert.equal(row.icon, 'debug-pause');
+    assert.match(row.tooltip, /unit `vllm-chat.service` · driver vllm/);
+    const icons = (['running', 'stopped', 'failed', 'starting', 'unknown'] as const).map((state) => serviceIcon({ name: 'x', state, healthy: true }).icon);
+    assert.equal(new Set(icons).size, icons.length);
+    assert.notEqual(serviceIcon({ name: 'x', state: 'sleeping', sleep: 'l1', healthy: true }).color, serviceIcon({ name: 'x', state: 'sleeping', sleep: 'l2', healthy: true }).color);
+    assert.equal(serviceIcon({ name: 'x', state: 'running', healthy: false }).icon, 'warning');
+  });
+});
