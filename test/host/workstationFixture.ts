@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       unitDir: join(env.XDG_CONFIG_HOME, 'systemd/user'),
       timeScale: Number(arg('time-scale', '50')),
       card: arg('card', '32') === '24' ? '24' : '32',
-      portBase: Number(arg('port-base', '18800')),
+      portBase: Number(arg('port-base', '19800')),
       log: silentLogger,
     });
     process.stdout.write(JSON.stringify({ env: ws.env, configPath: ws.configPath }) + '\n');
