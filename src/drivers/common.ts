@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
 import type { HttpRequest, HttpResponse } from '../system/types';
-import type { DriverContext } from './driver';
+import type { DriverContext, Probe } from './driver';
 
 /** A single probe must never hold up the status bar: short, and retried by the next poll. */
 export const PROBE_TIMEOUT_MS = 3000;
@@ -40,6 +40,13 @@ export function jsonBody(svc: ServiceConfig, what: string, res: HttpResponse): u
   } catch (e) {
     throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: ${what} answered malformed JSON: ${excerpt(res.body)}`, { cause: e });
   }
+}
+
+/** A probe that could not complete: nothing listening is `down`; anything else an `error` with the reason. */
+export function probeFailure(e: unknown): Probe {
+  if (isUnreachable(e)) return { state: 'down', healthy: false };
+  if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+  return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
 }
 
 export function isUnreachable(e: unknown): boolean {

@@ -1,6 +1,6 @@
 import type { HookRequest, ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
-import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from './driver';
 
 /**
@@ -66,9 +66,7 @@ export const httpHooksDriver: Driver = {
     try {
       st = await probeState(svc, ctx);
     } catch (e) {
-      if (isUnreachable(e)) return { state: 'down', healthy: false };
-      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
-      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+      return probeFailure(e);
     }
     const ok = await healthy(svc, ctx);
     return st === 'asleep' ? { state: 'asleep', sleep: 'hook', healthy: ok } : { state: st, healthy: ok };

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
-import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe } from './driver';
 
 /**
@@ -104,9 +104,7 @@ export const llamacppDriver: Driver = {
     try {
       st = await status(svc, ctx);
     } catch (e) {
-      if (isUnreachable(e)) return { state: 'down', healthy: false };
-      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
-      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+      return probeFailure(e);
     }
     const ok = await healthy(svc, ctx);
     switch (st.value) {

@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
 import type { HttpResponse } from '../system/types';
-import { awaitHealth, call, excerpt, expectOk, healthy, isUnreachable, jsonBody, pollUntil, PROBE_TIMEOUT_MS, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from './driver';
 
 /**
@@ -108,14 +108,12 @@ export const vllmDriver: Driver = {
     try {
       sleeping = await isSleeping(svc, ctx);
     } catch (e) {
-      if (isUnreachable(e)) return { state: 'down', healthy: false };
       if (e instanceof GpumodError && e.code === 'SLEEP_NOT_ENABLED') {
         // Without dev mode the server cannot be asleep; it serves or it does not.
         const ok = await healthy(svc, ctx);
         return { state: ok ? 'awake' : 'error', healthy: ok, detail: 'sleep endpoints disabled (VLLM_SERVER_DEV_MODE=1 not set)' };
       }
-      if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
-      return { state: 'error', healthy: false, detail: e instanceof Error ? e.message : String(e) };
+      return probeFailure(e);
     }
     if (sleeping) {
       const text = await metrics(svc, ctx);

@@ -23,26 +23,31 @@ export function resultSummary(r: SwitchResult): string {
   return `${r.to} in ${formatMs(r.totalMs)} (${parts.join(', ')})`;
 }
 
+/**
+ * Runs an engine operation in a cancellable progress notification: cancel aborts it (the engine
+ * rolls back), each step that begins becomes the notification's message.
+ */
+export function withStepProgress<T>(title: string, run: (signal: AbortSignal, onStep: (e: StepEvent) => void) => Promise<T>): Thenable<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+    const ctl = new AbortController();
+    const sub = token.onCancellationRequested(() => ctl.abort());
+    try {
+      return await run(ctl.signal, (e) => {
+        const message = stepMessage(e);
+        if (message) progress.report({ message });
+      });
+    } finally {
+      sub.dispose();
+    }
+  });
+}
+
 /** Runs a switch in a cancellable progress notification, one message per step, and reports the result. */
 export async function runSwitchWithProgress(controller: Controller, mode: string, log: vscode.LogOutputChannel): Promise<SwitchResult | undefined> {
   const from = controller.state.mode;
   let result: SwitchResult | undefined;
   try {
-    result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `gpumod: ${from ?? '…'} → ${mode}`, cancellable: true },
-      async (progress, token) => {
-        const ctl = new AbortController();
-        const sub = token.onCancellationRequested(() => ctl.abort());
-        try {
-          return await controller.switchTo(mode, ctl.signal, (e) => {
-            const message = stepMessage(e);
-            if (message) progress.report({ message });
-          });
-        } finally {
-          sub.dispose();
-        }
-      },
-    );
+    result = await withStepProgress(`gpumod: ${from ?? '…'} → ${mode}`, (signal, onStep) => controller.switchTo(mode, signal, onStep));
   } catch (e) {
     if (isGpumodError(e, 'LOCKED')) {
       void vscode.window.showWarningMessage(`gpumod: ${errorMessage(e)}. Wait for it to finish.`);

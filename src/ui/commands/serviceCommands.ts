@@ -4,7 +4,7 @@ import { formatMs } from '../../engine/deadline';
 import type { ServiceActionName } from '../../engine/switcher';
 import { errorMessage, isGpumodError } from '../../system/errors';
 import type { Controller } from '../controller';
-import { stepMessage } from '../switchProgress';
+import { withStepProgress } from '../switchProgress';
 import { stateText } from '../viewModel';
 
 const TITLES: Record<ServiceAction, string> = {
@@ -43,21 +43,7 @@ export async function serviceActionCommand(controller: Controller, log: vscode.L
   if (!name) return;
   let result;
   try {
-    result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `gpumod: ${TITLES[action].toLowerCase()} ${name}`, cancellable: true },
-      async (progress, token) => {
-        const ctl = new AbortController();
-        const sub = token.onCancellationRequested(() => ctl.abort());
-        try {
-          return await controller.serviceAction(name, action, ctl.signal, (e) => {
-            const message = stepMessage(e);
-            if (message) progress.report({ message });
-          });
-        } finally {
-          sub.dispose();
-        }
-      },
-    );
+    result = await withStepProgress(`gpumod: ${TITLES[action].toLowerCase()} ${name}`, (signal, onStep) => controller.serviceAction(name, action, signal, onStep));
   } catch (e) {
     if (isGpumodError(e, 'LOCKED')) {
       void vscode.window.showWarningMessage(`gpumod: ${errorMessage(e)}. Try again when it is done.`);
