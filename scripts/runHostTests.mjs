@@ -6,7 +6,7 @@
 // Two runs: test/host/suite in a bare VS Code (no config), then test/host/workstation with the demo
 // workstation (real systemd units of the fakes) behind the extension.
 // Usage: node scripts/runHostTests.mjs [suite|workstation]   env: TIMEOUT_MS, SHOW_SERVER=1
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
@@ -14,13 +14,15 @@ import { startWorkstation } from './hostFixture.mjs';
 import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
 
 const only = process.argv[2];
+const NOISE = /^(Resolving|Resolved|Creating|Updating|ChatSessionStore)|workbench\.js|Service Worker|DialogService|open-vsx|getaddrinfo/;
 
-async function run(suite, extraEnv) {
+async function run(suite, extraEnv, { trusted = true, workspaceSettings, userSettings = {} } = {}) {
   const t0 = Date.now();
   const ts = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const work = mkdtempSync(join(tmpdir(), 'gpumod-host-'));
   const workspace = join(work, 'workspace');
-  mkdirSync(workspace);
+  mkdirSync(join(workspace, '.vscode'), { recursive: true });
+  if (workspaceSettings) writeFileSync(join(workspace, '.vscode', 'settings.json'), JSON.stringify(workspaceSettings));
   // The extension under test gets its own config and state locations, never the user's.
   const env = {
     GPUMOD_TEST_WORK: work,
@@ -45,7 +47,7 @@ async function run(suite, extraEnv) {
   };
   const timer = setTimeout(() => finish(2, 'timeout'), Number(process.env.TIMEOUT_MS || 240000));
   try {
-    server = await startServer({ env, settings: { 'security.workspace.trust.enabled': false }, log: (d) => process.env.SHOW_SERVER && process.stderr.write(`[server] ${d}`) });
+    server = await startServer({ env, settings: { 'security.workspace.trust.enabled': !trusted, ...userSettings }, log: (d) => process.env.SHOW_SERVER && process.stderr.write(`[server] ${d}`) });
     console.log(`[host ${suite} ${ts()}] VS Code server on 127.0.0.1:${server.port}`);
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -53,7 +55,10 @@ async function run(suite, extraEnv) {
       // Extension-host output arrives as ('%c INFO', 'color: …', fmt, ...args).
       let args;
       try { args = await Promise.all(m.args().map((a) => a.jsonValue())); } catch { args = [m.text()]; }
-      if (typeof args[0] === 'string' && args[0].startsWith('%c') && !/^(Resolving|Resolved|Creating|Updating|ChatSessionStore)/.test(String(args[2]))) console.log(format(...args.slice(2)));
+      if (typeof args[0] !== 'string' || !args[0].startsWith('%c')) return;
+      const line = format(...args.slice(2));
+      // The workbench's own chatter (offline gallery, service worker, trust prompt) is not the tests'.
+      if (!NOISE.test(line)) console.log(line);
     });
     await page.exposeFunction('codeAutomationLog', () => {});
     await page.exposeFunction('codeAutomationExit', (code) => finish(code, 'tests finished'));
@@ -80,6 +85,12 @@ if (!code && (!only || only === 'workstation')) {
   const ws = await startWorkstation();
   try {
     code ||= await run('workstation', ws.env);
+    // A workspace that names a mode, trusted then untrusted; it also tries to point gpumod at another
+    // config, which a workspace cannot do (the setting is machine-scoped).
+    const workspaceSettings = { 'gpumod.workspaceMode': 'code', 'gpumod.configPath': '/tmp/evil-gpumod.yaml' };
+    const userSettings = { 'gpumod.autoSwitch': 'on' };
+    if (!code) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'untrusted' }, { trusted: false, workspaceSettings, userSettings });
+    if (!code) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'trusted' }, { trusted: true, workspaceSettings, userSettings });
   } finally {
     await ws.stop();
   }

@@ -1,0 +1,67 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { GpumodApi } from '../../../src/ui/api';
+
+/**
+ * A workspace whose settings name the mode "code" (and try to point gpumod at another config).
+ * Run twice by the runner: in an untrusted window nothing may switch; in a trusted one with
+ * gpumod.autoSwitch "on" the machine switches to code by itself. Either way the workspace cannot
+ * change which services exist.
+ */
+
+const expectTrusted = process.env.GPUMOD_EXPECT_TRUST === 'trusted';
+
+async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 60000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace that names a mode`, function () {
+  this.timeout(120000);
+  let api: GpumodApi;
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension<GpumodApi>('gpumod.gpumod');
+    assert.ok(ext);
+    api = await ext.activate();
+    await until('the first observation', () => api.services().length > 0 && api.services().every((s) => s.state !== 'unknown'));
+  });
+
+  it(`the window is ${expectTrusted ? '' : 'not '}trusted`, () => {
+    assert.equal(vscode.workspace.isTrusted, expectTrusted);
+  });
+
+  it('a workspace cannot point gpumod at another configuration or add services', () => {
+    const info = vscode.workspace.getConfiguration('gpumod').inspect<string>('configPath');
+    assert.notEqual(vscode.workspace.getConfiguration('gpumod').get('configPath'), '/tmp/evil-gpumod.yaml', JSON.stringify(info));
+    assert.deepEqual(api.services().map((s) => s.name).sort(), ['glm-code', 'qwen3-asr', 'vllm-chat', 'vllm-embedding', 'vllm-embedding-code', 'vllm-hyde', 'vllm-reranker', 'vllm-tts']);
+  });
+
+  if (expectTrusted) {
+    it('switches to the named mode by itself', async () => {
+      await until('the auto-switch to code', () => api.mode() === 'code' && !api.switching());
+      const byName = new Map(api.services().map((s) => [s.name, s.state]));
+      assert.equal(byName.get('glm-code'), 'running');
+      // Leave the machine as found for whatever runs next.
+      await vscode.commands.executeCommand('gpumod.switchMode', 'blank');
+      await api.refresh();
+      assert.equal(api.mode(), 'blank');
+    });
+  } else {
+    it('never switches', async () => {
+      const start = Date.now();
+      while (Date.now() - start < 5000) {
+        assert.equal(api.switching(), undefined, 'no switch may start');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await api.refresh();
+      assert.notEqual(api.mode(), 'code');
+      assert.ok(api.services().every((s) => s.state !== 'running' && s.state !== 'starting'), JSON.stringify(api.services()));
+    });
+  }
+});
