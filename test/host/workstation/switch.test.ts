@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { GpumodApi } from '../../../src/ui/api';
 
@@ -81,6 +83,22 @@ describe('switching modes from VS Code against real systemd units', function () 
     await vscode.commands.executeCommand('gpumod.wakeService', 'vllm-chat');
     await api.refresh();
     assert.equal(api.mode(), 'rag');
+  });
+
+  it('while the CLI switches in another process, the window follows it and does not switch itself', async () => {
+    await vscode.commands.executeCommand('gpumod.switchMode', 'blank');
+    const cli = join(vscode.extensions.getExtension('gpumod.gpumod')!.extensionPath, 'dist/cli.js');
+    const child = spawn(process.execPath, [cli, 'switch', 'speak', '--json'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
+    await until('the other process switching, seen through the shared state file', () => api.switching()?.to === 'speak');
+    assert.match(api.statusBar().text, /^\$\(sync~spin\) .* → speak$/);
+    await vscode.commands.executeCommand('gpumod.switchMode', 'code'); // refused: a switch is under way
+    assert.equal(await exited, 0, out);
+    assert.equal(JSON.parse(out).to, 'speak');
+    await until('the window to show speak', () => api.mode() === 'speak' && !api.switching());
+    assert.equal(api.services().find((s) => s.name === 'glm-code')?.state !== 'running', true, 'the window did not switch to code');
   });
 
   it('back to blank: nothing awake, the card almost empty', async () => {
