@@ -102,6 +102,14 @@ try {
     await page.mouse.move(700, 400);
   });
 
+  await step('from rag, the Switch Mode preview says what sleeps and what wakes', async () => {
+    await statusItem.click();
+    const widget = page.locator('.quick-input-widget');
+    await widget.locator('.monaco-list-row', { hasText: /wakes glm-code/ }).waitFor({ timeout: 30000 });
+    await shot('quick-pick-preview-warm');
+    await page.keyboard.press('Escape');
+  });
+
   await step('the context menu of a sleeping service offers Wake, not Sleep', async () => {
     await page.locator('.monaco-list-row', { hasText: /glm-code\s*asleep/ }).click({ button: 'right' });
     const menu = page.locator('.monaco-menu').first();

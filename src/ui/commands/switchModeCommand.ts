@@ -27,7 +27,8 @@ export function previewDetail(p: Preview): string {
   if (wakes.length) parts.push(`wakes ${wakes.join(', ')}`);
   if (starts.length) parts.push(`cold-starts ${starts.join(', ')}`);
   const vram = plan.budgets.map((b) => `${mb(b.afterMb)}${b.totalMb ? `/${mb(b.totalMb)}` : ''}`).join(', ');
-  return `${parts.join(' · ') || planSummary(plan)} · VRAM after ${vram} · ~${formatMs(plan.estimateMs)}`;
+  // The estimate first: the line is cut at the quick pick's width, and time is what people choose by.
+  return `~${formatMs(plan.estimateMs)} · ${parts.join(' · ') || planSummary(plan)} · VRAM after ${vram}`;
 }
 
 /** `gpumod: Switch Mode`: a quick pick of the modes with a plan preview each, then the switch. */
