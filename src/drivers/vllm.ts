@@ -17,10 +17,13 @@ const LEVEL: Record<string, number> = { l1: 1, l2: 2 };
 
 /** `vllm:engine_sleep_state{…,sleep_state="weights_offloaded"} 1` → l1; `discard_all` → l2. */
 export function sleepDepthFromMetrics(metrics: string): SleepDepth | undefined {
-  const on = (state: string): boolean => new RegExp(`^vllm:engine_sleep_state\\{[^}]*sleep_state="${state}"[^}]*\\}\\s+1(\\.0)?\\s*$`, 'm').test(metrics);
-  if (on('discard_all')) return 'l2';
-  if (on('weights_offloaded')) return 'l1';
+  if (sleepStateIs(metrics, 'discard_all')) return 'l2';
+  if (sleepStateIs(metrics, 'weights_offloaded')) return 'l1';
   return undefined;
+}
+
+function sleepStateIs(metrics: string, state: string): boolean {
+  return new RegExp(`^vllm:engine_sleep_state\\{[^}]*sleep_state="${state}"[^}]*\\}\\s+1(\\.0)?\\s*$`, 'm').test(metrics);
 }
 
 /** Sum of `vllm:num_requests_running` over engines; undefined when the server does not export it. */
@@ -118,7 +121,9 @@ export const vllmDriver: Driver = {
     if (sleeping) {
       const text = await metrics(svc, ctx);
       const depth = text ? sleepDepthFromMetrics(text) : undefined;
-      return { state: 'asleep', sleep: depth ?? (svc.sleep === 'l2' ? 'l2' : 'l1'), healthy: await healthy(svc, ctx), detail: depth ? undefined : 'depth from config (no sleep-state metric)' };
+      // Unknown depth is reported as l2, never guessed from the config: an l1 service may have been put
+      // to sleep at L2, and waking that the L1 way (no reload_weights) serves garbage.
+      return { state: 'asleep', sleep: depth ?? 'l2', healthy: await healthy(svc, ctx), detail: depth ? undefined : 'depth unknown (no sleep-state metric): taken as l2, so a wake reloads the weights' };
     }
     const ok = await healthy(svc, ctx);
     return { state: 'awake', healthy: ok, detail: ok ? undefined : 'health check failed' };
@@ -144,6 +149,12 @@ export const vllmDriver: Driver = {
     if (observed === undefined) {
       const text = await metrics(svc, ctx);
       observed = text ? sleepDepthFromMetrics(text) : undefined;
+      // Asked without a depth (a rollback after a sleep that failed or never began): an awake server
+      // must not get the L2 path, whose reload_weights re-reads the weights under a serving engine.
+      if (observed === undefined) {
+        const awake = text !== undefined && sleepStateIs(text, 'awake') ? true : !(await isSleeping(svc, ctx));
+        if (awake) return;
+      }
     }
     if (observed === 'l1') {
       await postOk(svc, ctx, '/wake_up', svc.wakeTimeoutMs);
