@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
-import { awaitHealth, healthy, runReadiness } from './common';
+import { awaitHealth, call, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe } from './driver';
 
 /** Services without sleep support: systemd starts and stops them; health tells whether they serve. */
@@ -12,8 +12,13 @@ export const plainSystemdDriver: Driver = {
   },
 
   async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
-    const ok = await healthy(svc, ctx);
-    return ok ? { state: 'awake', healthy: true } : { state: 'down', healthy: false, detail: `no answer on ${svc.healthPath}` };
+    try {
+      const res = await call(svc, ctx, 'GET', svc.healthPath, PROBE_TIMEOUT_MS);
+      // It answers, so it runs: a non-2xx health makes it unhealthy, not "still starting".
+      return res.status >= 200 && res.status < 300 ? { state: 'awake', healthy: true } : { state: 'awake', healthy: false, detail: `${svc.healthPath} answered ${res.status}` };
+    } catch (e) {
+      return probeFailure(e);
+    }
   },
 
   async sleep(svc: ServiceConfig): Promise<void> {
