@@ -1,6 +1,7 @@
 import { version } from '../package.json';
 import { parseArgs, UsageError, type ParsedArgs } from './cli/args';
 import { EXIT, type CliIo } from './cli/io';
+import { doctorCommand } from './cli/doctorCommand';
 import { historyCommand } from './cli/historyCommand';
 import { importCommand } from './cli/importCommand';
 import { planCommand } from './cli/planCommand';
@@ -24,6 +25,8 @@ Commands:
   start|stop|restart SERVICE
   logs SERVICE        the unit's journal [--lines N]
   history             past switches and their times [--limit N]
+  doctor [SERVICE…]   can each service do what the config says? each finding with its fix
+                      (exit 1 when any finding is an error)
   validate            check the configuration; prints FILE:LINE:COL: problem for each problem
   import DIR          convert the original gpumod's presets/ and modes/ into gpumod.yaml
                       [--output FILE] [--force]; reports what does not carry over
@@ -53,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   restart: serviceCommand('restart'),
   logs: logsCommand,
   history: historyCommand,
+  doctor: doctorCommand,
   validate: validateCommand,
   import: importCommand,
 };
