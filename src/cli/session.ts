@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { formatProblems, loadConfig } from '../config/load';
 import { resolveConfigPath } from '../config/paths';
 import type { Config } from '../config/types';
@@ -35,6 +36,8 @@ export async function withSession<T>(args: ParsedArgs, io: CliIo, body: (s: Sess
 /** An AbortSignal fired by Ctrl-C: the engine cancels, rolls back and reports instead of dying mid-step. */
 export function interruptSignal(io: CliIo): { signal: AbortSignal; dispose(): void } {
   const ctl = new AbortController();
+  // One listener per step in flight: a switch of many services legitimately exceeds Node's default 10.
+  setMaxListeners(256, ctl.signal);
   const onInt = (): void => {
     if (ctl.signal.aborted) process.exit(130);
     io.err('\ncancelling (Ctrl-C again to quit at once)...\n');

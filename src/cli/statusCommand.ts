@@ -36,7 +36,7 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
     const rows = [['SERVICE', 'STATE', 'VRAM', 'DRIVER', 'UNIT', 'DETAIL']];
     for (const svc of config.services.values()) {
       const o = obs.services.get(svc.name);
-      rows.push([svc.name, stateLabel(o), o?.vramMb !== undefined ? mb(o.vramMb) : '-', svc.driver, svc.unit, o?.detail ?? '']);
+      rows.push([svc.name, stateLabel(o), o?.vramMb ? mb(o.vramMb) : '-', svc.driver, svc.unit, o?.detail ?? '']);
     }
     io.out(`mode: ${cur.mode ?? '(none)'}${state?.mode && state.mode !== cur.mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
     for (const d of cur.drift) io.out(`drift: ${d}\n`);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as vscode from 'vscode';
 import { formatMs } from '../engine/deadline';
 import type { StepEvent } from '../engine/steps';
@@ -30,6 +31,7 @@ export function resultSummary(r: SwitchResult): string {
 export function withStepProgress<T>(title: string, run: (signal: AbortSignal, onStep: (e: StepEvent) => void) => Promise<T>): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
     const ctl = new AbortController();
+    setMaxListeners(256, ctl.signal); // one listener per step in flight
     const sub = token.onCancellationRequested(() => ctl.abort());
     try {
       return await run(ctl.signal, (e) => {
