@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
+import { redactUrl } from '../system/redact';
 import type { HttpRequest, HttpResponse } from '../system/types';
 import type { DriverContext, Probe } from './driver';
 
@@ -70,8 +71,9 @@ export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * Polls `check` until it returns a value, with a short interval that backs off (servers answer
- * within tens of ms after a sleep, seconds after a load). Throws DEADLINE naming what was awaited
- * and the last thing seen.
+ * within tens of ms after a sleep, seconds after a load) up to 200 ms: a loopback poll is cheap, and
+ * every ms between "ready" and "seen ready" is added to the switch. Throws DEADLINE naming what was
+ * awaited and the last thing seen.
  */
 export async function pollUntil<T>(
   ctx: DriverContext,
@@ -89,7 +91,7 @@ export async function pollUntil<T>(
     const left = deadlineMs - (Date.now() - start);
     if (left <= 0) throw new GpumodError('DEADLINE', `${what}: not done after ${Math.round(deadlineMs / 1000)} s (last seen: ${seen})`);
     await sleepFor(Math.min(interval, left), ctx.signal);
-    interval = Math.min(interval * 2, 500);
+    interval = Math.min(interval * 2, 200);
   }
 }
 
@@ -97,12 +99,12 @@ export async function pollUntil<T>(
 export async function runReadiness(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
   if (!svc.readiness) return;
   const r = svc.readiness;
-  expectOk(svc, `readiness ${r.method} ${r.path}`, await call(svc, ctx, r.method, r.path, svc.wakeTimeoutMs, r.body));
+  expectOk(svc, `readiness ${r.method} ${redactUrl(r.path)}`, await call(svc, ctx, r.method, r.path, svc.wakeTimeoutMs, r.body));
 }
 
 /** Waits until the health endpoint answers 2xx after a cold start; refused connections mean "not yet". */
 export async function awaitHealth(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
-  await pollUntil(ctx, `${svc.name}: waiting for ${svc.healthPath}`, deadlineMs, async () => {
+  await pollUntil(ctx, `${svc.name}: waiting for ${redactUrl(svc.healthPath)}`, deadlineMs, async () => {
     try {
       const res = await call(svc, ctx, 'GET', svc.healthPath, PROBE_TIMEOUT_MS);
       return res.status >= 200 && res.status < 300 ? { done: true, value: undefined } : { done: false, seen: `HTTP ${res.status}` };
