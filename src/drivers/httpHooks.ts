@@ -1,5 +1,6 @@
 import type { HookRequest, ServiceConfig } from '../config/types';
 import { GpumodError } from '../system/errors';
+import { redactUrl } from '../system/redact';
 import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from './driver';
 
@@ -27,7 +28,7 @@ function hooksOf(svc: ServiceConfig): NonNullable<ServiceConfig['hooks']> {
 
 async function probeState(svc: ServiceConfig, ctx: DriverContext): Promise<ProbeState> {
   const h = hooksOf(svc).probe;
-  const what = `${h.method} ${h.path}`;
+  const what = `${h.method} ${redactUrl(h.path)}`;
   const res = expectOk(svc, what, await call(svc, ctx, h.method, h.path, PROBE_TIMEOUT_MS));
   const st = hookState(jsonBody(svc, what, res));
   if (!st) throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: ${what} tells no state (expected "loaded", "sleeping" or "state"): ${excerpt(res.body)}`);
@@ -35,7 +36,7 @@ async function probeState(svc: ServiceConfig, ctx: DriverContext): Promise<Probe
 }
 
 async function hookThenAwait(svc: ServiceConfig, ctx: DriverContext, hook: HookRequest, want: ProbeState, deadlineMs: number): Promise<void> {
-  const what = `${hook.method} ${hook.path}`;
+  const what = `${hook.method} ${redactUrl(hook.path)}`;
   expectOk(svc, what, await call(svc, ctx, hook.method, hook.path, deadlineMs));
   await pollUntil(ctx, `${svc.name}: after ${what}`, deadlineMs, async () => {
     const st = await probeState(svc, ctx);

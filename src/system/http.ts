@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { GpumodError, errorMessage } from './errors';
 import type { Logger } from './logger';
+import { redactUrl } from './redact';
 import type { HttpClient, HttpRequest, HttpResponse } from './types';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
@@ -63,14 +64,14 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
       throw new GpumodError('HTTP_UNREACHABLE', `invalid URL ${JSON.stringify(req.url)}`, { cause: e });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new GpumodError('HTTP_UNREACHABLE', `refusing ${req.url}: only http and https are supported`);
+      throw new GpumodError('HTTP_UNREACHABLE', `refusing ${redactUrl(req.url)}: only http and https are supported`);
     }
     const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     if (!isLoopbackHost(host) && !allowed.has(host)) {
-      log.warn(`> ${req.method} ${req.url} refused: not loopback, not in allowedHosts`);
+      log.warn(`> ${req.method} ${redactUrl(req.url)} refused: not loopback, not in allowedHosts`);
       throw new GpumodError(
         'HTTP_UNREACHABLE',
-        `refusing ${req.method} ${req.url}: ${host} is not a loopback address and not in allowedHosts ` +
+        `refusing ${req.method} ${redactUrl(req.url)}: ${host} is not a loopback address and not in allowedHosts ` +
           `(sleep and wake endpoints are unauthenticated; list the host in allowedHosts to allow it)`,
       );
     }
@@ -80,7 +81,8 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
   return {
     async request(req) {
       const url = target(req);
-      const what = `${req.method} ${req.url}`;
+      // Logged and put in every message: never with the credentials a URL may carry.
+      const what = `${req.method} ${redactUrl(req.url)}`;
       const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
       const t0 = performance.now();
       const elapsed = (): number => Math.round(performance.now() - t0);
