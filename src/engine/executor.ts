@@ -18,6 +18,8 @@ export interface ExecOptions {
   rollback?: boolean;
   /** The switch's time origin (timeline times are relative to it); default: now. */
   t0?: number;
+  /** The GPU as observed for the plan, just before: the freed-memory baseline without another nvidia-smi run. */
+  baseline?: GpuSnapshot;
 }
 
 export interface ExecResult {
@@ -93,13 +95,13 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
 
   let snap: GpuSnapshot | undefined;
   if (release.length > 0) {
-    const baseline = await snapshotOrUnavailable(ports, run.signal);
+    const baseline = opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
     await Promise.all(release.map((s) => step(s, 'release')));
-    if (!run.signal.aborted) snap = await waitFree(config, release, baseline, ports, rec, run.signal);
+    if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal);
   }
   if (acquire.length > 0 && run.signal.aborted) cutShort = true;
   else if (acquire.length > 0) {
-    snap ??= await snapshotOrUnavailable(ports, run.signal);
+    snap ??= opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
     await acquirePhase(config, acquire, snap, ports, run.signal, (s) => step(s, 'acquire'));
   }
   if (run.signal.aborted && performed.length < release.length + acquire.length) cutShort = true;
@@ -130,11 +132,18 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
 async function waitFree(
   config: Config,
   release: PlanStep[],
+  acquire: PlanStep[],
   baseline: GpuSnapshot,
   ports: EnginePorts,
   rec: Recorder,
   signal: AbortSignal,
 ): Promise<GpuSnapshot> {
+  // The wait only buys room: when the card already shows room for every incoming service, it is pure
+  // delay. With nothing incoming (e.g. `blank`), the switch still waits, so the card is free when it ends.
+  if (acquire.length > 0 && roomFor(config, acquire, baseline, true)) {
+    ports.log.info('wait-free gpu: not needed, the card already has room for every incoming service');
+    return baseline;
+  }
   const released: Released[] = release.map((s) => ({
     svc: config.services.get(s.service)!,
     action: s.action as 'sleep' | 'stop',
@@ -172,6 +181,16 @@ function deltaMb(config: Config, s: PlanStep): number {
   return svc.vramMb - (s.fromState === 'sleeping' ? svc.sleepVramMb : HOLDS_VRAM.includes(s.fromState) ? svc.vramMb : 0);
 }
 
+/** Whether `snap` shows room (with the margin) for every step of `acquire`; an unknown free figure counts as room unless `strict`. */
+function roomFor(config: Config, acquire: PlanStep[], snap: GpuSnapshot, strict: boolean): boolean {
+  const need = new Map<number, number>();
+  for (const s of acquire) need.set(s.gpu, (need.get(s.gpu) ?? 0) + deltaMb(config, s));
+  return [...need].every(([g, n]) => {
+    const free = freeMb(snap, g);
+    return free === undefined ? !strict : free - config.budget.marginMb >= n;
+  });
+}
+
 /**
  * All at once when the card shows room for all of them (the usual case: the planner checked the
  * budget); otherwise one after another, largest first, each once the card shows its room.
@@ -185,13 +204,7 @@ async function acquirePhase(
   step: (s: PlanStep) => Promise<boolean>,
 ): Promise<void> {
   const margin = config.budget.marginMb;
-  const need = new Map<number, number>();
-  for (const s of acquire) need.set(s.gpu, (need.get(s.gpu) ?? 0) + deltaMb(config, s));
-  const roomForAll = [...need].every(([g, n]) => {
-    const free = freeMb(snap, g);
-    return free === undefined || free - margin >= n;
-  });
-  if (roomForAll) {
+  if (roomFor(config, acquire, snap, false)) {
     await Promise.all(acquire.map(step));
     return;
   }

@@ -11,10 +11,13 @@ import type { Observation, ServiceObservation } from './types';
 const PROBE_TIMEOUT_MS = 5000;
 const SHOW_TIMEOUT_MS = 5000;
 
-/** Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. */
-export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal): Promise<Observation> {
+/**
+ * Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. `gpu`
+ * stands in for the GPU query when the caller needs only the services' states.
+ */
+export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal, opts: { gpu?: GpuSnapshot } = {}): Promise<Observation> {
   const [gpu, ...list] = await Promise.all([
-    snapshot(ports, signal),
+    opts.gpu ?? snapshot(ports, signal),
     ...[...config.services.values()].map((svc) => observeService(svc, ports, signal)),
   ]);
   if (signal.aborted) throw cancelledError('observe');

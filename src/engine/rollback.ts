@@ -63,6 +63,8 @@ export async function rollBack(
   const signal = new AbortController().signal;
   const failures: StepFailure[] = [];
   const run = async (u: Undo): Promise<void> => {
+    // An outgoing service that died during its sleep (a crash) has nothing left to wake: start it again.
+    if ((u.action === 'wake' || u.action === 'load') && (await processGone(u.svc, ports))) u.action = 'start';
     // Forced: requests in flight on a service that was just woken are the switch's own, if any.
     const t = await timed(ports, rec, { service: u.svc.name, action: u.action, phase: 'rollback', depth: u.depth }, () =>
       runAction(u.svc, u.action, u.depth, ports, signal, { force: true }),
@@ -86,4 +88,14 @@ export async function rollBack(
   }
   await Promise.all(acquire.map(run));
   return failures;
+}
+
+/** True when systemd says the unit has no process (failed or inactive); a failed look says false. */
+async function processGone(svc: ServiceConfig, ports: EnginePorts): Promise<boolean> {
+  try {
+    const u = await ports.systemd.show(svc.unit, { timeoutMs: 5000 });
+    return u.activeState === 'failed' || u.activeState === 'inactive';
+  } catch {
+    return false;
+  }
 }

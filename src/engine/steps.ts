@@ -1,8 +1,8 @@
 import type { ServiceConfig } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
-import { errorMessage, isGpumodError, type GpumodErrorCode } from '../system/errors';
+import type { DriverContext, SleepDepth } from '../drivers/driver';
+import { errorMessage, GpumodError, isGpumodError, type GpumodErrorCode } from '../system/errors';
 import { depthFor } from './budget';
-import { withDeadline } from './deadline';
+import { cancelledError, withDeadline } from './deadline';
 import type { EnginePorts } from './ports';
 import type { Phase, StepResult, TimelineAction, TimelineEntry } from './types';
 
@@ -78,9 +78,43 @@ export async function runAction(
       case 'restart':
         await (action === 'start' ? ports.systemd.start(svc.unit, { signal: s, timeoutMs }) : ports.systemd.restart(svc.unit, { signal: s, timeoutMs }));
         // What is left of the step's deadline: the driver's wait ends with the step's.
-        return driver.awaitReady(svc, ctx, Math.max(1, deadlineAt - ports.clock.now()));
+        return awaitReadyWhileAlive(svc, ports, ctx, Math.max(1, deadlineAt - ports.clock.now()));
     }
   });
+}
+
+/** How often a start looks at the unit while the driver waits for the server. */
+const UNIT_WATCH_MS = 250;
+
+/**
+ * The driver's wait for a cold-started server, cut short when the unit's process is gone: a Type=simple
+ * unit whose server exits at once (bad option, crash on start-up) would otherwise be polled for
+ * "not listening yet" until the whole start-up deadline (5 min by default), then reported without
+ * the exit status.
+ */
+async function awaitReadyWhileAlive(svc: ServiceConfig, ports: StepPorts, ctx: DriverContext, deadlineMs: number): Promise<void> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const watch = async (): Promise<never> => {
+    for (;;) {
+      await ports.clock.sleep(UNIT_WATCH_MS, stop.signal);
+      const u = await ports.systemd.show(svc.unit, { signal: stop.signal, timeoutMs: 5000 }).catch(() => undefined);
+      if (stop.signal.aborted) throw cancelledError(`watch ${svc.unit}`);
+      if (u && (u.activeState === 'failed' || u.activeState === 'inactive')) {
+        const how = u.execMainStatus ? `${u.result}, exit status ${u.execMainStatus}` : u.result || u.activeState;
+        throw new GpumodError('PROCESS_FAILED', `${svc.unit} exited during start-up (${how}); see gpumod logs ${svc.name}`);
+      }
+    }
+  };
+  const watcher = watch();
+  watcher.catch(() => undefined); // settles after the race when the server came up first
+  try {
+    await Promise.race([ports.drivers(svc).awaitReady(svc, ctx, deadlineMs), watcher]);
+  } finally {
+    stop.abort();
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export interface Timed {

@@ -1,4 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types';
+import type { GpuSnapshot } from '../system/types';
 import { GpumodError, isGpumodError } from '../system/errors';
 import { AWAKE, card, depthFor, fateOf, gpuTotalMb, vramOf } from './budget';
 import { currentMode } from './currentMode';
@@ -12,6 +13,9 @@ import { rollBack } from './rollback';
 import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import { validActions, type ServiceAction } from './actions';
 import type { Observation, Plan, ServiceObservation, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
+
+/** The GPU of the observation a successful switch returns: its verification looks at the services only. */
+const NOT_QUERIED: GpuSnapshot = { available: false, reason: 'not queried to verify the switch' };
 
 /** Enough runs to give every (service, action) its last five samples. */
 const HISTORY_LIMIT = 200;
@@ -42,6 +46,7 @@ export interface SwitchResult {
   totalMs: number;
   failure?: StepFailure;
   rollbackFailures: StepFailure[];
+  /** After a successful switch, the services as verified; the GPU is not queried again (unavailable). */
   observation: Observation;
   /** One sentence for a notification. */
   message: string;
@@ -110,7 +115,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   // Written before anything changes: after a crash, recover() knows a switch was under way.
   await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching });
   ports.log.info(`switch ${from ?? '(no mode)'} → ${target}: estimate ${formatMs(plan.estimateMs)}`);
-  const exec = await execute(plan, config, ports, { signal, onStep: opts.onStep, force: opts.force, t0: startedAt });
+  const exec = await execute(plan, config, ports, { signal, onStep: opts.onStep, force: opts.force, t0: startedAt, baseline: obs.gpu });
 
   let { ok, failure, rolledBack, rollbackFailures } = exec;
   let final = exec.final;
@@ -118,7 +123,9 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     const rec: Recorder = { t0: startedAt, timeline: exec.timeline, onStep: opts.onStep };
     let after: Observation | undefined;
     const v = await timed(ports, rec, { service: target, action: 'verify', phase: 'verify' }, async () => {
-      after = await observe(config, ports, new AbortController().signal);
+      // The states are what is verified; another nvidia-smi run would only cost time (each query is
+      // tens of ms on real hardware), and the UI re-observes after a switch anyway.
+      after = await observe(config, ports, new AbortController().signal, { gpu: NOT_QUERIED });
       const bad = (config.modes.get(target)?.services ?? []).map((n) => after?.services.get(n)).filter((o) => !o || o.state !== 'running' || !o.healthy);
       if (bad.length > 0) throw new GpumodError('SWITCH_FAILED', bad.map((o) => (o ? describe(o) : 'not observed')).join('; '));
     });
