@@ -6,6 +6,7 @@ import { allowFlags, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { withSession } from './session';
 import { table } from './table';
+import { pidAlive } from '../system/pids';
 
 export function stateLabel(o: ServiceObservation | undefined): string {
   if (!o) return 'unknown';
@@ -40,7 +41,12 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
     }
     io.out(`mode: ${cur.mode ?? '(none)'}${state?.mode && state.mode !== cur.mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
     for (const d of cur.drift) io.out(`drift: ${d}\n`);
-    if (state?.switching) io.out(`interrupted switch: ${state.switching.from ?? '(none)'} → ${state.switching.to} by PID ${state.switching.pid}\n`);
+    if (state?.switching) {
+      const s = state.switching;
+      const what = `${s.from ?? '(none)'} → ${s.to} by PID ${s.pid}`;
+      // The marker stays while a switch runs; it is only "interrupted" once its process is gone.
+      io.out(pidAlive(s.pid) ? `switch in progress: ${what}\n` : `interrupted switch: ${what} (the next switch reconciles it)\n`);
+    }
     if (obs.gpu.available) {
       for (const g of obs.gpu.gpus) io.out(`GPU ${g.index} ${g.name}: ${g.usedMb === undefined ? '?' : mb(g.usedMb)} of ${g.totalMb === undefined ? '?' : mb(g.totalMb)} used${obs.foreignMb.get(g.index) ? `, ${mb(obs.foreignMb.get(g.index) ?? 0)} by other processes` : ''}\n`);
     } else {

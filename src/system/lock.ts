@@ -5,6 +5,7 @@ import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GpumodError } from './errors';
+import { pidAlive } from './pids';
 
 export const LOCK_FILE = 'switch.lock';
 
@@ -52,15 +53,6 @@ function procStart(pid: number): string | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function parseHolder(text: string): LockHolder | undefined {
   try {

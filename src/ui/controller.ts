@@ -14,6 +14,7 @@ import { errorMessage } from '../system/errors';
 import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
+import { pidAlive } from '../system/pids';
 
 /** Poll fast while a switch runs (here or in another window), so every window follows it. */
 const SWITCHING_POLL_MS = 500;
@@ -222,14 +223,5 @@ export class Controller implements vscode.Disposable {
     this.stateWatcher?.close();
     void this.machine?.close();
     for (const d of this.disposables) d.dispose();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
