@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { until } from '../support/until';
 import type { GpumodApi } from '../../../src/ui/api';
 
 /**
@@ -11,15 +12,6 @@ import type { GpumodApi } from '../../../src/ui/api';
 
 const expectTrusted = process.env.GPUMOD_EXPECT_TRUST === 'trusted';
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 60000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace that names a mode`, function () {
   this.timeout(120000);
@@ -44,7 +36,7 @@ describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace 
 
   if (expectTrusted) {
     it('switches to the named mode by itself', async () => {
-      await until('the auto-switch to code', () => api.mode() === 'code' && !api.switching());
+      await until('the auto-switch to code', () => api.mode() === 'code' && !api.switching(), 60000);
       const byName = new Map(api.services().map((s) => [s.name, s.state]));
       assert.equal(byName.get('glm-code'), 'running');
       // Leave the machine as found for whatever runs next.

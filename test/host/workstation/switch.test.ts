@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import { until } from '../support/until';
 import type { GpumodApi } from '../../../src/ui/api';
 
 /**
@@ -10,15 +11,6 @@ import type { GpumodApi } from '../../../src/ui/api';
  * services view must follow what is observed.
  */
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('switching modes from VS Code against real systemd units', function () {
   this.timeout(120000);
