@@ -1,5 +1,5 @@
 // Fake llama.cpp llama-server in router mode, shaped after the recordings in
-// shared/fixtures/llama-server/ (key order, error bodies, async load/unload, LRU, idle sleep, SSE).
+// test/fixtures/llama-server/ (key order, error bodies, async load/unload, LRU, idle sleep, SSE).
 // Each loaded model is a child process (titled llama-server, listening on its own port) that holds
 // the model's VRAM, as real router children do. Runnable standalone:
 //   node out/test/fakes/llamaRouter.js --port 0 --models tiny-a,tiny-b --models-max 2 --load-ms 200

@@ -1,4 +1,4 @@
-// Replays the real llama-server recordings (shared/fixtures/llama-server/) against the fake router:
+// Replays the real llama-server recordings (test/fixtures/llama-server/) against the fake router:
 // status codes must match, and JSON shapes must match (same keys in the same order, recursively);
 // values are compared only where they are protocol, not noise (status.value, errors, success…).
 import * as assert from 'node:assert/strict';
@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { startFake, type RunningFake } from '../../fakes/lib/spawnFake';
 import { http, json, waitFor } from '../../fakes/lib/testHttp';
 
-const SHARED = process.env.GPUMOD_SHARED ?? resolve(process.cwd(), '../shared');
-const fixture = (name: string): string => readFileSync(resolve(SHARED, 'fixtures/llama-server', name), 'utf8');
+const FIXTURES = resolve(process.cwd(), 'test/fixtures');
+const fixture = (name: string): string => readFileSync(resolve(FIXTURES, 'llama-server', name), 'utf8');
 
 interface Exchange {
   method: string;

@@ -9,12 +9,12 @@ import { GpuHolding } from '../../fakes/lib/gpuFiles';
 import { fakePath, startFake } from '../../fakes/lib/spawnFake';
 import { http, waitFor } from '../../fakes/lib/testHttp';
 
-const SHARED = process.env.GPUMOD_SHARED ?? resolve(process.cwd(), '../shared');
+const FIXTURES = resolve(process.cwd(), 'test/fixtures');
 const GPU_QUERY = '--query-gpu=index,uuid,name,memory.total,memory.used,memory.free';
 const APPS_QUERY = '--query-compute-apps=gpu_uuid,pid,used_memory';
 const CSV = '--format=csv,noheader,nounits';
 
-// One line per GPU / per process, as in shared/fixtures/nvidia-smi.
+// One line per GPU / per process, as in test/fixtures/nvidia-smi.
 const GPU_LINE = /^\d+, GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}, [^,]+, \d+, \d+, \d+$/;
 const GPU_LINE_EXTRA = /^\d+, GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}, [^,]+, \d+, \d+, \d+, \d+, \d+, \d+\.\d+$/;
 const APPS_LINE = /^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}, \d+, \d+$/;
@@ -36,7 +36,7 @@ function smi(dir: string, args: string[], env: Record<string, string> = {}, time
 
 /** The output lines of a recorded fixture (after its `$ command` and `# exit` lines). */
 function fixtureLines(name: string): string[] {
-  return readFileSync(join(SHARED, 'fixtures/nvidia-smi', name), 'utf8')
+  return readFileSync(join(FIXTURES, 'nvidia-smi', name), 'utf8')
     .split('\n')
     .filter((l) => l !== '' && !l.startsWith('$ ') && !l.startsWith('# '));
 }

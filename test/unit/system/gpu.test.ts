@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APPS_FIELDS, GPU_FIELDS, joinGpuApps, parseAppsQuery, parseGpuQuery, unitOfCgroupFile } from '../../../src/system/gpu';
 
-const SHARED = process.env.GPUMOD_SHARED ?? resolve(process.cwd(), '../shared');
+const FIXTURES = resolve(process.cwd(), 'test/fixtures');
 const UUID = 'GPU-0e90e587-2121-919b-2f88-bd4defb494ad';
 
 /** A recording: the `$ nvidia-smi …` line gives the queried fields; it and `# exit=…` are not output. */
 function recording(name: string): { fields: string[]; output: string } {
-  const text = readFileSync(join(SHARED, 'fixtures/nvidia-smi', name), 'utf8');
+  const text = readFileSync(join(FIXTURES, 'nvidia-smi', name), 'utf8');
   const lines = text.split('\n');
   const command = lines.find((l) => l.startsWith('$ ')) ?? '';
   const fields = (/--query-[a-z-]+=(\S+)/.exec(command)?.[1] ?? '').split(',');
