@@ -43,16 +43,21 @@ export function serviceCommand(action: 'sleep' | 'wake' | 'start' | 'stop' | 're
   };
 }
 
-/** `gpumod logs SERVICE [--lines N]`: the unit's journal tail. */
+/** `gpumod logs SERVICE [--lines N] [--json]`: the unit's journal tail. */
 export async function logsCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  allowFlags(args, ['config', 'lines', 'verbose']);
-  const name = serviceArg(args, 'logs SERVICE [--lines N]');
+  allowFlags(args, ['config', 'lines', 'verbose', 'json']);
+  const name = serviceArg(args, 'logs SERVICE [--lines N] [--json]');
   const lines = Number(flagString(args, 'lines') ?? 100);
   if (!Number.isInteger(lines) || lines < 1 || lines > 100000) throw new UsageError('--lines takes a whole number from 1 to 100000');
   return withSession(args, io, async ({ config, machine }) => {
     const svc = config.services.get(name);
     if (!svc) throw new UsageError(`unknown service "${name}" (services: ${[...config.services.keys()].join(', ')})`);
-    io.out(await machine.systemd.journal(svc.unit, lines));
+    if (args.flags.has('json')) {
+      const entries = await machine.systemd.journalEntries(svc.unit, lines);
+      io.out(JSON.stringify({ service: name, unit: svc.unit, entries }) + '\n');
+    } else {
+      io.out(await machine.systemd.journal(svc.unit, lines));
+    }
     return EXIT.ok;
   });
 }

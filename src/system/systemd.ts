@@ -6,6 +6,7 @@ import { GpumodError } from './errors';
 import type { Logger } from './logger';
 import { resolveBinary, runProcess, type Env, type ProcessResult } from './process';
 import type { ProcessOptions, Systemd, UnitStatus } from './types';
+import { parseJournalJson, type JournalEntry } from './journal';
 
 /** The properties `show` asks for; the manager prints them in its own order, so they are parsed by key. */
 export const SHOW_PROPERTIES = [
@@ -37,6 +38,8 @@ export interface SystemdAdapter extends Systemd {
   runTransient(unit: string, argv: readonly string[], props?: Readonly<Record<string, string>>, opts?: ProcessOptions): Promise<void>;
   daemonReload(opts?: ProcessOptions): Promise<void>;
   resetFailed(unit: string, opts?: ProcessOptions): Promise<void>;
+  /** The last `lines` entries of the unit's journal, parsed (`gpumod logs --json`). */
+  journalEntries(unit: string, lines: number, opts?: ProcessOptions): Promise<JournalEntry[]>;
 }
 
 const UNIT_NAME_MAX = 255;
@@ -149,6 +152,20 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     await systemctl([verb, '--', unit], opts);
   };
 
+  const journalctl = async (unit: string, lines: number, output: 'short-iso' | 'json', opts?: ProcessOptions): Promise<string> => {
+    validateUnitName(unit);
+    const n = String(Math.max(1, Math.floor(lines)));
+    // Root's user-unit entries land in the system journal, where only --user-unit finds them.
+    const select = uid === 0 ? [`--user-unit=${unit}`] : ['--user', '-u', unit];
+    const r = await runProcess(
+      resolveBinary('journalctl', env),
+      [...select, '-n', n, '-o', output, '--no-pager', '--quiet'],
+      { timeoutMs: opts?.timeoutMs ?? 15_000, signal: opts?.signal, env },
+      log,
+    );
+    return r.stdout;
+  };
+
   return {
     async show(unit, opts) {
       validateUnitName(unit);
@@ -171,18 +188,12 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
       return state;
     },
 
-    async journal(unit, lines, opts) {
-      validateUnitName(unit);
-      const n = String(Math.max(1, Math.floor(lines)));
-      // Root's user-unit entries land in the system journal, where only --user-unit finds them.
-      const select = uid === 0 ? [`--user-unit=${unit}`] : ['--user', '-u', unit];
-      const r = await runProcess(
-        resolveBinary('journalctl', env),
-        [...select, '-n', n, '-o', 'short-iso', '--no-pager', '--quiet'],
-        { timeoutMs: opts?.timeoutMs ?? 15_000, signal: opts?.signal, env },
-        log,
-      );
-      return r.stdout.trim() === '-- No entries --' ? '' : r.stdout;
+    journal(unit, lines, opts) {
+      return journalctl(unit, lines, 'short-iso', opts).then((out) => (out.trim() === '-- No entries --' ? '' : out));
+    },
+
+    async journalEntries(unit, lines, opts) {
+      return parseJournalJson(await journalctl(unit, lines, 'json', opts));
     },
 
     async pids(status) {
