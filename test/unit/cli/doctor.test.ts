@@ -168,7 +168,7 @@ modes:
       endpoint: { request: 'GET /is_sleeping', status: 200, body: '{"is_sleeping":false}' },
     }));
     assert.deepEqual(failed(fs), []);
-    assert.deepEqual(fs.map((f) => f.check), ['unit', 'sleep-flag', 'dev-mode', 'host', 'port-flag', 'port', 'endpoint']);
+    assert.deepEqual(fs.map((f) => f.check), ['unit', 'sleep-flag', 'dev-mode', 'alloc-conf', 'host', 'port-flag', 'port', 'endpoint']);
   });
 
   it('flags a missing dev mode, a missing sleep flag and a wildcard bind, each with its fix', () => {
@@ -199,6 +199,20 @@ modes:
     assert.deepEqual(failed(script), ['command:warning', 'sleep-flag:warning', 'dev-mode:warning']);
     const zero = checkService(svc('chat'), facts({ unit: unit('chat.service', 'inactive'), unitText: unitText(GOOD, 'VLLM_SERVER_DEV_MODE=0') }));
     assert.deepEqual(failed(zero), ['dev-mode:error']);
+  });
+
+  it('finds expandable segments in the allocator settings, which make sleep free nothing', () => {
+    const withConf = (env: string, vars = new Map<string, string>()): Finding[] =>
+      checkService(svc('chat'), facts({ unit: unit('chat.service', 'inactive'), unitText: unitText(GOOD, `VLLM_SERVER_DEV_MODE=1 ${env}`), envFileVars: vars }));
+    const on = withConf('PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:512,expandable_segments:True');
+    assert.deepEqual(failed(on), ['alloc-conf:error']);
+    const finding = on.find((f) => f.check === 'alloc-conf');
+    assert.match(finding?.message ?? '', /PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:512,expandable_segments:True: .*sleep frees nothing/);
+    assert.match(finding?.fix ?? '', /remove expandable_segments:True from PYTORCH_CUDA_ALLOC_CONF \(systemctl --user edit --full chat\.service\)/);
+    assert.deepEqual(failed(withConf('PYTORCH_ALLOC_CONF=expandable_segments:true')), ['alloc-conf:error']);
+    assert.deepEqual(failed(withConf('', new Map([['PYTORCH_CUDA_ALLOC_CONF', 'expandable_segments:1']]))), ['alloc-conf:error']);
+    assert.deepEqual(failed(withConf('PYTORCH_CUDA_ALLOC_CONF=expandable_segments:False')), []);
+    assert.deepEqual(failed(withConf('PYTORCH_CUDA_ALLOC_CONF=garbage_collection_threshold:0.6')), []);
   });
 
   it('does not ask a vLLM that never sleeps for sleep flags; an open bind is then a warning', () => {
