@@ -35,7 +35,7 @@ const targets = [
   { ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];
 if (tests) {
-  const entries = files('test', (p) => /\.test\.ts$/.test(p) || /^test\/(fakes|host|ui)\/[^/_][^/]*\.ts$/.test(p) || /^test\/integration\/setup\.ts$/.test(p) || /^test\/bench\/[^/_][^/]*\.ts$/.test(p));
+  const entries = files('test', (p) => /\.test\.ts$/.test(p) || /^test\/(fakes|host|ui)\/[^/_][^/]*\.ts$/.test(p) || /^test\/integration\/setup\.ts$/.test(p) || /\.nested\.ts$/.test(p) || /^test\/bench\/[^/_][^/]*\.ts$/.test(p));
   targets.push({ ...common, entryPoints: entries, outdir: 'out', outbase: '.' });
   targets.push({ ...common, entryPoints: files('demo', (p) => /^demo\/main\.ts$/.test(p)), outdir: 'out', outbase: '.' });
   const scripts = files('scripts', (p) => p.endsWith('.ts'));

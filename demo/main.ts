@@ -1,11 +1,10 @@
 // `npm run demo`: gpumod's main job on any Linux machine, no GPU needed. Brings up the workstation of
-// shared/reference/profile.md (eight fake servers as real systemd user units, a fake nvidia-smi),
+// docs/WORKSTATION.md (eight fake servers as real systemd user units, a fake nvidia-smi),
 // switches blank → code → rag → speak → code → blank with gpumod, then the same with plain
 // stop/start, prints both side by side, and removes everything it started (also on Ctrl-C).
 // `--vscode` serves the real VS Code with the extension on that workstation instead.
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatProblems, loadConfig } from '../src/config/load';
@@ -20,6 +19,7 @@ import { naiveSwitch } from './naive';
 import { CARDS, PROFILE } from './profile';
 import { comparisonTable, makeStyle, seconds, whatHappened, type Comparison, type Style } from './report';
 import { serveVscode } from './vscode';
+import { freePortBase } from './ports';
 import { bringUp, type Workstation } from './workstation';
 
 const LAP = ['code', 'rag', 'speak', 'code', 'blank'];
@@ -108,23 +108,6 @@ function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
     }
   }
   return opts;
-}
-
-/** A free run of `count` loopback ports, so the demo never collides with the user's own servers. */
-async function freePortBase(count: number): Promise<number> {
-  const free = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 21000 + Math.floor(Math.random() * 20000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await free(p);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found on 127.0.0.1`);
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,4 +1,4 @@
-// `npm run bench`: mode switches on the profile workstation (shared/reference/profile.md) with three
+// `npm run bench`: mode switches on the profile workstation (docs/WORKSTATION.md) with three
 // strategies (test/bench/_strategies.ts), on a 32 GB and a 24 GB card, at time scale 10 (a 60 s vLLM
 // cold start takes 6 s). Runs outside mocha: it starts its own systemd user manager
 // (scripts/userManager.sh) and stops it at the end, on errors and on Ctrl-C.
@@ -27,7 +27,7 @@ import { loadConfig, formatProblems } from '../../src/config/load';
 import { median } from '../../src/engine/history';
 import { createMachine } from '../../src/machine';
 import { silentLogger } from '../../src/system/logger';
-import { sandboxEnv, startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
+import { sandboxVars, startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
 import { criticalPathMs, slowestWakeMs, type BenchStep } from './_latency';
 import { instrumentGpu, SWITCHERS, type BenchMachine, type Run, type Strategy } from './_strategies';
 
@@ -99,7 +99,7 @@ function createSync(parties: number): Sync {
 }
 
 async function benchCard(card: Card, sandbox: string, portBase: number, signal: AbortSignal, sync: Sync): Promise<Results> {
-  const env = sandboxEnv(sandbox);
+  const env = sandboxVars(sandbox);
   const ws = await bringUp({
     dir: join(sandbox, `bench-${card}`),
     managerEnv: env,

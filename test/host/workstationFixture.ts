@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { bringUp, type Workstation } from '../../demo/workstation';
 import { silentLogger } from '../../src/system/logger';
-import { sandboxEnv, startSandbox, stopSandbox } from '../integration/support/sandbox';
+import { sandboxVars, startSandbox, stopSandbox } from '../integration/support/sandbox';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   process.stdin.on('end', () => void close(0));
   process.stdin.resume();
   try {
-    const env = sandboxEnv(dir);
+    const env = sandboxVars(dir);
     ws = await bringUp({
       dir: join(dir, 'workstation'),
       managerEnv: env,

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installUnit, removeUnit, sandboxEnv, sandboxSystemd } from '../support/sandbox';
+import { escapeRegExp as esc, installUnit, managerEnv, managerSystemd, removeUnit, unitName } from '../support/testManager';
 import { waitFor } from '../support/wait';
 import { gpumod } from './runCli';
 
@@ -54,7 +54,7 @@ describe('gpumod doctor (the CLI as a process, units of the fakes under a real u
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'gpumod-doctor-'));
   const config = join(dir, 'gpumod.yaml');
-  const units = ['good', 'nodev', 'noflag', 'open', 'squatted', 'squatter', 'router', 'router-bad'].map((n) => `gpumod-doctor-${n}.service`);
+  const units = ['good', 'nodev', 'noflag', 'open', 'squatted', 'squatter', 'router', 'router-bad', 'expandable'].map((n) => unitName(`doctor-${n}`));
   let env: Record<string, string>;
   let byService: Map<string, JsonFinding[]>;
   let exitAll: number;
@@ -64,48 +64,53 @@ describe('gpumod doctor (the CLI as a process, units of the fakes under a real u
   const vllm = (port: number, ...flags: string[]): string[] => [node, VLLM_SERVE, ...flags, '--port', String(port), '--model', 'm', '--startup-ms', '0', '--vram-mb', '100', '--vram-asleep-mb', '10'];
 
   before(async () => {
-    const [pGood, pNodev, pNoflag, pOpen, pSquat, pRouter, pRouterBad] = await freePorts(7);
+    const [pGood, pNodev, pNoflag, pOpen, pSquat, pRouter, pRouterBad, pExp] = await freePorts(8);
     const models = join(dir, 'models');
     mkdirSync(models);
     writeFileSync(join(models, 'GLM-4.5-Air-Q4.gguf'), '');
     const dev = { VLLM_SERVER_DEV_MODE: '1' };
-    await installUnit('gpumod-doctor-good.service', { execStart: vllm(pGood, '--enable-sleep-mode', '--host', '127.0.0.1'), env: dev });
-    await installUnit('gpumod-doctor-nodev.service', { execStart: vllm(pNodev, '--enable-sleep-mode', '--host', '127.0.0.1') });
-    await installUnit('gpumod-doctor-noflag.service', { execStart: vllm(pNoflag, '--host', '127.0.0.1'), env: dev });
-    await installUnit('gpumod-doctor-open.service', { execStart: vllm(pOpen, '--enable-sleep-mode'), env: dev });
-    await installUnit('gpumod-doctor-squatted.service', { execStart: vllm(pSquat, '--enable-sleep-mode', '--host', '127.0.0.1'), env: dev });
-    await installUnit('gpumod-doctor-squatter.service', { execStart: [node, PLAIN, '--port', String(pSquat), '--startup-ms', '0'] });
-    await installUnit('gpumod-doctor-router.service', {
+    await installUnit(unitName('doctor-good'), { execStart: vllm(pGood, '--enable-sleep-mode', '--host', '127.0.0.1'), env: dev });
+    await installUnit(unitName('doctor-nodev'), { execStart: vllm(pNodev, '--enable-sleep-mode', '--host', '127.0.0.1') });
+    await installUnit(unitName('doctor-noflag'), { execStart: vllm(pNoflag, '--host', '127.0.0.1'), env: dev });
+    await installUnit(unitName('doctor-open'), { execStart: vllm(pOpen, '--enable-sleep-mode'), env: dev });
+    await installUnit(unitName('doctor-squatted'), { execStart: vllm(pSquat, '--enable-sleep-mode', '--host', '127.0.0.1'), env: dev });
+    await installUnit(unitName('doctor-squatter'), { execStart: [node, PLAIN, '--port', String(pSquat), '--startup-ms', '0'] });
+    await installUnit(unitName('doctor-router'), {
       execStart: [node, ROUTER, '--models-dir', models, '--no-models-autoload', '--host', '127.0.0.1', '--port', String(pRouter), '--startup-ms', '0'],
     });
-    await installUnit('gpumod-doctor-router-bad.service', { execStart: [node, ROUTER, '--models', 'GLM-4.5-Air-Q4', '--port', String(pRouterBad), '--startup-ms', '0'] });
+    await installUnit(unitName('doctor-expandable'), {
+      execStart: vllm(pExp, '--enable-sleep-mode', '--host', '127.0.0.1'),
+      env: { ...dev, PYTORCH_CUDA_ALLOC_CONF: 'expandable_segments:True' },
+    });
+    await installUnit(unitName('doctor-router-bad'), { execStart: [node, ROUTER, '--models', 'GLM-4.5-Air-Q4', '--port', String(pRouterBad), '--startup-ms', '0'] });
     writeFileSync(
       config,
       `services:
-  good:       { driver: vllm, unit: gpumod-doctor-good.service, port: ${pGood}, vram_mb: 100, sleep: l1 }
-  nodev:      { driver: vllm, unit: gpumod-doctor-nodev.service, port: ${pNodev}, vram_mb: 100, sleep: l1 }
-  noflag:     { driver: vllm, unit: gpumod-doctor-noflag.service, port: ${pNoflag}, vram_mb: 100, sleep: l2 }
-  open:       { driver: vllm, unit: gpumod-doctor-open.service, port: ${pOpen}, vram_mb: 100, sleep: l1 }
-  squatted:   { driver: vllm, unit: gpumod-doctor-squatted.service, port: ${pSquat}, vram_mb: 100, sleep: l1 }
-  missing:    { driver: vllm, unit: gpumod-doctor-missing.service, port: ${pRouterBad + 1}, vram_mb: 100 }
-  router:     { driver: llamacpp, unit: gpumod-doctor-router.service, port: ${pRouter}, vram_mb: 100, model: GLM-4.5-Air-Q4 }
-  router-bad: { driver: llamacpp, unit: gpumod-doctor-router-bad.service, port: ${pRouterBad}, vram_mb: 100, model: GLM-4.5-Air-Q4 }
+  good:       { driver: vllm, unit: ${unitName('doctor-good')}, port: ${pGood}, vram_mb: 100, sleep: l1 }
+  nodev:      { driver: vllm, unit: ${unitName('doctor-nodev')}, port: ${pNodev}, vram_mb: 100, sleep: l1 }
+  noflag:     { driver: vllm, unit: ${unitName('doctor-noflag')}, port: ${pNoflag}, vram_mb: 100, sleep: l2 }
+  open:       { driver: vllm, unit: ${unitName('doctor-open')}, port: ${pOpen}, vram_mb: 100, sleep: l1 }
+  squatted:   { driver: vllm, unit: ${unitName('doctor-squatted')}, port: ${pSquat}, vram_mb: 100, sleep: l1 }
+  missing:    { driver: vllm, unit: ${unitName('doctor-missing')}, port: ${pRouterBad + 1}, vram_mb: 100 }
+  router:     { driver: llamacpp, unit: ${unitName('doctor-router')}, port: ${pRouter}, vram_mb: 100, model: GLM-4.5-Air-Q4 }
+  router-bad: { driver: llamacpp, unit: ${unitName('doctor-router-bad')}, port: ${pRouterBad}, vram_mb: 100, model: GLM-4.5-Air-Q4 }
+  expandable: { driver: vllm, unit: ${unitName('doctor-expandable')}, port: ${pExp}, vram_mb: 100, sleep: l1 }
 modes:
   m: { services: [good] }
 `,
     );
-    const sd = sandboxSystemd();
+    const sd = managerSystemd();
     for (const [unit, port] of [
-      ['gpumod-doctor-good.service', pGood],
-      ['gpumod-doctor-nodev.service', pNodev],
-      ['gpumod-doctor-open.service', pOpen],
-      ['gpumod-doctor-squatter.service', pSquat],
-      ['gpumod-doctor-router.service', pRouter],
+      [unitName('doctor-good'), pGood],
+      [unitName('doctor-nodev'), pNodev],
+      [unitName('doctor-open'), pOpen],
+      [unitName('doctor-squatter'), pSquat],
+      [unitName('doctor-router'), pRouter],
     ] as const) {
       await sd.start(unit, { timeoutMs: 15_000 });
       await waitFor(`${unit} listening on ${port}`, () => listening(port), 15_000);
     }
-    env = { ...sandboxEnv(), GPUMOD_CONFIG: config };
+    env = { ...managerEnv(), GPUMOD_CONFIG: config };
     const all = await gpumod(['doctor', '--json'], env);
     exitAll = all.code;
     const parsed = JSON.parse(all.stdout) as { ok: boolean; findings: JsonFinding[] };
@@ -132,9 +137,9 @@ modes:
     assert.deepEqual(failed('good'), []);
     assert.deepEqual(
       byService.get('good')?.map((f) => f.check),
-      ['unit', 'sleep-flag', 'dev-mode', 'host', 'port-flag', 'port', 'endpoint'],
+      ['unit', 'sleep-flag', 'dev-mode', 'alloc-conf', 'host', 'port-flag', 'port', 'endpoint'],
     );
-    assert.match(finding('good', 'port').message, /served by gpumod-doctor-good\.service \(PID \d+, 127\.0\.0\.1\)/);
+    assert.match(finding('good', 'port').message, new RegExp(`served by ${esc(unitName('doctor-good'))} \\(PID \\d+, 127\\.0\\.0\\.1\\)`));
     assert.match(finding('good', 'endpoint').message, /GET \/is_sleeping answers \(awake\)/);
     assert.deepEqual(failed('router'), []);
     assert.match(finding('router', 'endpoint').message, /GET \/models lists GLM-4\.5-Air-Q4 \(unloaded\)/);
@@ -160,17 +165,17 @@ modes:
     // Judged from the server's own socket, and the reason named from its command line.
     assert.match(finding('open', 'host').message, /listens on 0\.0\.0\.0, every interface: reachable from the network \(no --host: vLLM binds 0\.0\.0\.0\)/);
     assert.match(finding('open', 'host').fix ?? '', /add --host 127\.0\.0\.1/);
-    assert.match(finding('open', 'port').message, /served by gpumod-doctor-open\.service \(PID \d+, 0\.0\.0\.0\)/);
+    assert.match(finding('open', 'port').message, new RegExp(`served by ${esc(unitName('doctor-open'))} \\(PID \\d+, 0\\.0\\.0\\.0\\)`));
   });
 
   it('finds the port taken by another unit, naming the unit', () => {
     assert.deepEqual(failed('squatted'), ['port:error']);
-    assert.match(finding('squatted', 'port').message, /port \d+ is taken by PID \d+ \(node\) of gpumod-doctor-squatter\.service/);
+    assert.match(finding('squatted', 'port').message, new RegExp(`port \\d+ is taken by PID \\d+ \\(node\\) of ${esc(unitName('doctor-squatter'))}`));
   });
 
   it('finds a unit that does not exist', () => {
     assert.deepEqual(failed('missing'), ['unit:error']);
-    assert.match(finding('missing', 'unit').message, /unit not found: gpumod-doctor-missing\.service/);
+    assert.match(finding('missing', 'unit').message, new RegExp(`unit not found: ${esc(unitName('doctor-missing'))}`));
     assert.match(finding('missing', 'unit').fix ?? '', /create it .* or fix `unit:`/);
   });
 
@@ -178,11 +183,17 @@ modes:
     assert.deepEqual(failed('router-bad'), ['router:error', 'autoload:error']);
   });
 
+  it("finds expandable segments in the unit's allocator settings, with the fix", () => {
+    assert.deepEqual(failed('expandable'), ['alloc-conf:error']);
+    assert.match(finding('expandable', 'alloc-conf').message, /^PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: with expandable_segments:True vLLM's sleep frees nothing/);
+    assert.match(finding('expandable', 'alloc-conf').fix ?? '', /remove expandable_segments:True from PYTORCH_CUDA_ALLOC_CONF/);
+  });
+
   it('exits 1 and prints each problem with its fix', () => {
     assert.equal(exitAll, 1);
-    assert.match(textAll, /^nodev \(vllm, gpumod-doctor-nodev\.service, port \d+\)$/m);
+    assert.match(textAll, new RegExp(`^nodev \\(vllm, ${esc(unitName('doctor-nodev'))}, port \\d+\\)$`, 'm'));
     assert.match(textAll, /^ {2}ERROR dev-mode +VLLM_SERVER_DEV_MODE=1 is not set/m);
     assert.match(textAll, /^ +fix: add Environment=VLLM_SERVER_DEV_MODE=1/m);
-    assert.match(textAll, /8 services checked: 8 errors, 0 warnings\./);
+    assert.match(textAll, /9 services checked: 9 errors, 0 warnings\./);
   });
 });

@@ -1,12 +1,13 @@
-// `npm run demo` as a user runs it: the built out/demo/main.js as a child process, with its own
-// systemd user manager (root has no session here, so the demo starts a sandbox of its own; the
-// integration run's manager is not used), then checks that it left nothing behind.
+// `npm run demo` as a user runs it: the built out/demo/main.js as a child process, then checks that
+// it left nothing behind: once with a sandboxed manager of its own (root only), once in the session
+// the integration run uses, and once interrupted.
 import * as assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { sandboxEnv, sandboxSystemd } from '../support/sandbox';
+import { managerEnv, managerKind, managerSystemd } from '../support/testManager';
 
 const DEMO = join(process.cwd(), 'out/demo/main.js');
 
@@ -99,7 +100,8 @@ describe('npm run demo (out/demo/main.js)', function () {
   this.timeout(180_000);
 
   it('switches the route with gpumod and with stop/start, prints the comparison, exits 0 and leaves nothing', async () => {
-    const run = await runDemo(['--time-scale', '50']);
+    // As root the demo's own sandbox is tried here (the session is the next test's); a user gets the session.
+    const run = await runDemo(['--time-scale', '50', ...(process.getuid?.() === 0 ? ['--manager', 'sandbox'] : [])]);
     assert.equal(run.code, 0, `exit ${run.code} ${run.signal ?? ''}\n${run.stdout}\n${run.stderr}`);
     // Piped: plain text, no colour codes.
     assert.doesNotMatch(run.stdout, /\x1b\[/);
@@ -121,9 +123,11 @@ describe('npm run demo (out/demo/main.js)', function () {
 
   it("uses a reachable user session, touching nothing of it but its own gpumod-demo-* runtime units", async () => {
     // The integration run's manager stands in for a user's login session here.
-    const session = sandboxEnv();
-    const unitsDir = join(session.XDG_CONFIG_HOME, 'systemd/user');
-    const before = readdirSync(unitsDir).sort();
+    const session = managerEnv();
+    // The manager's own unit files: the sandbox's, or (a session) the user's real ones.
+    const unitsDir = managerKind() === 'session' ? join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'systemd/user') : join(session.XDG_CONFIG_HOME, 'systemd/user');
+    const listUnits = (): string[] => (existsSync(unitsDir) ? readdirSync(unitsDir).sort() : []);
+    const before = listUnits();
     const runtimeUnits = join(session.XDG_RUNTIME_DIR, 'systemd/user');
     const hadRuntimeUnits = existsSync(runtimeUnits);
     const env = { ...process.env, ...session };
@@ -135,10 +139,10 @@ describe('npm run demo (out/demo/main.js)', function () {
     assertNothingLeft(run, env);
     const known = execFileSync('systemctl', ['--user', 'list-units', '--all', '--plain', '--no-legend', 'gpumod-demo-*'], { env, encoding: 'utf8' });
     assert.equal(known.trim(), '', `the session still knows demo units:\n${known}`);
-    assert.deepEqual(readdirSync(unitsDir).sort(), before, "the user's own unit files changed");
+    assert.deepEqual(listUnits(), before, "the user's own unit files changed");
     assert.equal(existsSync(runtimeUnits), hadRuntimeUnits, `${runtimeUnits} was created and left behind`);
     // The session's manager is the user's: still running.
-    assert.equal((await sandboxSystemd().show('gpumod-demo-nothing.service')).loadState, 'not-found');
+    assert.equal((await managerSystemd().show('gpumod-demo-nothing.service')).loadState, 'not-found');
   });
 
   it('cleans up everything on Ctrl-C in the middle of a switch', async () => {

@@ -4,9 +4,10 @@
 import * as assert from 'node:assert/strict';
 import { driverFor } from '../../../src/drivers/registry';
 import { rejectsWith, Rig, scaled, servicesFromYaml } from './support';
+import { testPort, unitName } from '../support/testManager';
 
-const PORT = 18310;
-const UNIT = 'gpumod-it-drv-hooks.service';
+const PORT = testPort(310);
+const UNIT = unitName('it-drv-hooks');
 const HOOKS = `{ sleep: "POST /unload", wake: "POST /load", probe: "GET /status" }`;
 const asr = servicesFromYaml(`
 services:
@@ -66,7 +67,7 @@ describe('drivers/httpHooks against the fake hook server under the real systemd 
     await rig.expectObserved(asr, { state: 'running', healthy: true, vramMb: LOADED });
     await rig.fault(PORT, { endpoint: '/unload', kind: 'hang', times: 1 });
     const t0 = Date.now();
-    await rejectsWith(() => drv.sleep(asr, 'hook', rig.ctx()), 'HTTP_TIMEOUT', /POST http:\/\/127\.0\.0\.1:18310\/unload did not complete within 1000 ms/);
+    await rejectsWith(() => drv.sleep(asr, 'hook', rig.ctx()), 'HTTP_TIMEOUT', new RegExp(`POST http://127\\.0\\.0\\.1:${PORT}/unload did not complete within 1000 ms`));
     assert.ok(Date.now() - t0 < 4000, `${Date.now() - t0} ms`);
     await rig.expectObserved(asr, { state: 'running', healthy: true, vramMb: LOADED });
   });

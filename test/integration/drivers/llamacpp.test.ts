@@ -6,9 +6,10 @@ import type { ServiceConfig } from '../../../src/config/types';
 import { driverFor } from '../../../src/drivers/registry';
 import { json } from '../../fakes/lib/testHttp';
 import { rejectsWith, Rig, scaled, servicesFromYaml } from './support';
+import { testPort, unitName } from '../support/testManager';
 
-const P = { main: 18210, idle: 18211 };
-const U = { main: 'gpumod-it-drv-llama.service', idle: 'gpumod-it-drv-llama-idle.service' };
+const P = { main: testPort(210), idle: testPort(211) };
+const U = { main: unitName('it-drv-llama'), idle: unitName('it-drv-llama-idle') };
 // Three services on one router (its unit and port shared, as the config allows for llamacpp).
 const YAML = `
 services:
@@ -143,7 +144,7 @@ describe('drivers/llamacpp against the fake llama.cpp router under the real syst
 
       await rig.fault(P.main, { endpoint: '/models', kind: 'refuse', times: 1, forMs: 1500 });
       await rig.expectObserved(coder, { state: 'starting', healthy: false, detail: /port not answering yet/ });
-      await rejectsWith(() => drv.wake(coder, rig.ctx()), 'HTTP_UNREACHABLE', /GET http:\/\/127\.0\.0\.1:18210\/models/);
+      await rejectsWith(() => drv.wake(coder, rig.ctx()), 'HTTP_UNREACHABLE', new RegExp(`GET http://127\\.0\\.0\\.1:${P.main}/models`));
       await rig.awaitObserved(coder, { state: 'sleeping', sleep: 'router', healthy: true, vramMb: ROUTER });
       await drv.wake(coder, rig.ctx());
       await rig.expectObserved(coder, { state: 'running', healthy: true, vramMb: LOADED });

@@ -4,9 +4,10 @@ import * as assert from 'node:assert/strict';
 import { driverFor } from '../../../src/drivers/registry';
 import { EXIT_3 } from '../support/programs';
 import { rejectsWith, Rig, scaled, servicesFromYaml } from './support';
+import { testPort, unitName } from '../support/testManager';
 
-const P = { tts: 18410, quitter: 18411 };
-const U = { tts: 'gpumod-it-drv-plain.service', quitter: 'gpumod-it-drv-plain-exit3.service' };
+const P = { tts: testPort(410), quitter: testPort(411) };
+const U = { tts: unitName('it-drv-plain'), quitter: unitName('it-drv-plain-exit3') };
 const svcs = servicesFromYaml(`
 services:
   tts:     { driver: systemd, unit: ${U.tts}, port: ${P.tts}, vram_mb: 3000 }

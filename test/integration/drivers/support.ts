@@ -23,7 +23,7 @@ import { createSystemd, type SystemdAdapter } from '../../../src/system/systemd'
 import type { HttpClient } from '../../../src/system/types';
 import type { UnitSpec } from '../../../src/system/unitFile';
 import { json } from '../../fakes/lib/testHttp';
-import { installUnit, removeUnit, sandboxEnv } from '../support/sandbox';
+import { installUnit, removeUnit, managerEnv } from '../support/testManager';
 
 export type FakeName = 'vllm' | 'llamaRouter' | 'hookServer' | 'plainServer';
 
@@ -145,7 +145,7 @@ export async function rejectsWith(fn: () => Promise<unknown>, code: GpumodErrorC
  */
 export class Rig {
   readonly gpuDir = mkdtempSync(join(tmpdir(), 'gpumod-drv-gpu-'));
-  readonly systemd: SystemdAdapter = createSystemd(silentLogger, { env: sandboxEnv() });
+  readonly systemd: SystemdAdapter = createSystemd(silentLogger, { env: managerEnv() });
   /** The drivers' client: what it records is the protocol under test, observations apart. */
   readonly http = recordingHttp();
   private readonly observeHttp = createHttpClient(silentLogger, { keepAliveMs: 500 });
@@ -154,7 +154,7 @@ export class Rig {
 
   constructor(private readonly tcpPorts: readonly number[]) {
     const gpu = createGpu(silentLogger, {
-      env: { ...sandboxEnv(), GPUMOD_NVIDIA_SMI: resolve(REPO, 'test/fakes/bin/nvidia-smi'), FAKE_GPU_DIR: this.gpuDir, FAKE_GPU_TOTAL_MB },
+      env: { ...managerEnv(), GPUMOD_NVIDIA_SMI: resolve(REPO, 'test/fakes/bin/nvidia-smi'), FAKE_GPU_DIR: this.gpuDir, FAKE_GPU_TOTAL_MB },
     });
     this.ports = { systemd: this.systemd, gpu, drivers: driverFor, http: this.observeHttp, log: silentLogger, clock: systemClock };
   }

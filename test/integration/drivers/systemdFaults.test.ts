@@ -3,9 +3,10 @@
 import * as assert from 'node:assert/strict';
 import { driverFor } from '../../../src/drivers/registry';
 import { fakeProcessesOn, rejectsWith, Rig, scaled, servicesFromYaml } from './support';
+import { testPort, unitName } from '../support/testManager';
 
-const P = { missing: 18510, stubborn: 18511 };
-const U = { missing: 'gpumod-it-drv-sd-missing.service', stubborn: 'gpumod-it-drv-sd-stubborn.service' };
+const P = { missing: testPort(510), stubborn: testPort(511) };
+const U = { missing: unitName('it-drv-sd-missing'), stubborn: unitName('it-drv-sd-stubborn') };
 const svcs = servicesFromYaml(`
 services:
   missing:  { driver: vllm, unit: ${U.missing}, port: ${P.missing}, vram_mb: 7000, sleep: l1 }

@@ -6,15 +6,16 @@ import type { ServiceConfig } from '../../../src/config/types';
 import { driverFor } from '../../../src/drivers/registry';
 import { json } from '../../fakes/lib/testHttp';
 import { rejectsWith, Rig, scaled, servicesFromYaml, until } from './support';
+import { testPort, unitName } from '../support/testManager';
 
-const P = { main: 18110, nodev: 18111, nosleep: 18112, old: 18113, crash: 18114, restart: 18115 };
+const P = { main: testPort(110), nodev: testPort(111), nosleep: testPort(112), old: testPort(113), crash: testPort(114), restart: testPort(115) };
 const U = {
-  main: 'gpumod-it-drv-vllm.service',
-  nodev: 'gpumod-it-drv-vllm-nodev.service',
-  nosleep: 'gpumod-it-drv-vllm-nosleep.service',
-  old: 'gpumod-it-drv-vllm-old.service',
-  crash: 'gpumod-it-drv-vllm-crash.service',
-  restart: 'gpumod-it-drv-vllm-restart.service',
+  main: unitName('it-drv-vllm'),
+  nodev: unitName('it-drv-vllm-nodev'),
+  nosleep: unitName('it-drv-vllm-nosleep'),
+  old: unitName('it-drv-vllm-old'),
+  crash: unitName('it-drv-vllm-crash'),
+  restart: unitName('it-drv-vllm-restart'),
 };
 // Short sleep/wake timeouts: the hang tests wait them out.
 const YAML = `
@@ -205,7 +206,7 @@ describe('drivers/vllm against the fake vLLM under the real systemd user manager
     it('hangs: a wedged endpoint is cut by the call timeout (HTTP_TIMEOUT) or the caller’s signal (CANCELLED)', async () => {
       await rig.fault(P.main, { endpoint: '/sleep', kind: 'hang', times: 1 });
       let t0 = Date.now();
-      await rejectsWith(() => drv.sleep(chat, 'l1', rig.ctx()), 'HTTP_TIMEOUT', /POST http:\/\/127\.0\.0\.1:18110\/sleep\?level=1&mode=wait did not complete within 1000 ms/);
+      await rejectsWith(() => drv.sleep(chat, 'l1', rig.ctx()), 'HTTP_TIMEOUT', new RegExp(`POST http://127\\.0\\.0\\.1:${P.main}/sleep\\?level=1&mode=wait did not complete within 1000 ms`));
       assert.ok(Date.now() - t0 < 5000, `sleep_timeout_s 1 held (${Date.now() - t0} ms)`);
       await rig.expectObserved(chat, { state: 'running', healthy: true, vramMb: AWAKE });
 

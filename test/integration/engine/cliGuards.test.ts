@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import { PROFILE } from '../../../demo/profile';
 import { waitFor } from '../support/wait';
 import { assertSwitchShape, assertVram, byName, startWorkstation, switchAndCheck, type Harness, type Status, type SwitchJson } from './harness';
+import { testPort } from '../support/testManager';
 
 const TIME_SCALE = 50;
 
@@ -14,7 +15,7 @@ describe('engine: the CLI around a switch (32 GB, real units)', function () {
   let h: Harness;
 
   before(async () => {
-    h = await startWorkstation('32', 18700, {
+    h = await startWorkstation('32', testPort(700), {
       prefix: 'eg-',
       timeScale: TIME_SCALE,
       extraArgs: { 'vllm-embedding': ['--startup-ms', String(6000 * TIME_SCALE)], 'vllm-tts': ['--startup-ms', String(8000 * TIME_SCALE)] },

@@ -5,13 +5,12 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CARDS, MODES, PROFILE } from '../../../demo/profile';
 import { bringUp, REPO, type Workstation } from '../../../demo/workstation';
 import { silentLogger } from '../../../src/system/logger';
 import type { UnitStatus } from '../../../src/system/types';
-import { sandboxEnv } from '../support/sandbox';
+import { managerEnv, scratchDir, unitDir, unitPrefix } from '../support/testManager';
 import { waitFor } from '../support/wait';
 
 export const CLI = join(REPO, 'dist/cli.js');
@@ -102,16 +101,15 @@ export async function startWorkstation(
   opts: { timeScale?: number; prefix: string; extraArgs?: Record<string, string[]> },
 ): Promise<Harness> {
   assert.ok(existsSync(CLI), `${CLI} is missing: run \`node esbuild.mjs\` first`);
-  const dir = mkdtempSync(join(tmpdir(), `gpumod-engine-${card}-`));
-  const managerEnv = sandboxEnv();
+  const dir = mkdtempSync(join(scratchDir(), `engine-${card}-`));
   const ws = await bringUp({
     dir,
-    managerEnv,
-    unitDir: join(managerEnv.XDG_CONFIG_HOME, 'systemd/user'),
+    managerEnv: managerEnv(),
+    unitDir: unitDir(),
     timeScale: opts.timeScale ?? TIME_SCALE,
     card,
     portBase,
-    unitPrefix: opts.prefix,
+    unitPrefix: `${unitPrefix()}${opts.prefix}`,
     log: silentLogger,
     extraArgs: opts.extraArgs,
   });

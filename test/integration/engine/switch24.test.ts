@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { CARDS } from '../../../demo/profile';
 import { actions, assertVram, byName, MARGIN_MB, startWorkstation, switchAndCheck, type Harness, type SwitchJson } from './harness';
+import { testPort } from '../support/testManager';
 
 const ROOM_BESIDE_CODE_MB = CARDS['24'].totalMb - MARGIN_MB - 23000;
 const RESIDUE_MB: Record<string, number> = { 'vllm-chat': 1500, 'vllm-hyde': 1000, 'vllm-reranker': 800, 'qwen3-asr': 500 };
@@ -27,7 +28,7 @@ describe('engine: switching the 24 GB workstation (real units, CLI)', function (
   let keptBesideCode: string[] = [];
 
   before(async () => {
-    h = await startWorkstation('24', 18600, { prefix: 'e24-' });
+    h = await startWorkstation('24', testPort(600), { prefix: 'e24-' });
   });
   after(async () => {
     await h?.teardown();

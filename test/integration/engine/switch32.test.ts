@@ -1,7 +1,7 @@
 // Every transition of the profile's modes on the 32 GB card, with the real processes under the real
 // systemd user manager: blank → code → rag → speak → blank → code, code → code, then code → rag with
 // services that have slept before, and rag → code → rag in process (switchMode on createMachine's
-// ports). Expected memory figures are the profile's (shared/reference/profile.md), summed by hand.
+// ports). Expected memory figures are the profile's (docs/WORKSTATION.md), summed by hand.
 import * as assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/load';
 import type { Config } from '../../../src/config/types';
@@ -9,13 +9,14 @@ import { switchMode } from '../../../src/engine/switcher';
 import { createMachine } from '../../../src/machine';
 import { silentLogger } from '../../../src/system/logger';
 import { actions, assertVram, byName, nvidiaSmiRuns, startWorkstation, switchAndCheck, type Harness } from './harness';
+import { testPort } from '../support/testManager';
 
 describe('engine: switching the 32 GB workstation (real units, CLI)', function () {
   this.timeout(120_000);
   let h: Harness;
 
   before(async () => {
-    h = await startWorkstation('32', 18500, { prefix: 'e32-' });
+    h = await startWorkstation('32', testPort(500), { prefix: 'e32-' });
   });
   after(async () => {
     await h?.teardown();

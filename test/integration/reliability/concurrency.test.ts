@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { testPort } from '../support/testManager';
 import {
   assertNoOrphans,
   clearFaults,
@@ -27,7 +28,7 @@ import {
   type StatusJson,
 } from './support';
 
-const PORT_BASE = 19020;
+const PORT_BASE = testPort(1020);
 
 /** Every service of `mode` is observed running: a mode status reports is one the observations prove. */
 function proven(s: StatusJson, services: Record<string, string[]>): void {

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE } from '../../../demo/profile';
 import { REPO } from '../../../demo/workstation';
+import { testPort } from '../support/testManager';
 import {
   assertNoOrphans,
   clearFaults,
@@ -31,7 +32,7 @@ import {
   type Rig,
 } from './support';
 
-const PORT_BASE = 19000;
+const PORT_BASE = testPort(1000);
 /** A refusal outlasts the switch and its rollback, so every case sees the same thing. */
 const REFUSE_MS = 4000;
 

@@ -12,8 +12,9 @@ import { driverFor } from '../../../src/drivers/registry';
 import { isGpumodError, type GpumodErrorCode } from '../../../src/system/errors';
 import { createHttpClient, DEFAULT_MAX_BYTES, type ClosableHttpClient } from '../../../src/system/http';
 import { silentLogger } from '../../../src/system/logger';
+import { testPort, unitName } from '../support/testManager';
 
-const PORTS = { vllm: 19040, llamacpp: 19041, http: 19042, systemd: 19043 } as const;
+const PORTS = { vllm: testPort(1040), llamacpp: testPort(1041), http: testPort(1042), systemd: testPort(1043) } as const;
 const MODEL = 'm-1';
 const HUGE = 64 * 1024 * 1024;
 
@@ -84,12 +85,12 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 function yaml(): string {
   return `
 services:
-  v: { driver: vllm, unit: relh-v.service, port: ${PORTS.vllm}, vram_mb: 1000, sleep: l1, sleep_timeout_s: 1, wake_timeout_s: 1,
+  v: { driver: vllm, unit: ${unitName('relh-v')}, port: ${PORTS.vllm}, vram_mb: 1000, sleep: l1, sleep_timeout_s: 1, wake_timeout_s: 1,
        readiness: { method: POST, path: /v1/completions, body: { prompt: hi, max_tokens: 1 } } }
-  l: { driver: llamacpp, unit: relh-l.service, port: ${PORTS.llamacpp}, vram_mb: 1000, model: ${MODEL}, sleep_timeout_s: 1, wake_timeout_s: 1 }
-  h: { driver: http, unit: relh-h.service, port: ${PORTS.http}, vram_mb: 1000, sleep_timeout_s: 1, wake_timeout_s: 1,
+  l: { driver: llamacpp, unit: ${unitName('relh-l')}, port: ${PORTS.llamacpp}, vram_mb: 1000, model: ${MODEL}, sleep_timeout_s: 1, wake_timeout_s: 1 }
+  h: { driver: http, unit: ${unitName('relh-h')}, port: ${PORTS.http}, vram_mb: 1000, sleep_timeout_s: 1, wake_timeout_s: 1,
        sleep: { sleep: POST /unload, wake: POST /load, probe: GET /status } }
-  p: { driver: systemd, unit: relh-p.service, port: ${PORTS.systemd}, vram_mb: 1000, startup_timeout_s: 1 }
+  p: { driver: systemd, unit: ${unitName('relh-p')}, port: ${PORTS.systemd}, vram_mb: 1000, startup_timeout_s: 1 }
 modes: {}
 `;
 }

@@ -13,9 +13,10 @@ import { isGpumodError } from '../../../src/system/errors';
 import { createHttpClient } from '../../../src/system/http';
 import { silentLogger, streamLogger } from '../../../src/system/logger';
 import { cli, clearFaults, downRig, injectFault, switchTo, upRig, type Rig } from './support';
+import { testPort } from '../support/testManager';
 
-const PORT_BASE = 19060;
-const LOOPBACK_PORT = 19070;
+const PORT_BASE = testPort(1060);
+const LOOPBACK_PORT = testPort(1070);
 /** Documentation and reserved addresses and names: nothing answers there, and nothing may be sent. */
 const OFF_HOST_URLS = [
   'http://192.0.2.10:7071/sleep?level=1',

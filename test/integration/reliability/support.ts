@@ -3,9 +3,7 @@
 // start-time faults on the fakes, and the checks every case ends with (state files, orphans).
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { bringUp, fakeArgs, REPO, type Workstation } from '../../../demo/workstation';
@@ -15,7 +13,8 @@ import { silentLogger } from '../../../src/system/logger';
 import type { SystemdAdapter } from '../../../src/system/systemd';
 import { quoteExecArg } from '../../../src/system/unitFile';
 import { json } from '../../fakes/lib/testHttp';
-import { sandboxDir, sandboxEnv } from '../support/sandbox';
+import { portFree } from '../../../demo/ports';
+import { managerCgroup, managerEnv, scratchDir, unitDir as runUnitDir, unitPrefix } from '../support/testManager';
 
 /** Every fake duration is divided by this: a 60 s vLLM cold start takes 0.6 s, a switch 1-2 s. */
 export const TIME_SCALE = 100;
@@ -44,25 +43,16 @@ export interface Rig {
 
 export type ConfigEdit = (yaml: { services: Record<string, Record<string, unknown>>; [k: string]: unknown }) => void;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.once('error', () => res(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-  });
-}
-
 /**
  * The profile's eight services as units `rel<name>-<service>.service` on ports portBase…portBase+7,
  * and a gpumod.yaml of our own: the workstation's, with short deadlines and `edit` applied.
  */
 export async function upRig(name: string, portBase: number, edit?: ConfigEdit): Promise<Rig> {
   for (let i = 0; i < PROFILE.length; i++) assert.ok(await portFree(portBase + i), `port ${portBase + i} is in use; the reliability tests need ${portBase}-${portBase + PROFILE.length - 1}`);
-  const managerEnv = sandboxEnv();
-  const unitDir = join(managerEnv.XDG_CONFIG_HOME, 'systemd/user');
-  const dir = join(sandboxDir(), `reliability-${name}`);
+  const unitDir = runUnitDir();
+  const dir = join(scratchDir(), `reliability-${name}`);
   rmSync(dir, { recursive: true, force: true });
-  const ws = await bringUp({ dir, managerEnv, unitDir, timeScale: TIME_SCALE, card: '32', portBase, unitPrefix: `rel${name}-`, log: silentLogger });
+  const ws = await bringUp({ dir, managerEnv: managerEnv(), unitDir, timeScale: TIME_SCALE, card: '32', portBase, unitPrefix: `${unitPrefix()}rel${name}-`, log: silentLogger });
   const yaml = parse(readFileSync(ws.configPath, 'utf8')) as Parameters<ConfigEdit>[0];
   for (const svc of Object.values(yaml.services)) Object.assign(svc, DEADLINES);
   edit?.(yaml);
@@ -332,11 +322,6 @@ function readOr(path: string): string | undefined {
   }
 }
 
-/** The sandbox manager's cgroup slice (userManager.sh names it after the md5 of the sandbox path). */
-function sandboxSlice(): string {
-  return `gpumod-${createHash('md5').update(realpathSync(sandboxDir())).digest('hex').slice(0, 12)}.slice`;
-}
-
 /**
  * Processes of ours that no live unit accounts for: a fake (or a model child: VLLM::EngineCore,
  * llama-server) whose cgroup is not one of our units, a fake on one of our ports outside our units,
@@ -346,7 +331,7 @@ function sandboxSlice(): string {
 export async function orphans(rig: Rig, all = false): Promise<string[]> {
   const mine = new Set(PROFILE.map((s) => rig.unit(s.name)));
   const ports = new Set(PROFILE.map((s) => String(rig.port(s.name))));
-  const slice = sandboxSlice();
+  const manager = managerCgroup();
   const pids = new Set([...pgrep(`${REPO}/out/test/fakes/`), ...pgrep('^(VLLM::EngineCore|llama-server)')]);
   const out: string[] = [];
   const states = new Map<string, string>();
@@ -357,10 +342,10 @@ export async function orphans(rig: Rig, all = false): Promise<string[]> {
     const unit = unitOfCgroupFile(cg);
     const portArg = argv[argv.indexOf('--port') + 1];
     const onOurPort = argv.includes('--port') && ports.has(portArg) && argv.some((a) => a.startsWith(`${REPO}/out/test/fakes/`));
-    const inOurSandbox = cg.includes(`/${slice}/`);
+    const inOurManager = cg.includes(`${manager}/`);
     if (!(unit && mine.has(unit)) && !onOurPort) continue; // another suite's
     const what = `PID ${pid} (${argv.filter(Boolean).slice(0, 4).join(' ').slice(0, 120)})`;
-    if (!unit || !mine.has(unit) || !inOurSandbox) {
+    if (!unit || !mine.has(unit) || !inOurManager) {
       out.push(`${what} is outside our units (cgroup ${cg.trim()})`);
       continue;
     }

@@ -6,7 +6,7 @@ import { isGpumodError } from '../../../src/system/errors';
 import { createGpu } from '../../../src/system/gpu';
 import { silentLogger } from '../../../src/system/logger';
 import { SERVER_WITH_CHILD } from '../support/programs';
-import { installUnit, removeUnit, sandboxDir, sandboxSystemd } from '../support/sandbox';
+import { installUnit, managerSystemd, removeUnit, scratchDir, unitName } from '../support/testManager';
 import { waitFor } from '../support/wait';
 
 const UUID = 'GPU-0e90e587-2121-919b-2f88-bd4defb494ad';
@@ -32,7 +32,7 @@ esac
 
 describe('system/gpu snapshot', function () {
   this.timeout(30_000);
-  const UNIT = 'gpumod-it-gpu.service';
+  const UNIT = unitName('it-gpu');
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'gpumod-gpu-'));
@@ -41,10 +41,10 @@ describe('system/gpu snapshot', function () {
   after(() => removeUnit(UNIT));
 
   it('queries without process_name and attributes a unit’s child process to the unit by cgroup', async () => {
-    const childPidFile = join(sandboxDir(), 'gpu-child.pid');
+    const childPidFile = join(scratchDir(), 'gpu-child.pid');
     rmSync(childPidFile, { force: true });
     await installUnit(UNIT, { execStart: [process.execPath, '-e', SERVER_WITH_CHILD], env: { CHILD_PID_FILE: childPidFile } });
-    const sd = sandboxSystemd();
+    const sd = managerSystemd();
     await sd.start(UNIT);
     try {
       const childPid = await waitFor('the child PID', () => (existsSync(childPidFile) ? Number(readFileSync(childPidFile, 'utf8')) : undefined));

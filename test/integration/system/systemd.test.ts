@@ -6,7 +6,7 @@ import { unitOfCgroupFile } from '../../../src/system/gpu';
 import type { Logger } from '../../../src/system/logger';
 import { createSystemd, type SystemdAdapter } from '../../../src/system/systemd';
 import { EXIT_3, IDLE, PRINT_ARGS, SERVER_WITH_CHILD } from '../support/programs';
-import { installUnit, removeUnit, sandboxDir, sandboxEnv } from '../support/sandbox';
+import { escapeRegExp as esc, installUnit, managerEnv, removeUnit, scratchDir, unitName } from '../support/testManager';
 import { waitFor } from '../support/wait';
 
 function recordingLogger(): Logger & { lines: string[] } {
@@ -27,22 +27,23 @@ function alive(pid: number): boolean {
 
 describe('system/systemd against a real user manager', function () {
   this.timeout(30_000);
-  const SERVER = 'gpumod-it-server.service';
-  const FAILING = 'gpumod-it-exit3.service';
-  const QUOTED = 'gpumod-it-quoted.service';
-  const TRANSIENT = 'gpumod-it-transient.service';
+  const SERVER = unitName('it-server');
+  const FAILING = unitName('it-exit3');
+  const QUOTED = unitName('it-quoted');
+  const TRANSIENT = unitName('it-transient');
+  const NOPE = unitName('it-nope');
   let log: ReturnType<typeof recordingLogger>;
   let sd: SystemdAdapter;
   let childPidFile: string;
 
   before(async () => {
-    childPidFile = join(sandboxDir(), 'server-child.pid');
+    childPidFile = join(scratchDir(), 'server-child.pid');
     await installUnit(SERVER, { execStart: [process.execPath, '-e', SERVER_WITH_CHILD], env: { CHILD_PID_FILE: childPidFile } });
     await installUnit(FAILING, { execStart: [process.execPath, '-e', EXIT_3] });
   });
   beforeEach(() => {
     log = recordingLogger();
-    sd = createSystemd(log, { env: sandboxEnv() });
+    sd = createSystemd(log, { env: managerEnv() });
   });
   after(async () => {
     for (const u of [SERVER, FAILING, QUOTED]) await removeUnit(u);
@@ -53,7 +54,7 @@ describe('system/systemd against a real user manager', function () {
   it('starts, shows, journals and stops a unit; its child is in its cgroup', async () => {
     rmSync(childPidFile, { force: true });
     await sd.start(SERVER);
-    assert.match(log.lines[0], /^> systemctl --user start -- gpumod-it-server\.service \[\d+ms\]$/);
+    assert.match(log.lines[0], new RegExp(`^> systemctl --user start -- ${esc(SERVER)} \\[\\d+ms\\]$`));
     const s = await sd.show(SERVER);
     assert.equal(s.unit, SERVER);
     assert.equal(s.loadState, 'loaded');
@@ -61,7 +62,7 @@ describe('system/systemd against a real user manager', function () {
     assert.equal(s.subState, 'running');
     assert.ok(s.mainPid > 0);
     assert.equal(s.result, 'success');
-    assert.match(s.controlGroup, /\/user@0\.service\/app\.slice\/gpumod-it-server\.service$/);
+    assert.match(s.controlGroup, new RegExp(`/user@\\d+\\.service/app\\.slice/${esc(SERVER)}$`));
     assert.ok(Math.abs(s.stateChangeUs - Date.now() * 1000) < 10_000_000, `stateChangeUs ${s.stateChangeUs} is about now`);
     assert.equal(await sd.isActive(SERVER), 'active');
 
@@ -115,24 +116,24 @@ describe('system/systemd against a real user manager', function () {
   });
 
   it('shows an unknown unit as not-found', async () => {
-    const s = await sd.show('gpumod-it-nope.service');
+    const s = await sd.show(NOPE);
     assert.equal(s.loadState, 'not-found');
     assert.equal(s.activeState, 'inactive');
     assert.equal(s.subState, 'dead');
     assert.equal(s.mainPid, 0);
     assert.equal(s.controlGroup, '');
     assert.deepEqual(await sd.pids(s), []);
-    assert.equal(await sd.isActive('gpumod-it-nope.service'), 'inactive');
-    assert.equal(await sd.journal('gpumod-it-nope.service', 10), '');
+    assert.equal(await sd.isActive(NOPE), 'inactive');
+    assert.equal(await sd.journal(NOPE, 10), '');
   });
 
   it('fails to start an unknown unit with PROCESS_FAILED, rc 5 and systemctl’s message', async () => {
-    await assert.rejects(sd.start('gpumod-it-nope.service'), (e: unknown) => {
+    await assert.rejects(sd.start(NOPE), (e: unknown) => {
       assert.ok(isGpumodError(e, 'PROCESS_FAILED'));
-      assert.match(e.message, /exited 5: Failed to start gpumod-it-nope\.service: Unit gpumod-it-nope\.service not found\./);
+      assert.match(e.message, new RegExp(`exited 5: Failed to start ${esc(NOPE)}: Unit ${esc(NOPE)} not found\\.`));
       return true;
     });
-    assert.match(log.lines[0], /^> systemctl --user start -- gpumod-it-nope\.service \[\d+ms\] exit 5$/);
+    assert.match(log.lines[0], new RegExp(`^> systemctl --user start -- ${esc(NOPE)} \\[\\d+ms\\] exit 5$`));
   });
 
   it('refuses an invalid unit name before running anything', async () => {
@@ -154,7 +155,7 @@ describe('system/systemd against a real user manager', function () {
 
   it('runs a transient unit with systemd-run', async () => {
     await sd.runTransient(TRANSIENT, [process.execPath, '-e', IDLE], { Description: 'gpumod transient test' });
-    assert.match(log.lines[0], /^> systemd-run --user --unit=gpumod-it-transient\.service -p 'Description=gpumod transient test' -- \S+ -e /);
+    assert.match(log.lines[0], new RegExp(`^> systemd-run --user --unit=${esc(TRANSIENT)} -p 'Description=gpumod transient test' -- \\S+ -e `));
     const s = await sd.show(TRANSIENT);
     assert.equal(s.activeState, 'active');
     assert.ok(s.mainPid > 0);
