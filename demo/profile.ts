@@ -1,5 +1,5 @@
 /**
- * The workstation of shared/reference/profile.md as fakes: eight services, four modes, a 32 GB or a
+ * The workstation of docs/WORKSTATION.md as fakes: eight services, four modes, a 32 GB or a
  * 24 GB card. Durations are real-world milliseconds; the fakes divide them by the time scale. Used by
  * the demo, the benchmark and the integration tests, so all three switch the same machine.
  */

@@ -72,7 +72,7 @@ export function workstationConfig(units: Map<string, string>, ports: Map<string,
   const services: Record<string, unknown> = {};
   for (const s of PROFILE) services[s.name] = { ...s.config, unit: units.get(s.name), port: ports.get(s.name) };
   // Deadlines scale with the card's profile, not the time scale: the fakes are faster, never slower.
-  return `# The demo workstation (shared/reference/profile.md) on a ${card} GB card.\n` + stringify({ budget: { margin_mb: 512 }, services, modes: MODES }, { lineWidth: 0 });
+  return `# The demo workstation (docs/WORKSTATION.md) on a ${card} GB card.\n` + stringify({ budget: { margin_mb: 512 }, services, modes: MODES }, { lineWidth: 0 });
 }
 
 export async function bringUp(opts: WorkstationOptions): Promise<Workstation> {
