@@ -12,7 +12,7 @@ export const HISTORY_LIMIT = 500;
 /** Only the end of history.jsonl is read: HISTORY_LIMIT records of a dozen steps are well under this. */
 export const HISTORY_TAIL_BYTES = 4 * 1024 * 1024;
 /** What a refusal of one of these files adds: they are gpumod's own, so removing one loses nothing that matters. */
-export const OWN_FILE_HINT = 'gpumod writes this file itself; remove it';
+const OWN_FILE_HINT = 'gpumod writes this file itself; remove it';
 
 export interface JsonFiles {
   readState(): Promise<unknown>;
