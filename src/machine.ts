@@ -3,11 +3,11 @@ import type { Config } from './config/types';
 import { driverFor } from './drivers/registry';
 import { systemClock } from './engine/clock';
 import type { EnginePorts } from './engine/ports';
-import { asSwitchRecord, asSwitchState } from './engine/records';
-import type { SwitchRecord } from './engine/types';
+import { asSwitchRecords, asSwitchState } from './engine/records';
 import { createGpu } from './system/gpu';
 import { createHttpClient, type ClosableHttpClient } from './system/http';
 import { acquireLock } from './system/lock';
+import { procStartTime } from './system/pids';
 import type { Logger } from './system/logger';
 import type { Env } from './system/process';
 import { createJsonFiles } from './system/switchFiles';
@@ -24,7 +24,7 @@ export interface Machine {
 
 export function createMachine(config: Config, log: Logger, env: Env = process.env): Machine {
   const dir = stateDir(env);
-  const files = createJsonFiles(dir);
+  const files = createJsonFiles(dir, log);
   const systemd = createSystemd(log, { env });
   const http = createHttpClient(log, { allowedHosts: config.allowedHosts });
   const ports: EnginePorts = {
@@ -35,11 +35,16 @@ export function createMachine(config: Config, log: Logger, env: Env = process.en
     log,
     clock: systemClock,
     pid: process.pid,
+    procStart: procStartTime(process.pid),
     store: {
       readState: async () => asSwitchState(await files.readState()),
       writeState: (s) => files.writeState(s),
       appendHistory: (r) => files.appendHistory(r),
-      readHistory: async (limit) => (await files.readHistory(limit)).map(asSwitchRecord).filter((r): r is SwitchRecord => r !== undefined),
+      readHistory: async (limit) => {
+        const { records, ignored } = asSwitchRecords(await files.readHistory(limit));
+        if (ignored) log.warn(`history: ignored ${ignored} record(s) with a wrong shape or out-of-range times`);
+        return records;
+      },
     },
     lock: {
       acquire: (owner) => acquireLock(dir, { owner: { pid: process.pid, command: owner.command, target: owner.target } }),

@@ -44,8 +44,8 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
     if (state?.switching) {
       const s = state.switching;
       const what = `${s.from ?? '(none)'} → ${s.to} by PID ${s.pid}`;
-      // The marker stays while a switch runs; it is only "interrupted" once its process is gone.
-      io.out(pidAlive(s.pid) ? `switch in progress: ${what}\n` : `interrupted switch: ${what} (the next switch reconciles it)\n`);
+      // The marker stays while a switch runs; it is only "interrupted" once its process (PID and start time) is gone.
+      io.out(pidAlive(s) ? `switch in progress: ${what}\n` : `interrupted switch: ${what} (the next switch reconciles it)\n`);
     }
     if (obs.gpu.available) {
       for (const g of obs.gpu.gpus) io.out(`GPU ${g.index} ${g.name}: ${g.usedMb === undefined ? '?' : mb(g.usedMb)} of ${g.totalMb === undefined ? '?' : mb(g.totalMb)} used${obs.foreignMb.get(g.index) ? `, ${mb(obs.foreignMb.get(g.index) ?? 0)} by other processes` : ''}\n`);

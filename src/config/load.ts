@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../system/regularFile';
 import { isAlias, isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import schemaJson from '../../schemas/gpumod.schema.json';
 import { show, SchemaChecker, type JsonPath, type Schema } from './schemaCheck';
@@ -16,7 +16,7 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export async function loadConfig(file: string): Promise<ParseResult> {
   let text: string;
   try {
-    const buf = await readFile(file);
+    const buf = await readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES });
     if (buf.length > MAX_CONFIG_BYTES) {
       return fail(file, 1, 1, `file is ${buf.length} bytes; a gpumod config is at most ${MAX_CONFIG_BYTES}`);
     }

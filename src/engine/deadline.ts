@@ -1,8 +1,14 @@
 import { GpumodError, isGpumodError } from '../system/errors';
 import type { Clock } from './ports';
 
-/** Human-readable duration for messages: 850 ms, 2.6 s, 2 min 5 s. */
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Human-readable duration for messages: 850 ms, 2.6 s, 2 min 5 s, 3 h 20 min; bounded for any input. */
 export function formatMs(ms: number): string {
+  if (Number.isNaN(ms)) return '? ms';
+  if (ms >= DAY_MS) return 'over a day';
+  if (ms >= HOUR_MS) return `${Math.floor(ms / HOUR_MS)} h ${Math.floor((ms % HOUR_MS) / 60_000)} min`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 600_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
   const s = Math.round(ms / 1000);

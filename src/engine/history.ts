@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import type { SleepDepth } from '../drivers/driver';
+import { MAX_RECORDED_MS } from './records';
 import type { StepAction, SwitchRecord, TimelineAction } from './types';
 
 export type EstimateAction = StepAction | 'ready' | 'restart';
@@ -47,6 +48,8 @@ export function estimates(history: SwitchRecord[], lastN: number = DEFAULT_LAST_
       // A rolled-back step did finish; its duration is still a measurement. Rollback steps are not.
       if ((e.result !== 'ok' && e.result !== 'rolled-back') || e.phase === 'rollback') continue;
       if (!isEstimated(e.action)) continue;
+      // A hand-edited or foreign record (1e308 ms, NaN) must not become a plan's estimate.
+      if (!(e.ms >= 0 && e.ms <= MAX_RECORDED_MS)) continue;
       const k = key(e.service, e.action, e.depth);
       const list = samples.get(k) ?? [];
       list.push(e.ms);

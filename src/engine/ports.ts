@@ -46,6 +46,8 @@ export interface EnginePorts {
   lock: SwitchLock;
   /** This process, recorded in the in-progress marker so a crash can be told from a running switch. */
   pid: number;
+  /** This process's start time (/proc/PID/stat), recorded with `pid` so a reused PID is not taken for it. */
+  procStart?: string;
 }
 
 /** What observing the machine needs (no store, no lock). */

@@ -111,7 +111,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode: target, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
   }
 
-  const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt };
+  const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt, ...(ports.procStart !== undefined ? { procStart: ports.procStart } : {}) };
   // Written before anything changes: after a crash, recover() knows a switch was under way.
   await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching });
   ports.log.info(`switch ${from ?? '(no mode)'} → ${target}: estimate ${formatMs(plan.estimateMs)}`);

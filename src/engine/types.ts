@@ -122,6 +122,8 @@ export interface SwitchInProgress {
   to: string;
   pid: number;
   startedAt: number;
+  /** The process's start time (/proc/PID/stat), so a PID reused after a crash is not taken for the switch. */
+  procStart?: string;
 }
 
 /** The state file: the last committed mode, as observed when it was written. */

@@ -2,6 +2,7 @@
 export type GpumodErrorCode =
   | 'CONFIG_INVALID'
   | 'CONFIG_NOT_FOUND'
+  | 'FILE_REFUSED'
   | 'PROCESS_FAILED'
   | 'PROCESS_TIMEOUT'
   | 'HTTP_ERROR'

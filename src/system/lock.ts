@@ -1,11 +1,12 @@
 // One switch at a time per machine, across VS Code windows and the CLI: DIR/switch.lock names its owner.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GpumodError } from './errors';
-import { pidAlive } from './pids';
+import { pidAlive, procStartTime } from './pids';
+import { printable } from './printable';
+import { ifPresent, readRegularFile } from './regularFile';
 
 export const LOCK_FILE = 'switch.lock';
 
@@ -24,9 +25,13 @@ export interface LockHolder extends LockOwner {
   procStart?: string;
 }
 
+function elsewhere(h: LockHolder): boolean {
+  return h.hostname !== '' && h.hostname !== hostname();
+}
+
 export class LockedError extends GpumodError {
   constructor(readonly holder: LockHolder) {
-    super('LOCKED', `switch in progress by PID ${holder.pid}${holder.target ? ` (→ ${holder.target})` : ''}`);
+    super('LOCKED', `switch in progress by PID ${holder.pid}${elsewhere(holder) ? ` on host ${holder.hostname}` : ''}${holder.target ? ` (→ ${holder.target})` : ''}`);
     this.name = 'LockedError';
   }
 }
@@ -42,50 +47,43 @@ const CONTENTION_MS = 5000;
 const GUARD_STALE_MS = 5000;
 /** A lock file younger than this that cannot be parsed may still be being written (O_EXCL fallback). */
 const UNPARSEABLE_GRACE_MS = 2000;
+/** A lock file is a few hundred bytes; a bigger one is not ours and is never read whole. */
+const MAX_LOCK_BYTES = 64 * 1024;
 
-function procStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime); the command name in field 2 may contain spaces and parentheses.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-
+/** The holder named in a lock file, its text made printable: it is shown to whoever finds the lock taken. */
 function parseHolder(text: string): LockHolder | undefined {
   try {
     const v = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof v !== 'object' || v === null || typeof v.pid !== 'number') return undefined;
+    if (typeof v !== 'object' || v === null || !Number.isInteger(v.pid)) return undefined;
+    const str = (x: unknown, max = 200): string => (typeof x === 'string' ? printable(x, max) : '');
     return {
-      pid: v.pid,
-      command: typeof v.command === 'string' ? v.command : '',
-      ...(typeof v.target === 'string' ? { target: v.target } : {}),
-      startedAt: typeof v.startedAt === 'string' ? v.startedAt : '',
-      hostname: typeof v.hostname === 'string' ? v.hostname : '',
-      ...(typeof v.procStart === 'string' ? { procStart: v.procStart } : {}),
+      pid: v.pid as number,
+      command: str(v.command),
+      ...(typeof v.target === 'string' ? { target: str(v.target) } : {}),
+      startedAt: str(v.startedAt, 40),
+      hostname: str(v.hostname, 64),
+      ...(typeof v.procStart === 'string' ? { procStart: str(v.procStart, 20) } : {}),
     };
   } catch {
     return undefined;
   }
 }
 
-/** Whether the lock's owner still runs. An owner on another host (shared home) cannot be checked: assume it does. */
+/**
+ * Whether the lock's owner still runs: the PID with the start time it recorded (a lock without one is
+ * stale). An owner on another host (shared home) cannot be checked: assume it does.
+ */
 export function holderAlive(h: LockHolder): boolean {
-  if (h.hostname !== '' && h.hostname !== hostname()) return true;
-  if (!pidAlive(h.pid)) return false;
-  const now = procStart(h.pid);
-  return h.procStart === undefined || now === undefined || now === h.procStart;
+  return elsewhere(h) || pidAlive(h);
 }
 
+/**
+ * The lock file's text, or undefined when there is none. gpumod only ever creates a regular file
+ * there: a symbolic link (even a dangling one), a directory or a FIFO is refused with FILE_REFUSED.
+ */
 async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const buf = await ifPresent(readRegularFile(path, { maxBytes: MAX_LOCK_BYTES, noFollow: true, hint: 'gpumod never creates one there; remove it' }));
+  return buf?.toString('utf8');
 }
 
 function isCode(e: unknown, ...codes: string[]): boolean {
@@ -175,7 +173,7 @@ export async function readLock(dir: string): Promise<LockHolder | undefined> {
 export async function acquireLock(dir: string, opts: AcquireOptions): Promise<ReleaseLock> {
   await mkdir(dir, { recursive: true });
   const lockPath = join(dir, LOCK_FILE);
-  const started = procStart(opts.owner.pid);
+  const started = procStartTime(opts.owner.pid);
   const holder: LockHolder = {
     pid: opts.owner.pid,
     command: opts.owner.command,
@@ -193,7 +191,7 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Re
       return async () => {
         if (released) return;
         released = true;
-        if ((await readText(lockPath)) === content) await unlink(lockPath).catch(() => undefined);
+        if ((await readText(lockPath).catch(() => undefined)) === content) await unlink(lockPath).catch(() => undefined);
       };
     }
     const seen = await readText(lockPath);
@@ -201,9 +199,8 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Re
     const current = parseHolder(seen);
     if (current && holderAlive(current)) throw new LockedError(current);
     if (!current) {
-      const fh = await open(lockPath, 'r').catch(() => undefined);
-      const age = fh ? Date.now() - (await fh.stat()).mtimeMs : Infinity;
-      await fh?.close();
+      const st = await lstat(lockPath).catch(() => undefined);
+      const age = st ? Date.now() - st.mtimeMs : Infinity;
       if (age < UNPARSEABLE_GRACE_MS) {
         await sleep(50);
         continue;

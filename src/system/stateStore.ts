@@ -1,8 +1,9 @@
 // Files that must survive a crash mid-write: the current mode, the last switch, history.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GpumodError } from './errors';
+import { ifPresent, readRegularFile } from './regularFile';
 
 /**
  * Writes `data` to `path` so that readers see either the old file or the new one, never a torn
@@ -43,17 +44,18 @@ export async function writeJsonFileAtomic(path: string, value: unknown): Promise
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The parsed JSON in `path`, or undefined when the file does not exist. Malformed JSON is CONFIG_INVALID naming the file. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
+/** A state file is a few KB; more is not ours. */
+export const MAX_STATE_BYTES = 1024 * 1024;
+
+/**
+ * The parsed JSON in `path`, or undefined when the file does not exist. Malformed JSON is CONFIG_INVALID
+ * naming the file; a FIFO, a device or a file over `maxBytes` is FILE_REFUSED, never read.
+ */
+export async function readJsonFile(path: string, maxBytes = MAX_STATE_BYTES): Promise<unknown> {
+  const buf = await ifPresent(readRegularFile(path, { maxBytes }));
+  if (buf === undefined) return undefined;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(buf.toString('utf8')) as unknown;
   } catch (e) {
     throw new GpumodError('CONFIG_INVALID', `${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }

@@ -1,12 +1,18 @@
 // The engine's files under $XDG_STATE_HOME/gpumod: state.json (the current mode and any switch in
 // progress) and history.jsonl (one switch a line). Both rewritten atomically: a crash mid-write
 // leaves the previous valid file, and a torn or foreign line is skipped, never fatal.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage } from './errors';
+import type { Logger } from './logger';
+import { ifPresent, readTail } from './regularFile';
 import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from './stateStore';
 
 /** History is for estimates and the timeline view; a few hundred switches are plenty. */
 export const HISTORY_LIMIT = 500;
+/** Only the end of history.jsonl is read: HISTORY_LIMIT records of a dozen steps are well under this. */
+export const HISTORY_TAIL_BYTES = 4 * 1024 * 1024;
+/** What a refusal of one of these files adds: they are gpumod's own, so removing one loses nothing that matters. */
+const OWN_FILE_HINT = 'gpumod writes this file itself; remove it';
 
 export interface JsonFiles {
   readState(): Promise<unknown>;
@@ -17,13 +23,7 @@ export interface JsonFiles {
 }
 
 async function readLines(path: string): Promise<unknown[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+  const text = (await ifPresent(readTail(path, { maxBytes: HISTORY_TAIL_BYTES, hint: OWN_FILE_HINT }))) ?? '';
   const out: unknown[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -36,7 +36,7 @@ async function readLines(path: string): Promise<unknown[]> {
   return out;
 }
 
-export function createJsonFiles(dir: string): JsonFiles {
+export function createJsonFiles(dir: string, log?: Pick<Logger, 'warn'>): JsonFiles {
   const statePath = join(dir, 'state.json');
   const historyPath = join(dir, 'history.jsonl');
   // Appends within one process are serialised so two never read the same old file.
@@ -46,8 +46,10 @@ export function createJsonFiles(dir: string): JsonFiles {
     async readState(): Promise<unknown> {
       try {
         return await readJsonFile(statePath);
-      } catch {
-        return undefined; // unreadable state is no state: the next observation tells the truth
+      } catch (e) {
+        // Unreadable state is no state: the next observation tells the truth, the next switch rewrites it.
+        log?.warn(`ignoring the state file: ${errorMessage(e)}`);
+        return undefined;
       }
     },
     writeState: (value) => writeJsonFileAtomic(statePath, value),

@@ -12,12 +12,15 @@ import { createJsonFiles, HISTORY_LIMIT } from '../../../src/system/switchFiles'
 
 const CHILD = 'switch-files-writer';
 
+/** Records are dated: one from 1970 is not a real record and is ignored when read. */
+const T0 = Date.UTC(2026, 0, 1);
+
 function record(i: number): SwitchRecord {
   return {
     kind: 'switch',
     from: i % 2 ? 'rag' : 'code',
     to: i % 2 ? 'code' : 'rag',
-    startedAt: i,
+    startedAt: T0 + i,
     totalMs: 1000 + i,
     ok: true,
     rolledBack: false,
@@ -100,7 +103,7 @@ if (process.env.GPUMOD_TEST_CHILD === CHILD) {
         assert.ok(asSwitchState(await files.readState()));
         lastCount = history.length;
         lastAt = st.at;
-        next = history[history.length - 1].startedAt + 1;
+        next = history[history.length - 1].startedAt - T0 + 1;
       }
       assert.ok(lastCount > 8, `the writer hardly wrote (${lastCount} records): the test proves little`);
       // Only the files and, possibly, temporary files of interrupted writes remain.
@@ -115,16 +118,16 @@ if (process.env.GPUMOD_TEST_CHILD === CHILD) {
       await files.appendHistory(record(HISTORY_LIMIT + 20));
       const history = strictHistory();
       assert.equal(history.length, HISTORY_LIMIT);
-      assert.equal(history[0].startedAt, 21);
-      assert.equal(history[history.length - 1].startedAt, HISTORY_LIMIT + 20);
+      assert.equal(history[0].startedAt, T0 + 21);
+      assert.equal(history[history.length - 1].startedAt, T0 + HISTORY_LIMIT + 20);
     });
 
     it('a torn or foreign line is skipped when read and gone after the next append; an unreadable state.json reads as none', async () => {
       const files = createJsonFiles(dir);
       writeFileSync(join(dir, 'history.jsonl'), `${JSON.stringify(record(1))}\n{"kind":"switch","startedAt":2,"tot\n${JSON.stringify(record(3))}\n`);
-      assert.deepEqual((await files.readHistory(10)).map((r) => (r as SwitchRecord).startedAt), [1, 3]);
+      assert.deepEqual((await files.readHistory(10)).map((r) => (r as SwitchRecord).startedAt - T0), [1, 3]);
       await files.appendHistory(record(4));
-      assert.deepEqual(strictHistory().map((r) => r.startedAt), [1, 3, 4]);
+      assert.deepEqual(strictHistory().map((r) => r.startedAt - T0), [1, 3, 4]);
       writeFileSync(join(dir, 'state.json'), '{"mode": "rag", "at": 1, "serv');
       assert.equal(await files.readState(), undefined);
       await files.writeState(state(6));

@@ -1,11 +1,13 @@
 // Runs itself as child processes (GPUMOD_TEST_CHILD=…) to race for the lock and to die holding it.
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isGpumodError } from '../../../src/system/errors';
-import { LOCK_FILE, LockedError, acquireLock, readLock } from '../../../src/system/lock';
+import { LOCK_FILE, LockedError, acquireLock, holderAlive, readLock } from '../../../src/system/lock';
+import { pidAlive, procStartTime } from '../../../src/system/pids';
 
 async function childMain(role: string, dir: string): Promise<void> {
   if (role === 'holder') {
@@ -157,6 +159,67 @@ if (role === 'holder' || role === 'contender') {
       const release = await acquireLock(dir, { owner: { pid: process.pid, command: 'stop-all' } });
       await assert.rejects(acquireLock(dir, { owner }), (e: unknown) => e instanceof Error && e.message === `switch in progress by PID ${process.pid}`);
       await release();
+    });
+    describe('what sits at the lock path', () => {
+      const refusedWithin = async (ms: number, pattern: RegExp): Promise<void> => {
+        const t0 = Date.now();
+        await assert.rejects(acquireLock(dir, { owner }), (e: unknown) => {
+          assert.ok(isGpumodError(e, 'FILE_REFUSED'), String(e));
+          assert.match(e.message, pattern);
+          return true;
+        });
+        assert.ok(Date.now() - t0 < ms, `took ${Date.now() - t0} ms`);
+      };
+
+      it('a dangling symbolic link is refused at once, naming it and telling to remove it', async () => {
+        symlinkSync(join(dir, 'nowhere'), join(dir, LOCK_FILE));
+        await refusedWithin(1000, new RegExp(`${LOCK_FILE} is a symbolic link \\(to .*nowhere\\), not a regular file: gpumod never creates one there; remove it`));
+      });
+
+      it('a symbolic link to a file is refused too: the lock is never followed elsewhere', async () => {
+        writeFileSync(join(dir, 'other'), JSON.stringify({ pid: 1 }));
+        symlinkSync(join(dir, 'other'), join(dir, LOCK_FILE));
+        await refusedWithin(1000, /is a symbolic link/);
+      });
+
+      it('a directory or a FIFO is refused with what it is, not a raw EISDIR or a hang', async () => {
+        mkdirSync(join(dir, LOCK_FILE));
+        await refusedWithin(1000, /switch\.lock is a directory, not a regular file: gpumod never creates one there; remove it$/);
+        rmSync(join(dir, LOCK_FILE), { recursive: true });
+        execFileSync('mkfifo', [join(dir, LOCK_FILE)]);
+        await refusedWithin(1000, /switch\.lock is a FIFO \(named pipe\), not a regular file/);
+      });
+    });
+
+    it('names the host of a lock taken on another host', async () => {
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 4321, command: 'switch', target: 'rag', startedAt: new Date().toISOString(), hostname: 'other-box', procStart: '1' }));
+      await assert.rejects(acquireLock(dir, { owner }), (e: unknown) => e instanceof LockedError && e.message === 'switch in progress by PID 4321 on host other-box (→ rag)');
+    });
+
+    it('takes a lock naming a live PID (PID 1) without a start time, or with another one: the PID was reused', async () => {
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, command: 'switch', startedAt: '2020-01-01T00:00:00Z', hostname: hostname() }));
+      assert.equal(holderAlive((await readLock(dir))!), false);
+      const release = await acquireLock(dir, { owner });
+      assert.equal((await readLock(dir))?.procStart, procStartTime(process.pid));
+      await release();
+    });
+
+    it('shows the text of a lock file printable and bounded', async () => {
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, command: 'x', target: `\u001b[2J\u001b]0;title\u0007rag${'!'.repeat(500)}`, hostname: hostname(), procStart: procStartTime(process.pid) }));
+      await assert.rejects(acquireLock(dir, { owner }), (e: unknown) => {
+        assert.ok(e instanceof LockedError);
+        assert.match(e.message, /^switch in progress by PID \d+ \(→ rag!+…\)$/);
+        assert.ok(e.message.length < 260);
+        return true;
+      });
+    });
+
+    it('pidAlive of a recorded process needs its start time to match', () => {
+      assert.equal(pidAlive(1), true, 'PID 1 runs');
+      assert.equal(pidAlive({ pid: 1 }), false, 'but a record without a start time is not trusted');
+      assert.equal(pidAlive({ pid: process.pid, procStart: procStartTime(process.pid) }), true);
+      assert.equal(pidAlive({ pid: process.pid, procStart: '1' }), false);
+      assert.match(procStartTime(process.pid) ?? '', /^\d+$/);
     });
   });
 }
