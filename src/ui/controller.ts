@@ -146,7 +146,7 @@ export class Controller implements vscode.Disposable {
       ]);
       const recorded = asSwitchState(raw);
       const cur = currentMode(config, obs, recorded?.mode);
-      const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching.pid) ? recorded.switching : undefined;
+      const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching) ? recorded.switching : undefined;
       const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
       this.set({ observation: obs, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
     } catch (e) {

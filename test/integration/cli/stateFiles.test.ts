@@ -1,17 +1,17 @@
 // Files gpumod reads that are not what they should be, through the real CLI: a FIFO (would block
 // forever), /dev/zero (would fill memory), a directory, a 600 MB history (would overflow a string),
 // a lock that is a symbolic link or taken on another host, a hostile in-progress marker. Each ends
-// within a bound, with a precise message and exit code. Port 23200 (this file's range: 23200-23209).
+// within a bound, with a precise message and exit code.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installUnit, removeUnit, sandboxEnv } from '../support/sandbox';
+import { installUnit, managerEnv, removeUnit, testPort, unitName } from '../support/testManager';
 import { gpumod, type CliRun } from './runCli';
 
-const PORT = 23200;
-const UNIT = 'gpumod-h2-plain.service';
+const PORT = testPort(1110);
+const UNIT = unitName('cli-state-plain');
 const PLAIN = join(process.cwd(), 'out/test/fakes/plainServer.js');
 /** Each command answers well within this on a loaded 2-core machine; the old code never answered (FIFO) or took minutes. */
 const BOUND_MS = 10_000;
@@ -48,7 +48,7 @@ describe('gpumod and its files when they are not what they should be (the CLI as
     const state = join(dir, `state-${Math.random().toString(36).slice(2)}`);
     stateDir = join(state, 'gpumod');
     mkdirSync(stateDir, { recursive: true });
-    env = { ...sandboxEnv(), GPUMOD_CONFIG: config, XDG_STATE_HOME: state };
+    env = { ...managerEnv(), GPUMOD_CONFIG: config, XDG_STATE_HOME: state };
   });
 
   describe('the config', () => {
