@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { isGpumodError } from '../../../src/system/errors';
-import { isLoopbackHost, parseJson } from '../../../src/system/http';
+import { isLoopbackHost } from '../../../src/config/hosts';
+import { parseJson } from '../../../src/system/http';
 
 describe('system/http isLoopbackHost', () => {
   it('accepts loopback names and addresses', () => {
