@@ -12,9 +12,10 @@ LOOPBACK.addAddress('::1', 'ipv6');
  * `127.1`, `0x7f.1`): a config names hosts exactly.
  */
 export function canonicalHost(host: string): string | undefined {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const bracketed = /^\[.*\]$/.test(host);
+  const bare = (bracketed ? host.slice(1, -1) : host).toLowerCase();
   if (bare === '') return undefined;
-  if (bare.includes(':')) {
+  if (bracketed || bare.includes(':')) {
     if (isIP(bare) !== 6) return undefined;
     return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
   }
