@@ -3,6 +3,7 @@
 import { build, context } from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { schemaValidator } from './scripts/schemaValidator.mjs';
 
 const production = process.argv.includes('--production');
 const tests = process.argv.includes('--tests');
@@ -18,6 +19,7 @@ const common = {
   logLevel: 'warning',
   // vscode is provided by the extension host; mocha and playwright are loaded from node_modules by tests.
   external: ['vscode', 'mocha', 'playwright-core'],
+  plugins: [schemaValidator()],
 };
 
 function files(dir, pick) {

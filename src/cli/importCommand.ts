@@ -49,7 +49,8 @@ export async function importCommand(args: ParsedArgs, io: CliIo): Promise<number
   const result = importOriginal(presets, modes, dir);
   result.notes.unshift(...readNotes);
   if (args.flags.has('json')) {
-    io.out(JSON.stringify({ ok: result.problems.length === 0, services: result.services, modes: result.modes, notes: result.notes, problems: result.problems, yaml: result.yaml }) + '\n');
+    const { services, modes, notes, refused, unused, problems, yaml } = result;
+    io.out(JSON.stringify({ ok: problems.length === 0, services, modes, notes, refused, unused, problems, yaml }) + '\n');
   }
   if (result.problems.length > 0) {
     io.err(`gpumod: the imported configuration is not valid:\n${result.problems.join('\n')}\n`);
@@ -68,6 +69,7 @@ export async function importCommand(args: ParsedArgs, io: CliIo): Promise<number
   }
   if (!args.flags.has('json')) {
     for (const n of result.notes) io.err(`note: ${n}\n`);
+    for (const r of result.refused) io.err(`refused: ${r}\n`);
     io.err(`imported ${result.services} services and ${result.modes} modes${output ? ` into ${output}` : ''}\n`);
   }
   return EXIT.ok;

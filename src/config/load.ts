@@ -1,14 +1,16 @@
+import { isAlias, isMap, isPair, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from 'yaml';
 import { readRegularFile } from '../system/regularFile';
-import { isAlias, isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import schemaJson from '../../schemas/gpumod.schema.json';
-import { show, SchemaChecker, type JsonPath, type Schema } from './schemaCheck';
+import { areAlternatives } from './alternatives';
+import { canonicalHost, isAllowedHost } from './hosts';
+import { checkSchema, show, type JsonPath } from './schemaCheck';
 import { formatProblem, type Config, type ConfigProblem, type DriverKind, type HookRequest, type ModeConfig, type ServiceConfig, type SleepMode } from './types';
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
 
-const checker = new SchemaChecker(schemaJson as Schema);
 /** Bounds alias expansion: a "billion laughs" file is refused, not expanded. */
 const MAX_ALIAS_COUNT = 200;
+/** Values that aliases may add to a file, all aliases together. */
+const MAX_ALIAS_VALUES = 10_000;
 /** Files above this are refused before parsing: a config is a few KB. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -37,7 +39,7 @@ function fail(file: string, line: number, col: number, message: string): ParseRe
 export function parseConfig(text: string, file: string): ParseResult {
   if (text.includes('\u0000')) return fail(file, 1, 1, 'the file contains NUL bytes: expected YAML text');
   const deep = tooDeep(text);
-  if (deep) return fail(file, deep.line, deep.col, `nesting deeper than ${MAX_DEPTH} levels: a gpumod config is at most 5 deep`);
+  if (deep) return fail(file, deep.line, deep.col, deep.message);
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
@@ -52,18 +54,28 @@ export function parseConfig(text: string, file: string): ParseResult {
   if (doc.errors.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({ file, ...at(e.pos[0]), message: firstLine(e.message) })),
+      problems: doc.errors.map((e) => ({ file, ...at(e.pos[0]), message: yamlMessage(doc, e.code, e.message, e.pos[0]) })),
     };
+  }
+  const bomb = aliasBomb(doc);
+  if (bomb.over) {
+    const where = at(bomb.over.range?.[0] ?? 0);
+    return fail(file, where.line, where.col, `alias *${bomb.over.source} takes the file past ${MAX_ALIAS_VALUES} values: refused without expanding it`);
   }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    return fail(file, 1, 1, `cannot expand the YAML: ${(e as Error).message}`);
+    const where = at(bomb.first?.range?.[0] ?? 0);
+    return fail(file, where.line, where.col, `cannot expand the YAML: ${(e as Error).message}`);
   }
   const locate = (path: JsonPath, atKey: boolean): { line: number; col: number } => at(offsetOf(doc, path, atKey));
   // Schema and cross-reference problems are reported together, so one run shows everything to fix.
-  const found = [...checker.check(value), ...checkSemantics(value).map((p) => ({ ...p, atKey: false }))];
+  const schemaProblems = checkSchema(value);
+  // A value the schema already refuses is not also reported by the cross-reference checks.
+  const refused = new Set(schemaProblems.map((p) => JSON.stringify(p.path)));
+  const semantic = checkSemantics(value).filter((p) => !refused.has(JSON.stringify(p.path)));
+  const found = [...schemaProblems, ...semantic.map((p) => ({ ...p, atKey: false }))];
   if (found.length > 0) {
     const problems = found.map((p) => ({ file, ...locate(p.path, p.atKey), message: p.message }));
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -73,15 +85,32 @@ export function parseConfig(text: string, file: string): ParseResult {
 }
 
 const MAX_DEPTH = 64;
+/** Brackets nested past this are refused even inside quotes or comments: the YAML parser runs out of memory near 10,000. */
+const MAX_RAW_DEPTH = MAX_DEPTH * 4;
 
-/** Finds flow brackets or indentation nested past MAX_DEPTH, which the YAML parser takes seconds on. */
-function tooDeep(text: string): { line: number; col: number } | undefined {
+/** Characters after which a quote opens a quoted scalar (else it is part of a plain one: `it's`). */
+const SCALAR_START = new Set(['', '[', '{', ',', ':', '-', '?']);
+
+type Located = { line: number; col: number; message: string };
+
+/**
+ * Finds flow brackets or indentation nested past MAX_DEPTH, which the YAML parser takes seconds (and
+ * past a few thousand levels, all its memory) on. Skips comments and quoted scalars; every bracket
+ * counts towards MAX_RAW_DEPTH, so a misread quote can never switch the guard off.
+ */
+function tooDeep(text: string): Located | undefined {
+  const deep = (line: number, col: number): Located => ({ line, col, message: `nesting deeper than ${MAX_DEPTH} levels: a gpumod config is at most 5 deep` });
   let depth = 0;
+  let raw = 0;
   let line = 1;
   let col = 0;
   let quote = '';
+  let escaped = false;
+  let comment = false;
   let lineStart = true;
   let indent = 0;
+  let prev = ''; // the previous character on this line
+  let prevToken = ''; // the previous non-blank character on this line
   for (const ch of text) {
     col++;
     if (ch === '\n') {
@@ -89,24 +118,89 @@ function tooDeep(text: string): { line: number; col: number } | undefined {
       col = 0;
       lineStart = true;
       indent = 0;
+      comment = false;
+      prev = prevToken = '';
       continue;
     }
     if (lineStart && ch === ' ') {
-      if (++indent > MAX_DEPTH * 4) return { line, col };
+      if (++indent > MAX_DEPTH * 4) return deep(line, col);
       continue;
     }
     lineStart = false;
+    if (ch === '[' || ch === '{') {
+      if (++raw > MAX_RAW_DEPTH) return { line, col, message: `more than ${MAX_RAW_DEPTH} nested brackets (in quotes and comments too): a gpumod config is at most 5 deep` };
+    } else if (ch === ']' || ch === '}') {
+      raw = Math.max(0, raw - 1);
+    }
+    if (comment) continue;
     if (quote) {
-      if (ch === quote) quote = '';
-    } else if (ch === '"' || ch === "'") {
+      if (escaped) escaped = false;
+      else if (quote === '"' && ch === '\\') escaped = true;
+      else if (ch === quote) quote = '';
+    } else if (ch === '#' && (prev === '' || prev === ' ' || prev === '\t')) {
+      comment = true;
+    } else if ((ch === '"' || ch === "'") && SCALAR_START.has(prevToken)) {
       quote = ch;
     } else if (ch === '[' || ch === '{') {
-      if (++depth > MAX_DEPTH) return { line, col };
+      if (++depth > MAX_DEPTH) return deep(line, col);
     } else if (ch === ']' || ch === '}') {
       depth = Math.max(0, depth - 1);
     }
+    prev = ch;
+    if (ch !== ' ' && ch !== '\t') prevToken = ch;
   }
   return undefined;
+}
+
+/** The parser's message, naming the key when it is a duplicate. */
+function yamlMessage(doc: Document.Parsed, code: string, message: string, offset: number): string {
+  if (code !== 'DUPLICATE_KEY') return firstLine(message);
+  // The error points at the key, or at its anchor or tag: the first key starting there or after.
+  let key: { start: number; value: unknown } | undefined;
+  visit(doc, {
+    Pair(_k, pair) {
+      const start = (pair.key as Node | null)?.range?.[0];
+      if (start === undefined || start < offset || (key && key.start <= start)) return;
+      key = { start, value: (pair.key as { value?: unknown }).value ?? pair.key };
+    },
+  });
+  const name = key && (typeof key.value === 'string' || typeof key.value === 'number') ? ` ${show(key.value)}` : '';
+  return `duplicate key${name}: a key appears once per mapping`;
+}
+
+/**
+ * Walks the aliases in file order, adding up the values each expands to: `over` is the alias that
+ * takes the total past MAX_ALIAS_VALUES (where a "billion laughs" file is located), `first` the first.
+ */
+function aliasBomb(doc: Document.Parsed): { over?: Alias; first?: Alias } {
+  const sizes = new Map<unknown, number>();
+  const size = (node: unknown, open: Set<unknown>): number => {
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      return target === undefined || open.has(target) ? Infinity : size(target, open);
+    }
+    if (!isMap(node) && !isSeq(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    open.add(node);
+    let n = 1;
+    for (const item of node.items as unknown[]) n += isPair(item) ? size(item.key, open) + size(item.value, open) : size(item, open);
+    open.delete(node);
+    sizes.set(node, n);
+    return n;
+  };
+  const found: { over?: Alias; first?: Alias } = {};
+  let total = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      found.first ??= node;
+      total += size(node, new Set());
+      if (total <= MAX_ALIAS_VALUES) return undefined;
+      found.over = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 function firstLine(s: string): string {
@@ -117,19 +211,25 @@ function firstLine(s: string): string {
 function offsetOf(doc: Document.Parsed, path: JsonPath, atKey: boolean): number {
   let node: unknown = doc.contents;
   let offset = (node as Node | null)?.range?.[0] ?? 0;
+  const keyOf = (p: { key: unknown }): string => {
+    const v = (p.key as { value?: unknown } | null)?.value ?? p.key;
+    return typeof v === 'symbol' ? (v.description ?? '') : String(v); // a merge key's value is Symbol(<<)
+  };
   for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(doc);
+    // A value reached through an alias is reported where the alias is written, not at its anchor.
+    if (isAlias(node)) return offset;
     const seg = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(seg));
+      const pair = node.items.find((p) => keyOf(p) === String(seg)) ?? node.items.find((p) => keyOf(p) === '<<');
       if (!pair) return offset;
+      if (keyOf(pair) === '<<' && String(seg) !== '<<') return (pair.value as Node | null)?.range?.[0] ?? offset;
       const last = i === path.length - 1;
       const keyNode = pair.key as Node | null;
       if (last && atKey && keyNode?.range) return keyNode.range[0];
       node = pair.value ?? keyNode;
       offset = (node as Node | null)?.range?.[0] ?? keyNode?.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = node.items[seg];
+    } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
+      node = node.items[Number(seg)];
       offset = (node as Node | null)?.range?.[0] ?? offset;
     } else {
       return offset;
@@ -171,21 +271,16 @@ interface PathProblem {
   message: string;
 }
 
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.test(host);
-}
-
 /** Which sleep settings each driver can honour. */
-const SLEEP_BY_DRIVER: Record<DriverKind, string[]> = {
-  vllm: ['none', 'l1', 'l2'],
-  llamacpp: ['router', 'none'],
-  http: ['hooks', 'none'],
-  systemd: ['none'],
-};
+const SLEEP_BY_DRIVER = new Map<string, string[]>([
+  ['vllm', ['none', 'l1', 'l2']],
+  ['llamacpp', ['router', 'none']],
+  ['http', ['hooks', 'none']],
+  ['systemd', ['none']],
+]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const entriesOf = (v: unknown): [string, unknown][] => (isRecord(v) ? Object.entries(v) : []);
 
 /**
  * Cross-references the schema cannot express. Runs on unvalidated input (so every problem shows in one
@@ -194,66 +289,92 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function checkSemantics(value: unknown): PathProblem[] {
   const out: PathProblem[] = [];
   if (!isRecord(value)) return out;
-  const services = isRecord(value.services) ? (value.services as Record<string, unknown>) : {};
-  const modes = isRecord(value.modes) ? value.modes : {};
-  const hosts = Array.isArray(value.allowed_hosts) ? value.allowed_hosts.filter((h): h is string => typeof h === 'string') : [];
-  const allowed = new Set(hosts.map((h) => h.toLowerCase()));
-  const endpoints = new Map<string, { name: string; svc: RawService }>();
-  for (const [name, svcValue] of Object.entries(services)) {
-    if (!isRecord(svcValue) || typeof svcValue.driver !== 'string' || !(svcValue.driver in SLEEP_BY_DRIVER)) continue;
+  const hosts = Array.isArray(value.allowed_hosts) ? value.allowed_hosts : [];
+  hosts.forEach((h: unknown, i: number) => {
+    if (typeof h === 'string' && canonicalHost(h) === undefined) out.push({ path: ['allowed_hosts', i], message: notAHost('allowed_hosts entry', h) });
+  });
+  const allowed = hosts.filter((h): h is string => typeof h === 'string');
+  const services = new Map<string, RawService>();
+  for (const [name, svcValue] of entriesOf(value.services)) {
+    if (!isRecord(svcValue) || typeof svcValue.driver !== 'string' || !SLEEP_BY_DRIVER.has(svcValue.driver)) continue;
     const svc = svcValue as unknown as RawService;
-    const base = ['services', name];
-    const host = typeof svc.host === 'string' ? svc.host : '127.0.0.1';
-    if (!isLoopback(host) && !allowed.has(host.toLowerCase())) {
-      out.push({
-        path: [...base, 'host'],
-        message: `host ${show(host)} is not loopback: vLLM's sleep endpoints are unauthenticated, so list it in allowed_hosts to opt in`,
-      });
-    }
-    const key = `${host.toLowerCase()}:${String(svc.port)}`;
-    const other = typeof svc.port === 'number' ? endpoints.get(key) : undefined;
-    // Two models of one llama.cpp router share its unit and port; anything else sharing a port is a mistake.
-    const sameRouter = other && other.svc.driver === 'llamacpp' && svc.driver === 'llamacpp' && other.svc.unit === svc.unit;
-    if (other && !sameRouter) {
-      out.push({ path: [...base, 'port'], message: `port ${svc.port} is already used by service "${other.name}"` });
-    } else if (!other && typeof svc.port === 'number') {
-      endpoints.set(key, { name, svc });
-    }
-    const sleep = sleepOf(svc);
-    const knownSleep = ['none', 'l1', 'l2', 'router', 'hooks'].includes(sleep); // else the schema reports it
-    if (knownSleep && !SLEEP_BY_DRIVER[svc.driver].includes(sleep)) {
-      const expected = SLEEP_BY_DRIVER[svc.driver].map((s) => (s === 'hooks' ? 'a hooks mapping' : `"${s}"`)).join(' or ');
-      out.push({
-        path: [...base, svc.sleep === undefined ? 'driver' : 'sleep'],
-        message: `sleep ${typeof svc.sleep === 'object' ? 'hooks' : show(sleep)} is not valid for driver "${svc.driver}" (expected ${expected})`,
-      });
-    }
-    if (svc.driver === 'llamacpp' && svc.model === undefined) {
-      out.push({ path: [...base, 'driver'], message: `service "${name}": driver "llamacpp" needs "model", the router's model name` });
-    }
-    if (svc.driver !== 'llamacpp' && svc.model !== undefined) {
-      out.push({ path: [...base, 'model'], message: `"model" applies to driver "llamacpp" only, not "${svc.driver}"` });
-    }
-    if (typeof svc.sleep_vram_mb === 'number' && typeof svc.vram_mb === 'number' && svc.sleep_vram_mb > svc.vram_mb) {
-      out.push({ path: [...base, 'sleep_vram_mb'], message: `sleep_vram_mb ${svc.sleep_vram_mb} exceeds vram_mb ${svc.vram_mb}` });
-    }
+    services.set(name, svc);
+    out.push(...checkService(name, svc, allowed));
   }
-  for (const [mode, m] of Object.entries(modes)) {
-    if (!isRecord(m) || !Array.isArray(m.services)) continue;
-    const seen = new Set<string>();
-    m.services.forEach((s: unknown, i: number) => {
-      if (typeof s !== 'string') return;
-      const path = ['modes', mode, 'services', i];
-      if (!Object.hasOwn(services, s)) {
-        const known = Object.keys(services).join(', ') || 'none';
-        out.push({ path, message: `mode "${mode}" names unknown service ${show(s)} (configured: ${known})` });
-      } else if (seen.has(s)) {
-        out.push({ path, message: `mode "${mode}" lists service ${show(s)} twice` });
-      }
-      seen.add(s);
-    });
+  for (const [mode, m] of entriesOf(value.modes)) {
+    if (isRecord(m) && Array.isArray(m.services)) out.push(...checkMode(mode, m.services, isRecord(value.services) ? value.services : {}, services));
   }
   return out;
+}
+
+function notAHost(what: string, host: string): string {
+  return `${what} ${show(host)} is not a host name or IP address a URL can carry (IPv4 as four numbers 0-255, IPv6 with or without brackets)`;
+}
+
+function checkService(name: string, svc: RawService, allowed: string[]): PathProblem[] {
+  const out: PathProblem[] = [];
+  const base = ['services', name];
+  const host = typeof svc.host === 'string' ? svc.host : '127.0.0.1';
+  if (canonicalHost(host) === undefined) {
+    out.push({ path: [...base, 'host'], message: notAHost('host', host) });
+  } else if (!isAllowedHost(host, allowed)) {
+    out.push({
+      path: [...base, 'host'],
+      message: `host ${show(host)} is not loopback: vLLM's sleep endpoints are unauthenticated, so list it in allowed_hosts to opt in`,
+    });
+  }
+  const sleep = sleepOf(svc);
+  const fits = SLEEP_BY_DRIVER.get(svc.driver) ?? [];
+  const knownSleep = ['none', 'l1', 'l2', 'router', 'hooks'].includes(sleep); // else the schema reports it
+  if (knownSleep && !fits.includes(sleep)) {
+    const expected = fits.map((s) => (s === 'hooks' ? 'a hooks mapping' : `"${s}"`)).join(' or ');
+    out.push({
+      path: [...base, svc.sleep === undefined ? 'driver' : 'sleep'],
+      message: `sleep ${typeof svc.sleep === 'object' ? 'hooks' : show(sleep)} is not valid for driver "${svc.driver}" (expected ${expected})`,
+    });
+  }
+  if (svc.driver === 'llamacpp' && svc.model === undefined) {
+    out.push({ path: [...base, 'driver'], message: `service "${name}": driver "llamacpp" needs "model", the router's model name` });
+  }
+  if (svc.driver !== 'llamacpp' && svc.model !== undefined) {
+    out.push({ path: [...base, 'model'], message: `"model" applies to driver "llamacpp" only, not "${svc.driver}"` });
+  }
+  if (typeof svc.sleep_vram_mb === 'number' && typeof svc.vram_mb === 'number' && svc.sleep_vram_mb > svc.vram_mb) {
+    out.push({ path: [...base, 'sleep_vram_mb'], message: `sleep_vram_mb ${svc.sleep_vram_mb} exceeds vram_mb ${svc.vram_mb}` });
+  }
+  return out;
+}
+
+/** A mode's entries: configured, listed once, and never two alternatives for one port (they cannot run together). */
+function checkMode(mode: string, listed: unknown[], configured: Record<string, unknown>, services: Map<string, RawService>): PathProblem[] {
+  const out: PathProblem[] = [];
+  const seen = new Set<string>();
+  listed.forEach((s: unknown, i: number) => {
+    if (typeof s !== 'string') return;
+    const path = ['modes', mode, 'services', i];
+    if (!Object.hasOwn(configured, s)) {
+      const known = Object.keys(configured).join(', ') || 'none';
+      out.push({ path, message: `mode "${mode}" names unknown service ${show(s)} (configured: ${known})` });
+    } else if (seen.has(s)) {
+      out.push({ path, message: `mode "${mode}" lists service ${show(s)} twice` });
+    } else {
+      const mate = [...seen].find((o) => sharesSocket(services.get(s), services.get(o)));
+      const svc = services.get(s);
+      if (mate && svc) {
+        out.push({
+          path,
+          message: `mode "${mode}" names "${mate}" and "${s}", which both listen on ${svc.host ?? '127.0.0.1'}:${svc.port}: services on one port are alternatives, one runs at a time`,
+        });
+      }
+    }
+    seen.add(s);
+  });
+  return out;
+}
+
+function sharesSocket(a: RawService | undefined, b: RawService | undefined): boolean {
+  if (!a || !b || typeof a.port !== 'number' || typeof b.port !== 'number' || typeof a.unit !== 'string' || typeof b.unit !== 'string') return false;
+  return areAlternatives({ ...a, host: typeof a.host === 'string' ? a.host : '127.0.0.1' }, { ...b, host: typeof b.host === 'string' ? b.host : '127.0.0.1' });
 }
 
 function sleepOf(svc: RawService): SleepMode {

@@ -1,8 +1,11 @@
 /**
- * A small interpreter for the subset of JSON Schema (draft-07) that schemas/gpumod.schema.json uses,
- * so the loader and the editor (contributes.yamlValidation) read one schema. Problems carry the path
- * of the offending value; the loader turns paths into file positions.
+ * Checks a parsed config against schemas/gpumod.schema.json with the ajv validator generated from it
+ * at build time (scripts/schemaValidator.mjs), so the loader and the editor (contributes.yamlValidation)
+ * read one schema. ajv's errors become messages in words (the schema's `x-expected`), each with the
+ * path of the offending value or key; the loader turns paths into file positions.
  */
+import type { ErrorObject } from 'ajv';
+import { validate } from 'gpumod:schema-validator';
 
 export type JsonPath = (string | number)[];
 
@@ -13,26 +16,11 @@ export interface SchemaProblem {
   message: string;
 }
 
-export interface Schema {
-  $ref?: string;
-  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
-  enum?: unknown[];
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  maxLength?: number;
-  maxItems?: number;
-  maxProperties?: number;
-  required?: string[];
-  properties?: Record<string, Schema>;
-  additionalProperties?: boolean | Schema;
-  propertyNames?: Schema;
-  items?: Schema;
-  oneOf?: Schema[];
-  description?: string;
-  /** What a matching value looks like, in words: used instead of the raw pattern in messages. */
+/** The parts of a schema node the messages read (errors carry it as `parentSchema`). */
+interface SchemaNode {
+  type?: string | string[];
+  properties?: Record<string, unknown>;
   'x-expected'?: string;
-  definitions?: Record<string, Schema>;
 }
 
 /** Describes a value for a message: strings quoted, long ones cut, objects by kind. */
@@ -47,13 +35,6 @@ export function show(value: unknown): string {
   return String(value);
 }
 
-function typeOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value;
-}
-
 const TYPE_WORDS: Record<string, string> = {
   object: 'a mapping',
   array: 'a list',
@@ -63,135 +44,97 @@ const TYPE_WORDS: Record<string, string> = {
   boolean: 'true or false',
 };
 
-function typeMatches(type: Schema['type'], value: unknown): boolean {
-  const actual = typeOf(value);
-  if (type === 'number') return actual === 'number' || actual === 'integer';
-  return actual === type;
+/** `/services/a~1b/0` → ['services', 'a/b', '0'] (JSON Pointer, RFC 6901). */
+function pointerPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-export class SchemaChecker {
-  private readonly regexCache = new Map<string, RegExp>();
+/** Whether `path` is `prefix` or inside it; a trailing '' in `prefix` stands for any child (not itself). */
+function under(path: JsonPath, prefix: JsonPath): boolean {
+  const last = prefix.length - 1;
+  if (path.length < prefix.length) return false;
+  return prefix.every((seg, i) => (i === last && seg === '') || String(path[i]) === String(seg));
+}
 
-  constructor(private readonly root: Schema) {}
+/**
+ * Which of several errors on one value is reported: a value of the wrong type says only that; a
+ * string too long is not also said to miss its pattern. Lower ranks first.
+ */
+const RANK: Record<string, number> = { type: 0, enum: 1, maxLength: 2, pattern: 3, minimum: 4, maximum: 4, maxItems: 5, maxProperties: 5 };
 
-  check(value: unknown): SchemaProblem[] {
-    const problems: SchemaProblem[] = [];
-    this.visit(this.root, value, [], problems);
-    return problems;
+function expected(node: SchemaNode | undefined, fallback: string): string {
+  return node?.['x-expected'] ?? fallback;
+}
+
+function message(e: ErrorObject, name: string): string {
+  const node = e.parentSchema as SchemaNode | undefined;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type': {
+      const types = Array.isArray(p.type) ? p.type : String(p.type).split(',');
+      const words = types.map((t) => TYPE_WORDS[String(t)] ?? String(t)).join(' or ');
+      return `${name}: expected ${expected(node, words)}, got ${show(e.data)}`;
+    }
+    case 'enum':
+      return `${name}: ${show(e.data)} is not one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'pattern':
+      return `${name}: ${show(e.data)} is not ${expected(node, `matching ${String(p.pattern)}`)}`;
+    case 'maxLength':
+      return `${name}: ${show(e.data)} is longer than ${String(p.limit)} characters`;
+    case 'minimum':
+      return `${name}: ${String(e.data)} is below the minimum ${String(p.limit)}`;
+    case 'maximum':
+      return `${name}: ${String(e.data)} is above the maximum ${String(p.limit)}`;
+    case 'maxItems':
+      return `${name}: ${(e.data as unknown[]).length} items, at most ${String(p.limit)} allowed`;
+    case 'maxProperties':
+      return `${name}: ${Object.keys(e.data as object).length} entries, at most ${String(p.limit)} allowed`;
+    case 'required':
+      return `${name}: missing required key "${String(p.missingProperty)}"`;
+    default:
+      return `${name}: ${show(e.data)} ${e.message ?? 'is not valid'}`;
   }
+}
 
-  private resolve(schema: Schema): Schema {
-    let s = schema;
-    for (let hops = 0; s.$ref !== undefined && hops < 16; hops++) {
-      const name = s.$ref.replace('#/definitions/', '');
-      const target = this.root.definitions?.[name];
-      if (!target) throw new Error(`schema: unresolved $ref ${s.$ref}`);
-      s = target;
+/** Every schema problem of `value`, one per offending value or key. */
+export function checkSchema(value: unknown): SchemaProblem[] {
+  if (validate(value)) return [];
+  const errors = validate.errors ?? [];
+  const out: SchemaProblem[] = [];
+  // Paths whose content is not looked into: a badly named key's value, an oversized list's items.
+  const cut: JsonPath[] = [];
+  const names = new Set<SchemaProblem>();
+  const byValue = new Map<string, { rank: number; problem: SchemaProblem }>();
+  for (const e of errors) {
+    const path = pointerPath(e.instancePath);
+    if (e.propertyName !== undefined && e.keyword !== 'propertyNames') {
+      const node = e.parentSchema as SchemaNode | undefined;
+      const keyPath = [...path, e.propertyName];
+      const problem = { path: keyPath, atKey: true, message: `${show(e.propertyName)} is not a valid name (expected ${expected(node, 'a valid name')})` };
+      cut.push(keyPath);
+      names.add(problem);
+      out.push(problem);
+      continue;
     }
-    return s;
+    if (e.keyword === 'propertyNames' || e.keyword === 'if') continue; // restated by the errors they wrap
+    const name = path.length ? path[path.length - 1] : 'the file';
+    if (e.keyword === 'additionalProperties') {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const known = Object.keys((e.parentSchema as SchemaNode).properties ?? {}).join(', ');
+      out.push({ path: [...path, key], atKey: true, message: `unknown key ${show(key)} in ${name} (expected one of: ${known})` });
+      continue;
+    }
+    if (e.keyword === 'required') {
+      out.push({ path, atKey: false, message: message(e, name) });
+      continue;
+    }
+    if (e.keyword === 'maxItems' || e.keyword === 'maxProperties') cut.push([...path, '']);
+    const rank = RANK[e.keyword] ?? 9;
+    const key = JSON.stringify(path);
+    const prior = byValue.get(key);
+    if (!prior || rank < prior.rank) byValue.set(key, { rank, problem: { path, atKey: false, message: message(e, name) } });
   }
-
-  private regex(pattern: string): RegExp {
-    let re = this.regexCache.get(pattern);
-    if (!re) {
-      re = new RegExp(pattern, 'u');
-      this.regexCache.set(pattern, re);
-    }
-    return re;
-  }
-
-  private visit(schemaIn: Schema, value: unknown, path: JsonPath, out: SchemaProblem[]): void {
-    const schema = this.resolve(schemaIn);
-    const name = path.length ? String(path[path.length - 1]) : 'the file';
-    if (schema.oneOf) {
-      this.visitOneOf(schema.oneOf, value, path, out);
-      return;
-    }
-    if (schema.type && !typeMatches(schema.type, value)) {
-      out.push({ path, atKey: false, message: `${name}: expected ${TYPE_WORDS[schema.type]}, got ${show(value)}` });
-      return;
-    }
-    if (schema.enum && !schema.enum.includes(value)) {
-      const allowed = schema.enum.map((v) => JSON.stringify(v)).join(', ');
-      out.push({ path, atKey: false, message: `${name}: ${show(value)} is not one of ${allowed}` });
-      return;
-    }
-    if (typeof value === 'string') this.checkString(schema, value, path, name, out);
-    if (typeof value === 'number') this.checkNumber(schema, value, path, name, out);
-    if (Array.isArray(value)) this.checkArray(schema, value, path, name, out);
-    else if (value !== null && typeof value === 'object') {
-      this.checkObject(schema, value as Record<string, unknown>, path, name, out);
-    }
-  }
-
-  private visitOneOf(options: Schema[], value: unknown, path: JsonPath, out: SchemaProblem[]): void {
-    const resolved = options.map((o) => this.resolve(o));
-    // Report against the one branch whose type fits, so the message is about the user's intent.
-    const fitting = resolved.filter((o) => !o.type || typeMatches(o.type, value));
-    if (fitting.length === 1) {
-      this.visit(fitting[0], value, path, out);
-      return;
-    }
-    if (fitting.some((o) => this.check1(o, value))) return;
-    const name = path.length ? String(path[path.length - 1]) : 'the file';
-    const kinds = resolved.map((o) => (o.enum ? o.enum.map((v) => JSON.stringify(v)).join(', ') : TYPE_WORDS[o.type ?? 'object']));
-    out.push({ path, atKey: false, message: `${name}: ${show(value)} is not one of ${kinds.join(', or ')}` });
-  }
-
-  private check1(schema: Schema, value: unknown): boolean {
-    const probe: SchemaProblem[] = [];
-    this.visit(schema, value, [], probe);
-    return probe.length === 0;
-  }
-
-  private checkString(schema: Schema, value: string, path: JsonPath, name: string, out: SchemaProblem[]): void {
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) {
-      out.push({ path, atKey: false, message: `${name}: ${show(value)} is longer than ${schema.maxLength} characters` });
-    } else if (schema.pattern && !this.regex(schema.pattern).test(value)) {
-      out.push({ path, atKey: false, message: `${name}: ${show(value)} is not ${schema['x-expected'] ?? `matching ${schema.pattern}`}` });
-    }
-  }
-
-  private checkNumber(schema: Schema, value: number, path: JsonPath, name: string, out: SchemaProblem[]): void {
-    if (schema.minimum !== undefined && value < schema.minimum) {
-      out.push({ path, atKey: false, message: `${name}: ${value} is below the minimum ${schema.minimum}` });
-    } else if (schema.maximum !== undefined && value > schema.maximum) {
-      out.push({ path, atKey: false, message: `${name}: ${value} is above the maximum ${schema.maximum}` });
-    }
-  }
-
-  private checkArray(schema: Schema, value: unknown[], path: JsonPath, name: string, out: SchemaProblem[]): void {
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) {
-      out.push({ path, atKey: false, message: `${name}: ${value.length} items, at most ${schema.maxItems} allowed` });
-      return;
-    }
-    if (schema.items) value.forEach((item, i) => this.visit(schema.items as Schema, item, [...path, i], out));
-  }
-
-  private checkObject(schema: Schema, value: Record<string, unknown>, path: JsonPath, name: string, out: SchemaProblem[]): void {
-    const keys = Object.keys(value);
-    if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
-      out.push({ path, atKey: false, message: `${name}: ${keys.length} entries, at most ${schema.maxProperties} allowed` });
-      return;
-    }
-    for (const req of schema.required ?? []) {
-      if (!(req in value)) out.push({ path, atKey: false, message: `${name}: missing required key "${req}"` });
-    }
-    const known = schema.properties ?? {};
-    for (const key of keys) {
-      const keyPath = [...path, key];
-      if (schema.propertyNames?.pattern && !this.regex(schema.propertyNames.pattern).test(key)) {
-        out.push({ path: keyPath, atKey: true, message: `${show(key)} is not a valid name (expected ${schema.propertyNames['x-expected'] ?? schema.propertyNames.pattern})` });
-        continue;
-      }
-      if (key in known) {
-        this.visit(known[key], value[key], keyPath, out);
-      } else if (schema.additionalProperties === false) {
-        const expected = Object.keys(known).join(', ');
-        out.push({ path: keyPath, atKey: true, message: `unknown key ${show(key)} in ${name} (expected one of: ${expected})` });
-      } else if (typeof schema.additionalProperties === 'object') {
-        this.visit(schema.additionalProperties, value[key], keyPath, out);
-      }
-    }
-  }
+  out.push(...[...byValue.values()].map((v) => v.problem));
+  return out.filter((p) => names.has(p) || !cut.some((c) => under(p.path, c)));
 }

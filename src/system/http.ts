@@ -1,6 +1,6 @@
 // undici HttpClient: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
-import { BlockList, isIP } from 'node:net';
 import { Agent, request } from 'undici';
+import { canonicalHost, isAllowedHost } from '../config/hosts';
 import { GpumodError, errorMessage } from './errors';
 import type { Logger } from './logger';
 import { redactUrl } from './redact';
@@ -18,18 +18,6 @@ export interface HttpClientOptions {
 export interface ClosableHttpClient extends HttpClient {
   /** Closes the pooled connections (the CLI calls it before exiting). */
   close(): Promise<void>;
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === 'localhost.') return true;
-  const family = isIP(h);
-  // BlockList matches IPv4-mapped IPv6 (::ffff:127.0.0.1) against the IPv4 subnet as well.
-  return family === 4 ? LOOPBACK.check(h, 'ipv4') : family === 6 ? LOOPBACK.check(h, 'ipv6') : false;
 }
 
 function excerpt(body: string, max = 200): string {
@@ -52,7 +40,7 @@ function errCode(e: unknown): string {
 }
 
 export function createHttpClient(log: Logger, options: HttpClientOptions = {}): ClosableHttpClient {
-  const allowed = new Set((options.allowedHosts ?? []).map((h) => h.replace(/^\[|\]$/g, '').toLowerCase()));
+  const allowed = options.allowedHosts ?? [];
   const keepAliveMs = options.keepAliveMs ?? 2000;
   const agent = new Agent({ keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs });
 
@@ -61,13 +49,15 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
     try {
       url = new URL(req.url);
     } catch (e) {
-      throw new GpumodError('HTTP_UNREACHABLE', `invalid URL ${JSON.stringify(req.url)}`, { cause: e });
+      log.warn(`> ${req.method} ${redactUrl(req.url)} refused: invalid URL`);
+      // The parser's error keeps the raw URL in `input`: the cause carries its message only.
+      throw new GpumodError('HTTP_UNREACHABLE', `invalid URL ${JSON.stringify(redactUrl(req.url))}`, { cause: new TypeError(errorMessage(e)) });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new GpumodError('HTTP_UNREACHABLE', `refusing ${redactUrl(req.url)}: only http and https are supported`);
     }
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    if (!isLoopbackHost(host) && !allowed.has(host)) {
+    const host = canonicalHost(url.hostname) ?? url.hostname;
+    if (!isAllowedHost(host, allowed)) {
       log.warn(`> ${req.method} ${redactUrl(req.url)} refused: not loopback, not in allowedHosts`);
       throw new GpumodError(
         'HTTP_UNREACHABLE',

@@ -14,7 +14,7 @@ export function redactUrl(url: string): string {
   try {
     u = new URL(url, 'http://path.invalid');
   } catch {
-    return url;
+    return redactUnparsed(url);
   }
   const secret = [...u.searchParams].filter(([k, v]) => SECRET_NAME.test(k) || SECRET_VALUE.test(v));
   if (secret.length === 0 && !u.username && !u.password) return url;
@@ -22,4 +22,11 @@ export function redactUrl(url: string): string {
   if (u.username) u.username = '***';
   if (u.password) u.password = '***';
   return url.startsWith('/') ? `${u.pathname}${u.search}${u.hash}` : u.href;
+}
+
+/** The same masking by pattern, for text the URL parser refuses (`http://user:pw@127.999.0.1/`): it is still logged. */
+function redactUnparsed(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')
+    .replace(/([?&])([^=&#]*)=([^&#]*)/g, (m: string, sep: string, k: string, v: string) => (SECRET_NAME.test(k) || SECRET_VALUE.test(v) ? `${sep}${k}=***` : m));
 }

@@ -28,6 +28,17 @@ describe('gpumod validate (the CLI as a process)', () => {
     ]);
   });
 
+  it('checks services and modes named like Object properties (constructor, toString) like any other', async () => {
+    const proto = join(dir, 'proto.yaml');
+    writeFileSync(proto, 'services:\n  constructor:\n    driver: bogus\n    unit: "-x; rm -rf ~"\n    port: "eighty"\n    vram_mb: -5\nmodes:\n  toString: { services: 5 }\n');
+    const r = await gpumod(['validate', '--config', proto]);
+    assert.equal(r.code, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.deepEqual(lines.slice(0, -1).map((l) => l.slice(proto.length + 1).split(': ')[0]), ['3:13', '4:11', '5:11', '6:14', '8:25']);
+    assert.equal(lines[4], `${proto}:8:25: services: expected a list, got 5`);
+    assert.equal(lines[5], `5 problems in ${proto}`);
+  });
+
   it('finds the file through GPUMOD_CONFIG, then XDG_CONFIG_HOME', async () => {
     assert.equal((await gpumod(['validate'], { GPUMOD_CONFIG: good })).code, 0);
     const r = await gpumod(['validate'], { XDG_CONFIG_HOME: dir });

@@ -10,7 +10,7 @@ import { parseConfig } from '../../../src/config/load';
  * failure names a case that reproduces.
  */
 
-const CASES = Number(process.env.GPUMOD_FUZZ_CASES ?? 3000);
+const CASES = Number(process.env.GPUMOD_FUZZ_CASES ?? 5000);
 const SEED = Number(process.env.GPUMOD_FUZZ_SEED ?? 20261127);
 
 function rng(seed: number): () => number {
@@ -30,7 +30,9 @@ const BASES = [
 ];
 
 const VALUES = ['-1', '0', '1e309', '99999999999999999999', '"x"', 'null', '~', '[]', '{}', 'true', '"ünïcödé ☃"', '"\\u202e.service"', '"$(id)"', '"a;b"', '"../x"', '"-rf"', '"' + 'x'.repeat(5000) + '"', '.nan', '0x10', '!!binary aGVsbG8=', '&anc 3', '*nope'];
-const KEYS = ['driver', 'unit', 'port', 'vram_mb', 'sleep', 'model', 'host', 'services', 'modes', 'bogus', '<<', 'ünï', '"a b"', '-x'];
+/** Names that are properties of every JS object: a checker that looks keys up with `in` takes them as known. */
+const PROTO = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+const KEYS = ['driver', 'unit', 'port', 'vram_mb', 'sleep', 'model', 'host', 'services', 'modes', 'bogus', '<<', 'ünï', '"a b"', '-x', ...PROTO];
 
 type Mutator = (text: string, r: () => number) => string;
 const pick = <T>(xs: T[], r: () => number): T => xs[Math.floor(r() * xs.length)];
@@ -80,6 +82,17 @@ const MUTATORS: [string, Mutator][] = [
   ['empty', (_t, r) => (r() < 0.5 ? '' : '\n\n   \n')],
   ['huge list', (_t, r) => `services: {}\nmodes:\n  m: { services: [${Array(300 + Math.floor(r() * 300)).fill('a').join(',')}] }\n`],
   ['merge key', (t) => t.replace('services:', 'defaults: &d { driver: vllm }\nservices:')],
+  ['prototype name', (t, r) => {
+    const name = pick(PROTO, r);
+    const where = r();
+    // As a service (with a bad value half of the time), a mode, or a top-level key.
+    if (where < 0.4) {
+      const bad = r() < 0.5 ? pick(['driver: bogus', 'port: "eighty"', 'vram_mb: -5', 'unit: "-x; rm -rf ~"', `driver: ${name}`], r) : 'driver: vllm';
+      return t.replace(/^services:.*$/m, `services:\n  ${name}: { ${bad.startsWith('driver') ? '' : 'driver: vllm, '}unit: p.service, port: 7999, vram_mb: 10, ${bad} }`);
+    }
+    if (where < 0.8) return t.replace(/^modes:.*$/m, `modes:\n  ${name}: { services: ${pick(['5', '[a]', '[]', `[${name}]`, '{}'], r)} }`);
+    return `${name}: ${pick(VALUES, r)}\n${t}`;
+  }],
 ];
 
 describe('config fuzzer', function () {
@@ -115,8 +128,14 @@ describe('config fuzzer', function () {
           assert.doesNotMatch(p.message, /undefined|\[object Object\]|TypeError/, `case ${i}: imprecise message ${p.message}`);
         }
       } else {
-        // Whatever is accepted is whole: every mode names configured services.
-        for (const m of result.config.modes.values()) for (const s of m.services) assert.ok(result.config.services.has(s));
+        // Whatever is accepted is whole: every mode names configured services, every figure is one.
+        for (const m of result.config.modes.values()) for (const s of m.services) assert.ok(result.config.services.has(s), `case ${i}: mode names ${s}`);
+        for (const svc of result.config.services.values()) {
+          assert.ok(['vllm', 'llamacpp', 'http', 'systemd'].includes(svc.driver), `case ${i}: driver ${String(svc.driver)}`);
+          assert.ok(Number.isInteger(svc.port) && svc.port >= 1 && svc.port <= 65535, `case ${i}: port ${String(svc.port)}`);
+          assert.ok(Number.isInteger(svc.vramMb) && svc.vramMb >= 0, `case ${i}: vram_mb ${String(svc.vramMb)}`);
+          assert.match(svc.unit, /^[A-Za-z0-9_][A-Za-z0-9:_.@\\-]*\.service$/, `case ${i}: unit`);
+        }
       }
     }
     console.log(`      fuzz: ${CASES} cases (seed ${SEED}), ${rejected} rejected with located messages, ${CASES - rejected} accepted whole, slowest ${slowest} ms`);

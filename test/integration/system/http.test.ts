@@ -173,6 +173,14 @@ describe('system/http against a local server', function () {
       return true;
     });
     await allowing.close();
+    // IPv6: allowed_hosts and the URL may spell one address differently; it is attempted, not refused.
+    const v6 = createHttpClient(log, { allowedHosts: ['[FD00:0::1]'] });
+    await assert.rejects(v6.request({ method: 'GET', url: 'http://[fd00::1]:7071/health', timeoutMs: 300 }), (e: unknown) => {
+      assert.ok(isGpumodError(e));
+      assert.doesNotMatch(e.message, /not a loopback/);
+      return true;
+    });
+    await v6.close();
   });
 
   it('reuses kept-alive connections, and closes them soon when idle', async () => {

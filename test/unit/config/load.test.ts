@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alternativesOf } from '../../../src/config/alternatives';
 import { loadConfig, parseConfig, type ParseResult } from '../../../src/config/load';
 import { STARTER_CONFIG } from '../../../src/config/starter';
 import { formatProblem } from '../../../src/config/types';
@@ -105,15 +106,21 @@ describe('config loader', () => {
     assert.equal(ok(`allowed_hosts: [gpu-box.lan]\n${remote}`).services.get('a')!.host, 'gpu-box.lan');
   });
 
-  it('refuses duplicate ports, except two models of one llama.cpp router', () => {
-    const two = (b: string): string => `services:\n  a:\n${VLLM}\n  b:\n${b}\nmodes: {}\n`;
-    assert.deepEqual(problems(two('    driver: vllm\n    unit: b.service\n    port: 7000\n    vram_mb: 1')), [
-      'gpumod.yaml:10:11: port 7000 is already used by service "a"',
+  it('takes services on one host:port as alternatives, and refuses a mode that names two of them', () => {
+    const svc = (name: string, unit: string, extra = ''): string =>
+      `  ${name}:\n    driver: llamacpp\n    unit: ${unit}\n    port: 7070\n    vram_mb: 1\n    model: M-${name}\n${extra}`;
+    const file = (modes: string): string =>
+      `allowed_hosts: [gpu-box.lan]\nservices:\n${svc('x', 'r.service')}${svc('y', 'r.service')}${svc('code', 'c.service')}${svc('nemo', 'n.service', '    host: localhost\n')}` +
+      `${svc('far', 'f.service', '    host: gpu-box.lan\n')}modes:\n${modes}`;
+    const c = ok(file('  a: { services: [x, y, far] }\n  b: { services: [code] }\n  c: { services: [nemo] }\n'));
+    assert.deepEqual(alternativesOf(c, 'code'), ['x', 'y', 'nemo'], 'localhost and 127.0.0.1 are one host; gpu-box.lan:7070 is another socket');
+    assert.deepEqual(alternativesOf(c, 'x'), ['code', 'nemo'], 'models of one router are not alternatives of each other');
+    assert.deepEqual(alternativesOf(c, 'far'), []);
+    assert.deepEqual(alternativesOf(c, 'nope'), []);
+    assert.deepEqual(problems(file('  a: { services: [x, code] }\n  b: { services: [nemo, y] }\n')), [
+      'gpumod.yaml:36:22: mode "a" names "x" and "code", which both listen on 127.0.0.1:7070: services on one port are alternatives, one runs at a time',
+      'gpumod.yaml:37:25: mode "b" names "nemo" and "y", which both listen on 127.0.0.1:7070: services on one port are alternatives, one runs at a time',
     ]);
-    const router = (name: string, model: string): string =>
-      `  ${name}:\n    driver: llamacpp\n    unit: r.service\n    port: 7070\n    vram_mb: 1\n    model: ${model}\n`;
-    const c = ok(`services:\n${router('x', 'X')}${router('y', 'Y')}modes: {}\n`);
-    assert.equal(c.services.size, 2);
   });
 
   it('refuses sleep settings the driver cannot honour', () => {
@@ -134,14 +141,14 @@ describe('config loader', () => {
 
   it('reports YAML syntax errors and duplicate keys with their position', () => {
     assert.match(problems('services:\n  a: [\nmodes: {}\n')[0], /^gpumod\.yaml:\d+:\d+: /);
-    assert.match(problems('services: {}\nmodes: {}\nmodes: {}\n')[0], /^gpumod\.yaml:3:1: Map keys must be unique/);
+    assert.deepEqual(problems('services: {}\nmodes: {}\nmodes: {}\n'), ['gpumod.yaml:3:1: duplicate key "modes": a key appears once per mapping']);
   });
 
   it('refuses an alias bomb without expanding it', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 12; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
     const t0 = Date.now();
-    assert.match(problems(lines.join('\n') + '\n')[0], /^gpumod\.yaml:1:1: cannot expand the YAML: .*alias/i);
+    assert.deepEqual(problems(lines.join('\n') + '\n'), ['gpumod.yaml:5:8: alias *d takes the file past 10000 values: refused without expanding it']);
     assert.ok(Date.now() - t0 < 2000);
   });
 
@@ -163,5 +170,87 @@ describe('config loader', () => {
     assert.equal(missing.ok, false);
     writeFileSync(join(dir, 'g.yaml'), SAMPLE);
     assert.equal((await loadConfig(join(dir, 'g.yaml'))).ok, true);
+  });
+});
+
+describe('config loader: names from the file are data, never object properties', () => {
+  const PROTO = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+
+  it('validates a service named like an Object property like any other', () => {
+    const text = 'services:\n  constructor:\n    driver: bogus\n    unit: "-x; rm -rf ~"\n    port: "eighty"\n    vram_mb: -5\nmodes: {}\n';
+    assert.deepEqual(problems(text), [
+      'gpumod.yaml:3:13: driver: "bogus" is not one of "vllm", "llamacpp", "http", "systemd"',
+      'gpumod.yaml:4:11: unit: "-x; rm -rf ~" is not a systemd unit name ending in .service (letters, digits and :_.@- only; no spaces, slashes or leading dash)',
+      'gpumod.yaml:5:11: port: expected a whole number, got "eighty"',
+      'gpumod.yaml:6:14: vram_mb: -5 is below the minimum 0',
+    ]);
+  });
+
+  it('locates every problem under prototype-named services, modes and top-level keys', () => {
+    for (const name of PROTO) {
+      const bad = problems(`services:\n  ${name}: { driver: ${name}, unit: a.service, port: 1, vram_mb: 1 }\nmodes:\n  ${name}: { services: 5 }\n${name}: 1\n`);
+      const expectName = name === '__proto__' ? [`gpumod.yaml:2:3: "__proto__" is not a valid name`, `gpumod.yaml:4:3: "__proto__" is not a valid name`] : [
+        `gpumod.yaml:2:${15 + name.length}: driver: "${name}" is not one of`,
+        `gpumod.yaml:4:${17 + name.length}: services: expected a list, got 5`,
+      ];
+      assert.equal(bad.length, 3, `${name}: ${bad.join('\n')}`);
+      expectName.forEach((e, i) => assert.ok(bad[i].startsWith(e), `${name}: ${bad[i]}`));
+      assert.ok(bad[2].startsWith(`gpumod.yaml:5:1: unknown key "${name}" in the file`), bad[2]);
+    }
+  });
+
+  it('loads well-formed services and modes named like Object properties', () => {
+    const names = PROTO.filter((n) => n !== '__proto__');
+    const svcs = names.map((n, i) => `  ${n}: { driver: vllm, unit: ${n}.service, port: ${7000 + i}, vram_mb: 100 }\n`).join('');
+    const c = ok(`services:\n${svcs}modes:\n${names.map((n) => `  ${n}: { services: [${n}] }\n`).join('')}`);
+    assert.deepEqual([...c.services.keys()], names);
+    assert.equal(c.services.get('constructor')?.vramMb, 100);
+    assert.deepEqual(c.modes.get('toString')?.services, ['toString']);
+    assert.match(problems('services: {}\nmodes:\n  m: { services: [constructor, toString] }\n')[0], /mode "m" names unknown service "constructor"/);
+  });
+
+  it('says what a sleep setting may be when it is neither a level nor hooks', () => {
+    assert.deepEqual(problems(ONE(`${VLLM}\n    sleep: 5`)), ['gpumod.yaml:7:12: sleep: expected "none", "l1", "l2", "router" or a hooks mapping, got 5']);
+    assert.deepEqual(problems(ONE(`${VLLM.replace('vllm', 'http')}\n    sleep: { sleep: "POST /s", wake: "x" }`)), [
+      'gpumod.yaml:7:12: sleep: missing required key "probe"',
+      'gpumod.yaml:7:38: wake: "x" is not a method and a path, such as "POST /unload"',
+    ]);
+  });
+});
+
+describe('config loader: bounds and locations', () => {
+  it('locates a problem reached through an alias or a merge key where the alias is written', () => {
+    const text = [
+      'services:',
+      '  a: &a { driver: vllm, unit: a.service, port: 7000, vram_mb: 1, host: 10.0.0.1 }',
+      '  b: *a',
+      '  c: { <<: *a, unit: c.service }',
+      'modes: {}',
+      '',
+    ].join('\n');
+    assert.deepEqual(problems(text).map((p) => p.replace(/: host .*/, '')), ['gpumod.yaml:2:72', 'gpumod.yaml:3:6', 'gpumod.yaml:4:12']);
+  });
+
+  it('keeps the nesting guard on after an apostrophe, in a comment or in a plain scalar', () => {
+    for (const before of ["# it's\n", "description: it's\n", 'x: "\\"\'"\n']) {
+      const t0 = Date.now();
+      const [p] = problems(`${before}a: ${'['.repeat(100000)}`);
+      assert.match(p, /^gpumod\.yaml:2:68: nesting deeper than 64 levels/, JSON.stringify(before));
+      assert.ok(Date.now() - t0 < 500);
+    }
+    assert.match(problems(`x: '${'['.repeat(300)}`)[0], /^gpumod\.yaml:1:261: more than 256 nested brackets/, 'an unclosed quote never hides brackets');
+    const quoted = ok(`services:\n  a: { driver: vllm, unit: a.service, port: 7000, vram_mb: 1, description: "it's [[[ # not a comment" } # it's\nmodes: {}\n`);
+    assert.equal(quoted.services.get('a')?.description, "it's [[[ # not a comment");
+  });
+
+  it('refuses hosts a URL cannot carry, and matches IPv6 hosts with or without brackets', () => {
+    for (const host of ['127.999.999.999', '"127.1"', '0x7f.1', '"2130706433"', '"[fd00::1"', 'fd00::zz']) {
+      assert.match(problems(ONE(`${VLLM}\n    host: ${host}`))[0], /^gpumod\.yaml:7:11: host ".*" is not a host name or IP address a URL can carry/, host);
+    }
+    assert.match(problems(`allowed_hosts: [10.0.0.300]\n${ONE(VLLM)}`)[0], /^gpumod\.yaml:1:17: allowed_hosts entry "10\.0\.0\.300" is not a host name/);
+    for (const [allowed, host] of [['"[fd00::1]"', '"[fd00::1]"'], ['fd00::1', '"[FD00:0::1]"'], ['"[fd00::1]"', 'fd00:0:0::1'], ['GPU-Box.lan', 'gpu-box.LAN']]) {
+      assert.equal(ok(`allowed_hosts: [${allowed}]\n${ONE(`${VLLM}\n    host: ${host}`)}`).services.size, 1, `${allowed} allows ${host}`);
+    }
+    assert.equal(ok(ONE(`${VLLM}\n    host: "[::1]"`)).services.get('a')?.host, '[::1]');
   });
 });

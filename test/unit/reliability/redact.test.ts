@@ -16,4 +16,10 @@ describe('reliability: redactUrl (what a log may show of an endpoint)', () => {
     assert.equal(redactUrl('http://u:p@127.0.0.1/x'), 'http://***:***@127.0.0.1/x');
     assert.ok(!redactUrl('http://admin:sk-secretPW@192.0.2.10:7071/health').includes('sk-secretPW'));
   });
+
+  it('masks the same in URLs the parser refuses (they are still logged)', () => {
+    assert.equal(redactUrl('http://user:SECRET@127.999.999.999:7000/x'), 'http://***@127.999.999.999:7000/x');
+    assert.equal(redactUrl('http://a@b:c@[::1:7000/x?api_key=k&level=1'), 'http://***@[::1:7000/x?api_key=***&level=1');
+    assert.equal(redactUrl('http://127.999.0.1:7000/wake_up?tags=weights'), 'http://127.999.0.1:7000/wake_up?tags=weights');
+  });
 });
