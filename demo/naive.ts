@@ -1,7 +1,7 @@
 import type { Config } from '../src/config/types';
 import { driverFor } from '../src/drivers/registry';
-import type { Logger } from '../src/system/logger';
-import type { HttpClient } from '../src/system/types';
+import type { Logger } from '../src/engine/logger';
+import type { HttpClient } from '../src/engine/machinePorts';
 import type { SystemdAdapter } from '../src/system/systemd';
 
 /**

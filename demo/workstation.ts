@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import type { Logger } from '../src/system/logger';
+import type { Logger } from '../src/engine/logger';
 import { createSystemd, type SystemdAdapter } from '../src/system/systemd';
 import { unitFileText } from '../src/system/unitFile';
 import { CARDS, MODES, PROFILE, type ProfileService } from './profile';

@@ -9,7 +9,7 @@ import { logsCommand, serviceCommand } from './cli/serviceCommand';
 import { ConfigError } from './cli/session';
 import { statusCommand } from './cli/statusCommand';
 import { switchCommand } from './cli/switchCommand';
-import { isGpumodError } from './system/errors';
+import { isGpumodError } from './errors';
 import { validateCommand } from './cli/validateCommand';
 
 const HELP = `gpumod ${version}: switch the GPU inference servers of this machine between modes.

@@ -8,7 +8,7 @@ import { createGpu } from './system/gpu';
 import { createHttpClient, type ClosableHttpClient } from './system/http';
 import { acquireLock } from './system/lock';
 import { procStartTime } from './system/pids';
-import type { Logger } from './system/logger';
+import type { Logger } from './engine/logger';
 import type { Env } from './system/process';
 import { createJsonFiles } from './system/switchFiles';
 import { createSystemd, type SystemdAdapter } from './system/systemd';

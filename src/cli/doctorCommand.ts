@@ -3,7 +3,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { Config, ServiceConfig } from '../config/types';
 import { baseUrl, excerpt } from '../drivers/common';
-import { errorMessage } from '../system/errors';
+import { errorMessage } from '../errors';
 import { unitOfCgroupFile } from '../system/gpu';
 import {
   commandView,
@@ -18,9 +18,9 @@ import {
   socketInode,
   type TcpSocket,
 } from '../system/inspect';
-import type { Logger } from '../system/logger';
+import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env } from '../system/process';
-import type { HttpClient, UnitStatus } from '../system/types';
+import type { HttpClient, UnitStatus } from '../engine/machinePorts';
 import { allowFlags, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { withSession } from './session';

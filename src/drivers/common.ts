@@ -1,8 +1,8 @@
 import type { ServiceConfig } from '../config/types';
-import { GpumodError } from '../system/errors';
+import { GpumodError } from '../errors';
 import { redactUrl } from '../system/redact';
-import type { HttpRequest, HttpResponse } from '../system/types';
-import type { DriverContext, Probe } from './driver';
+import type { HttpRequest, HttpResponse } from '../engine/machinePorts';
+import type { DriverContext, Probe } from '../engine/driverPort';
 
 /** A single probe must never hold up the status bar: short, and retried by the next poll. */
 export const PROBE_TIMEOUT_MS = 3000;

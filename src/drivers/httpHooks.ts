@@ -1,8 +1,8 @@
 import type { HookRequest, ServiceConfig } from '../config/types';
-import { GpumodError } from '../system/errors';
+import { GpumodError } from '../errors';
 import { redactUrl } from '../system/redact';
 import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
-import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from './driver';
+import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from '../engine/driverPort';
 
 /**
  * Small apps (FastAPI-style) that load their model lazily and expose their own requests for it,

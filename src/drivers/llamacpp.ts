@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
-import { GpumodError } from '../system/errors';
+import { GpumodError } from '../errors';
 import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
-import type { Driver, DriverCapabilities, DriverContext, Probe } from './driver';
+import type { Driver, DriverCapabilities, DriverContext, Probe } from '../engine/driverPort';
 
 /**
  * llama.cpp `llama-server` in router mode: one router process, one child per loaded model.

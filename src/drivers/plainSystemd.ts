@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
-import { GpumodError } from '../system/errors';
+import { GpumodError } from '../errors';
 import { awaitHealth, call, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
-import type { Driver, DriverCapabilities, DriverContext, Probe } from './driver';
+import type { Driver, DriverCapabilities, DriverContext, Probe } from '../engine/driverPort';
 
 /** Services without sleep support: systemd starts and stops them; health tells whether they serve. */
 export const plainSystemdDriver: Driver = {

@@ -1,5 +1,5 @@
 import type { DriverKind, ServiceConfig } from '../config/types';
-import type { Driver } from './driver';
+import type { Driver } from '../engine/driverPort';
 import { httpHooksDriver } from './httpHooks';
 import { llamacppDriver } from './llamacpp';
 import { plainSystemdDriver } from './plainSystemd';

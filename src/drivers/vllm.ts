@@ -1,8 +1,8 @@
 import type { ServiceConfig } from '../config/types';
-import { GpumodError } from '../system/errors';
-import type { HttpResponse } from '../system/types';
+import { GpumodError } from '../errors';
+import type { HttpResponse } from '../engine/machinePorts';
 import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
-import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from './driver';
+import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../engine/driverPort';
 
 /**
  * vLLM's sleep mode over HTTP (dev endpoints, VLLM_SERVER_DEV_MODE=1):

@@ -1,4 +1,4 @@
-import type { DriverCapabilities } from '../drivers/driver';
+import type { DriverCapabilities } from './driverPort';
 import type { ServiceObservation, ServiceState } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig, SleepMode } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
+import type { SleepDepth } from './driverPort';
 import type { Observation, ServiceObservation } from './types';
 
 /** Where a service ends up, as far as memory is concerned. */

@@ -1,5 +1,5 @@
-import type { Probe, SleepDepth } from '../drivers/driver';
-import type { UnitStatus } from '../system/types';
+import type { Probe, SleepDepth } from './driverPort';
+import type { UnitStatus } from './machinePorts';
 import type { ServiceState } from './types';
 
 export interface Classification {

@@ -1,4 +1,4 @@
-import { GpumodError } from '../system/errors';
+import { GpumodError } from '../errors';
 import type { Clock } from './ports';
 
 /** Wall-clock time for production; tests pass a virtual clock. */

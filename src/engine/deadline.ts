@@ -1,4 +1,4 @@
-import { GpumodError, isGpumodError } from '../system/errors';
+import { GpumodError, isGpumodError } from '../errors';
 import type { Clock } from './ports';
 
 const HOUR_MS = 3_600_000;

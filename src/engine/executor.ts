@@ -1,6 +1,6 @@
 import type { Config } from '../config/types';
-import { GpumodError } from '../system/errors';
-import type { GpuSnapshot } from '../system/types';
+import { GpumodError } from '../errors';
+import type { GpuSnapshot } from './machinePorts';
 import { childController } from './deadline';
 import { observe } from './observe';
 import type { EnginePorts } from './ports';

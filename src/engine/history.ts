@@ -1,5 +1,5 @@
 import type { ServiceConfig } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
+import type { SleepDepth } from './driverPort';
 import { MAX_RECORDED_MS } from './records';
 import type { StepAction, SwitchRecord, TimelineAction } from './types';
 

@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types';
-import type { Probe } from '../drivers/driver';
-import { errorMessage } from '../system/errors';
-import type { GpuSnapshot, UnitStatus } from '../system/types';
+import type { Probe } from './driverPort';
+import { errorMessage } from '../errors';
+import type { GpuSnapshot, UnitStatus } from './machinePorts';
 import { classify } from './classify';
 import { cancelledError, withDeadline } from './deadline';
 import type { ObservePorts } from './ports';

@@ -1,6 +1,6 @@
 import type { Config, ServiceConfig } from '../config/types';
-import type { DriverCapabilities, SleepDepth } from '../drivers/driver';
-import { GpumodError } from '../system/errors';
+import type { DriverCapabilities, SleepDepth } from './driverPort';
+import { GpumodError } from '../errors';
 import {
   asleep,
   AWAKE,

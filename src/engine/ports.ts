@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
-import type { Driver } from '../drivers/driver';
-import type { Logger } from '../system/logger';
-import type { Gpu, HttpClient, Systemd } from '../system/types';
+import type { Driver } from './driverPort';
+import type { Logger } from './logger';
+import type { Gpu, HttpClient, Systemd } from './machinePorts';
 import type { SwitchRecord, SwitchState } from './types';
 
 /** Time, injected so tests run a switch of 60 s cold starts in virtual time. */

@@ -1,4 +1,4 @@
-import { printable } from '../system/printable';
+import { printable } from './printable';
 import type { SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
+import type { SleepDepth } from './driverPort';
 import { depthFor } from './budget';
 import { defaultEstimateMs } from './history';
 import type { EnginePorts } from './ports';

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
-import type { DriverContext, SleepDepth } from '../drivers/driver';
-import { errorMessage, GpumodError, isGpumodError, type GpumodErrorCode } from '../system/errors';
+import type { DriverContext, SleepDepth } from './driverPort';
+import { errorMessage, GpumodError, isGpumodError, type GpumodErrorCode } from '../errors';
 import { depthFor } from './budget';
 import { cancelledError, withDeadline } from './deadline';
 import type { EnginePorts } from './ports';

@@ -1,6 +1,6 @@
 import type { Config, ServiceConfig } from '../config/types';
-import type { GpuSnapshot } from '../system/types';
-import { GpumodError, isGpumodError } from '../system/errors';
+import type { GpuSnapshot } from './machinePorts';
+import { GpumodError, isGpumodError } from '../errors';
 import { AWAKE, card, depthFor, fateOf, gpuTotalMb, vramOf } from './budget';
 import { currentMode } from './currentMode';
 import { formatMs } from './deadline';

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
-import type { GpuSnapshot, UnitStatus } from '../system/types';
+import type { SleepDepth } from './driverPort';
+import type { GpuSnapshot, UnitStatus } from './machinePorts';
 
 /** Observed, never assumed: combines the unit's systemd state with the driver's probe. */
 export type ServiceState = 'stopped' | 'starting' | 'running' | 'sleeping' | 'waking' | 'stopping' | 'failed' | 'unknown';

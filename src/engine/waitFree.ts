@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
-import { errorMessage } from '../system/errors';
-import type { GpuSnapshot } from '../system/types';
+import { errorMessage } from '../errors';
+import type { GpuSnapshot } from './machinePorts';
 import type { EnginePorts } from './ports';
 
 /** nvidia-smi shows a sleep's memory freed within one poll and a SIGTERM exit's within ~1 s (anchors.md). */

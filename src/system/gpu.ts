@@ -1,10 +1,10 @@
 // nvidia-smi and cgroup attribution: what the GPU holds, and which systemd unit holds it.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GpumodError, errorMessage } from './errors';
-import type { Logger } from './logger';
+import { GpumodError, errorMessage } from '../errors';
+import type { Logger } from '../engine/logger';
 import { isNotFound, resolveBinary, runProcess, type Env, type ProcessResult } from './process';
-import type { Gpu, GpuInfo, GpuProcess, GpuSnapshot, ProcessOptions } from './types';
+import type { Gpu, GpuInfo, GpuProcess, GpuSnapshot, ProcessOptions } from '../engine/machinePorts';
 
 export const GPU_FIELDS = ['index', 'uuid', 'name', 'memory.total', 'memory.used', 'memory.free'] as const;
 /** No process_name: it may contain commas, which breaks the CSV (protocols.md 3.1). */

@@ -1,10 +1,10 @@
 // undici HttpClient: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
 import { Agent, request } from 'undici';
 import { canonicalHost, isAllowedHost } from '../config/hosts';
-import { GpumodError, errorMessage } from './errors';
-import type { Logger } from './logger';
+import { GpumodError, errorMessage } from '../errors';
+import type { Logger } from '../engine/logger';
 import { redactUrl } from './redact';
-import type { HttpClient, HttpRequest, HttpResponse } from './types';
+import type { HttpClient, HttpRequest, HttpResponse } from '../engine/machinePorts';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { GpumodError } from './errors';
+import { GpumodError } from '../errors';
 import { pidAlive, procStartTime } from './pids';
-import { printable } from './printable';
+import { printable } from '../engine/printable';
 import { ifPresent, readRegularFile } from './regularFile';
 
 export const LOCK_FILE = 'switch.lock';

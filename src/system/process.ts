@@ -2,8 +2,8 @@
 // and one log line per call in the form `> systemctl --user start x.service [71ms]`.
 import { basename } from 'node:path';
 import { execa } from 'execa';
-import { GpumodError } from './errors';
-import type { Logger } from './logger';
+import { GpumodError } from '../errors';
+import type { Logger } from '../engine/logger';
 
 export type Env = Record<string, string | undefined>;
 

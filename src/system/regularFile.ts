@@ -2,7 +2,7 @@
 // and a huge file overflows a string. Only regular files are read, and never more than a bound.
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, stat, type FileHandle } from 'node:fs/promises';
-import { GpumodError } from './errors';
+import { GpumodError } from '../errors';
 
 export interface ReadLimits {
   /** A larger file is refused (readRegularFile) or only its end is read (readTail). */

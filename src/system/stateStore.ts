@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { GpumodError } from './errors';
+import { GpumodError } from '../errors';
 import { ifPresent, readRegularFile } from './regularFile';
 
 /**

@@ -2,8 +2,8 @@
 // progress) and history.jsonl (one switch a line). Both rewritten atomically: a crash mid-write
 // leaves the previous valid file, and a torn or foreign line is skipped, never fatal.
 import { join } from 'node:path';
-import { errorMessage } from './errors';
-import type { Logger } from './logger';
+import { errorMessage } from '../errors';
+import type { Logger } from '../engine/logger';
 import { ifPresent, readTail } from './regularFile';
 import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from './stateStore';
 

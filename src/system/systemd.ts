@@ -2,10 +2,10 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GpumodError } from './errors';
-import type { Logger } from './logger';
+import { GpumodError } from '../errors';
+import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env, type ProcessResult } from './process';
-import type { ProcessOptions, Systemd, UnitStatus } from './types';
+import type { ProcessOptions, Systemd, UnitStatus } from '../engine/machinePorts';
 import { parseJournalJson, type JournalEntry } from './journal';
 
 /** The properties `show` asks for; the manager prints them in its own order, so they are parsed by key. */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { errorMessage, isGpumodError } from '../system/errors';
+import { errorMessage, isGpumodError } from '../errors';
 
 /**
  * The one wrapper every command goes through: logs the failure with its cause and turns it into

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Config, ServiceConfig } from '../config/types';
-import type { DriverCapabilities } from '../drivers/driver';
+import type { DriverCapabilities } from '../engine/driverPort';
 import { driverFor } from '../drivers/registry';
 import { currentMode } from '../engine/currentMode';
 import { observe } from '../engine/observe';
@@ -10,7 +10,7 @@ import type { StepEvent } from '../engine/steps';
 import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
 import type { SwitchRecord } from '../engine/types';
 import { createMachine, type Machine } from '../machine';
-import { errorMessage } from '../system/errors';
+import { errorMessage } from '../errors';
 import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';

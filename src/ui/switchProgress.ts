@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { formatMs } from '../engine/deadline';
 import type { StepEvent } from '../engine/steps';
 import type { SwitchResult } from '../engine/switcher';
-import { errorMessage, isGpumodError } from '../system/errors';
+import { errorMessage, isGpumodError } from '../errors';
 import type { Controller } from './controller';
 
 const VERB: Record<string, string> = {

@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types';
-import type { SleepDepth } from '../drivers/driver';
+import type { SleepDepth } from '../engine/driverPort';
 import { mb } from '../engine/budget';
 import { formatMs } from '../engine/deadline';
 import type { Observation, ServiceObservation } from '../engine/types';

@@ -17,7 +17,7 @@
 //          start: --startup-ms + --load-ms (a cold router has no model loaded)
 //   hook server  sleep: --unload-ms, lag 25 ms   wake: --load-ms   start: --startup-ms + --load-ms (lazy)
 //   any    stop: the process exits at 0.7 × --stop-ms, the memory shows freed at --stop-ms
-import type { SleepDepth } from '../../src/drivers/driver';
+import type { SleepDepth } from '../../src/engine/driverPort';
 import { PROFILE, type FakeKind } from '../../demo/profile';
 
 export type BenchAction = 'sleep' | 'stop' | 'wake' | 'load' | 'start';

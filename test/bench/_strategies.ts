@@ -17,7 +17,7 @@ import { runAction, type RunAction } from '../../src/engine/steps';
 import { previewPlan, switchMode } from '../../src/engine/switcher';
 import type { PlanStep, ServiceState } from '../../src/engine/types';
 import { freeMb, waitBoundMs, waitForFreedMemory, type Released } from '../../src/engine/waitFree';
-import type { Gpu, GpuSnapshot } from '../../src/system/types';
+import type { Gpu, GpuSnapshot } from '../../src/engine/machinePorts';
 import type { BenchAction, BenchStep } from './_latency';
 
 export type Strategy = 'naive' | 'sequential' | 'gpumod';

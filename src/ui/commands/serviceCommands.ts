@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { validActions, type ServiceAction } from '../../engine/actions';
 import { formatMs } from '../../engine/deadline';
 import type { ServiceActionName } from '../../engine/switcher';
-import { errorMessage, isGpumodError } from '../../system/errors';
+import { errorMessage, isGpumodError } from '../../errors';
 import type { Controller } from '../controller';
 import { withStepProgress } from '../switchProgress';
 import { stateText } from '../viewModel';

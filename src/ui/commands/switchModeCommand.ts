@@ -3,7 +3,7 @@ import { mb } from '../../engine/budget';
 import { formatMs } from '../../engine/deadline';
 import { planSummary } from '../../engine/planText';
 import type { Preview } from '../../engine/switcher';
-import { errorMessage } from '../../system/errors';
+import { errorMessage } from '../../errors';
 import type { Controller } from '../controller';
 import { runSwitchWithProgress } from '../switchProgress';
 

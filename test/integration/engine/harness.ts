@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CARDS, MODES, PROFILE } from '../../../demo/profile';
 import { bringUp, REPO, type Workstation } from '../../../demo/workstation';
 import { silentLogger } from '../../../src/system/logger';
-import type { UnitStatus } from '../../../src/system/types';
+import type { UnitStatus } from '../../../src/engine/machinePorts';
 import { managerEnv, scratchDir, unitDir, unitPrefix } from '../support/testManager';
 import { waitFor } from '../support/wait';
 

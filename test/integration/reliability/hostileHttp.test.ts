@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parseConfig, formatProblems } from '../../../src/config/load';
 import type { ServiceConfig } from '../../../src/config/types';
-import type { DriverContext, Probe } from '../../../src/drivers/driver';
+import type { DriverContext, Probe } from '../../../src/engine/driverPort';
 import { driverFor } from '../../../src/drivers/registry';
-import { isGpumodError, type GpumodErrorCode } from '../../../src/system/errors';
+import { isGpumodError, type GpumodErrorCode } from '../../../src/errors';
 import { createHttpClient, DEFAULT_MAX_BYTES, type ClosableHttpClient } from '../../../src/system/http';
 import { silentLogger } from '../../../src/system/logger';
 import { testPort, unitName } from '../support/testManager';

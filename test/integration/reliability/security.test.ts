@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../../src/config/load';
 import { driverFor } from '../../../src/drivers/registry';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { createHttpClient } from '../../../src/system/http';
 import { silentLogger, streamLogger } from '../../../src/system/logger';
 import { cli, clearFaults, downRig, injectFault, switchTo, upRig, type Rig } from './support';

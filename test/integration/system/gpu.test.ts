@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { createGpu } from '../../../src/system/gpu';
 import { silentLogger } from '../../../src/system/logger';
 import { SERVER_WITH_CHILD } from '../support/programs';

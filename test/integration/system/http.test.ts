@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { createHttpClient, type ClosableHttpClient } from '../../../src/system/http';
-import type { Logger } from '../../../src/system/logger';
+import type { Logger } from '../../../src/engine/logger';
 import { waitFor } from '../support/wait';
 
 function recordingLogger(): Logger & { lines: string[] } {

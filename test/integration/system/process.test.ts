@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGpumodError } from '../../../src/system/errors';
-import type { Logger } from '../../../src/system/logger';
+import { isGpumodError } from '../../../src/errors';
+import type { Logger } from '../../../src/engine/logger';
 import { isNotFound, resolveBinary, runProcess } from '../../../src/system/process';
 import { waitFor } from '../support/wait';
 

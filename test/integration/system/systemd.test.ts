@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { unitOfCgroupFile } from '../../../src/system/gpu';
-import type { Logger } from '../../../src/system/logger';
+import type { Logger } from '../../../src/engine/logger';
 import { createSystemd, type SystemdAdapter } from '../../../src/system/systemd';
 import { EXIT_3, IDLE, PRINT_ARGS, SERVER_WITH_CHILD } from '../support/programs';
 import { escapeRegExp as esc, installUnit, managerEnv, removeUnit, scratchDir, unitName } from '../support/testManager';

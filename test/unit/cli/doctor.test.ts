@@ -14,7 +14,7 @@ import {
   splitUnitWords,
   TCP_LISTEN,
 } from '../../../src/system/inspect';
-import type { UnitStatus } from '../../../src/system/types';
+import type { UnitStatus } from '../../../src/engine/machinePorts';
 
 describe('doctor: unit text', () => {
   it('splits words as systemd does: quotes, C escapes, %%', () => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import type { Probe } from '../../../src/drivers/driver';
+import type { Probe } from '../../../src/engine/driverPort';
 import { classify, type Classification } from '../../../src/engine/classify';
-import type { UnitStatus } from '../../../src/system/types';
+import type { UnitStatus } from '../../../src/engine/machinePorts';
 
 function unit(activeState: string, subState = 'running', extra: Partial<UnitStatus> = {}): UnitStatus {
   return {

@@ -1,4 +1,4 @@
-import { GpumodError } from '../../../src/system/errors';
+import { GpumodError } from '../../../src/errors';
 import type { Clock } from '../../../src/engine/ports';
 
 interface Timer {

@@ -1,11 +1,11 @@
 import type { Config, ServiceConfig } from '../../../src/config/types';
-import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/drivers/driver';
+import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/engine/driverPort';
 import { configCapabilities } from '../../../src/engine/planner';
 import type { EnginePorts, LockRequest, StateStore, SwitchLock } from '../../../src/engine/ports';
 import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
-import { GpumodError } from '../../../src/system/errors';
+import { GpumodError } from '../../../src/errors';
 import { silentLogger } from '../../../src/system/logger';
-import type { GpuInfo, GpuProcess, GpuSnapshot, HttpClient, ProcessOptions, Systemd, UnitStatus } from '../../../src/system/types';
+import type { GpuInfo, GpuProcess, GpuSnapshot, HttpClient, ProcessOptions, Systemd, UnitStatus } from '../../../src/engine/machinePorts';
 import { FakeClock } from './fakeClock';
 
 /** How long things take for one service, in (virtual) ms. */

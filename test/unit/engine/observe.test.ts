@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { observe } from '../../../src/engine/observe';
-import { GpumodError } from '../../../src/system/errors';
+import { GpumodError } from '../../../src/errors';
 import { machine } from './profile';
 
 describe('observe', () => {

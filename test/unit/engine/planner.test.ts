@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { estimates } from '../../../src/engine/history';
 import { plan, type PlanOptions } from '../../../src/engine/planner';
 import type { Plan } from '../../../src/engine/types';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import type { FakeState } from './fakeMachine';
 import { look, machine, profileConfig, profileHistory, service, type Card, type ModeName } from './profile';
 

@@ -1,6 +1,6 @@
 import type { Config, DriverKind, ServiceConfig, SleepMode } from '../../../src/config/types';
 import { observe } from '../../../src/engine/observe';
-import type { SleepDepth } from '../../../src/drivers/driver';
+import type { SleepDepth } from '../../../src/engine/driverPort';
 import type { Observation, SwitchRecord, TimelineEntry } from '../../../src/engine/types';
 import { FakeMachine, type FakeState, type Timing } from './fakeMachine';
 

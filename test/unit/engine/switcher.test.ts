@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { recover, serviceAction, switchMode } from '../../../src/engine/switcher';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import type { FakeMachine } from './fakeMachine';
 import { machine } from './profile';
 

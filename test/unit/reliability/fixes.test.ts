@@ -3,12 +3,12 @@
 // rollback, and a depth-less wake of an awake vLLM (a rollback's) sends nothing that reloads weights.
 import * as assert from 'node:assert/strict';
 import type { ServiceConfig } from '../../../src/config/types';
-import type { Driver } from '../../../src/drivers/driver';
+import type { Driver } from '../../../src/engine/driverPort';
 import { vllmDriver } from '../../../src/drivers/vllm';
 import { switchMode } from '../../../src/engine/switcher';
-import { GpumodError } from '../../../src/system/errors';
+import { GpumodError } from '../../../src/errors';
 import { silentLogger } from '../../../src/system/logger';
-import type { HttpClient, HttpRequest, HttpResponse } from '../../../src/system/types';
+import type { HttpClient, HttpRequest, HttpResponse } from '../../../src/engine/machinePorts';
 import { machine } from '../engine/profile';
 
 describe('reliability: fixes found by the fault matrix', () => {

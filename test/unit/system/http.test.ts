@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { isLoopbackHost } from '../../../src/config/hosts';
 import { createHttpClient, parseJson } from '../../../src/system/http';
 import { streamLogger } from '../../../src/system/logger';

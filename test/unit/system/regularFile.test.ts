@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { ifPresent, readRegularFile, readTail } from '../../../src/system/regularFile';
 
 /** Resolves with what `p` settled to, or rejects if that takes longer than `ms` (a FIFO blocks forever). */

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from '../../../src/system/stateStore';
 
 /** Child: rewrites FILE with ever larger valid JSON documents until killed. */

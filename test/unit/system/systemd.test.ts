@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { isGpumodError } from '../../../src/system/errors';
+import { isGpumodError } from '../../../src/errors';
 import { SHOW_PROPERTIES, parseShow, unitStatusFromShow, validateUnitName } from '../../../src/system/systemd';
 
 // Recorded from systemd 252 (the manager's order, not the -p order).

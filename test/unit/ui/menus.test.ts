@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DriverCapabilities, SleepDepth } from '../../../src/drivers/driver';
+import type { DriverCapabilities, SleepDepth } from '../../../src/engine/driverPort';
 import { ALL_ACTIONS, contextValue, validActions, type ServiceAction } from '../../../src/engine/actions';
 import type { ServiceState } from '../../../src/engine/types';
 import { ACTION_COMMANDS } from '../../../src/ui/actionCommands';

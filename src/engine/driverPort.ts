@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
-import type { Logger } from '../system/logger';
-import type { HttpClient, UnitStatus } from '../system/types';
+import type { Logger } from './logger';
+import type { HttpClient, UnitStatus } from './machinePorts';
 
 /**
  * What a driver saw when it asked the server (never assumed):

@@ -1,4 +1,4 @@
-/** The machine as the engine and the drivers see it: interfaces only, implemented in this folder. */
+/** The machine as the engine and the drivers see it: interfaces only, implemented in src/system. */
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
