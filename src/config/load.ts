@@ -1,6 +1,6 @@
 import { isAlias, isMap, isPair, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node } from 'yaml';
 import { readRegularFile } from '../system/regularFile';
-import { areAlternatives } from './alternatives';
+import { alternativesOf, areAlternatives } from './alternatives';
 import { canonicalHost, isAllowedHost } from './hosts';
 import { checkSchema, show, type JsonPath } from './schemaCheck';
 import { formatProblem, type Config, type ConfigProblem, type DriverKind, type HookRequest, type ModeConfig, type ServiceConfig, type SleepMode } from './types';
@@ -422,8 +422,10 @@ function normalise(raw: RawConfig, file: string): Config {
       readiness: svc.readiness ? { method: svc.readiness.method ?? 'POST', path: svc.readiness.path, body: svc.readiness.body } : undefined,
       gpu: svc.gpu ?? 0,
       description: svc.description,
+      alternatives: [],
     });
   }
+  for (const svc of services.values()) svc.alternatives = alternativesOf({ services }, svc.name);
   const modes = new Map<string, ModeConfig>();
   for (const [name, m] of Object.entries(raw.modes)) {
     modes.set(name, { name, services: [...m.services], description: m.description });

@@ -48,6 +48,8 @@ export interface ServiceConfig {
   readiness?: ReadinessRequest;
   gpu: number;
   description?: string;
+  /** Services on the same host:port as other processes: only one of them runs at a time. */
+  alternatives: string[];
 }
 
 export interface ModeConfig {

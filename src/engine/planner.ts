@@ -90,9 +90,12 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
   };
   const wanted = new Set(mode.services);
   const inSomeMode = new Set([...config.modes.values()].flatMap((m) => m.services));
-  const decisions = [...config.services.values()].map((svc) =>
-    decide(ctx, svc, observed(obs, svc), wanted.has(svc.name), !inSomeMode.has(svc.name), opts.orphanPolicy ?? 'keep', mode.services.length === 0),
-  );
+  const decisions = [...config.services.values()].map((svc) => {
+    const o = observed(obs, svc);
+    const portMate = wanted.has(svc.name) ? undefined : svc.alternatives.find((a) => wanted.has(a));
+    if (portMate !== undefined && o.state !== 'stopped' && o.state !== 'failed') return giveWayTo(ctx, svc, o, portMate);
+    return decide(ctx, svc, o, wanted.has(svc.name), !inSomeMode.has(svc.name), opts.orphanPolicy ?? 'keep', mode.services.length === 0);
+  });
 
   for (const [g, total] of ctx.totals) {
     if (total === undefined && decisions.some((d) => d.svc.gpu === g)) {
@@ -207,6 +210,16 @@ function decide(
     default:
       return { ...d, action: 'keep', fate: OFF, reason: `${why}; ${o.state}` };
   }
+}
+
+/**
+ * A service on the port an incoming one needs: they are alternatives, and a sleeping process would
+ * still hold the port, so it stops (in the release phase, before the other starts).
+ */
+function giveWayTo(ctx: Ctx, svc: ServiceConfig, o: ServiceObservation, mate: string): Decision {
+  const why = `not in ${ctx.target}`;
+  const reason = `${why}; stops: ${mate} (in ${ctx.target}) listens on the same ${svc.host}:${svc.port}, and only one of them can run`;
+  return { svc, obs: o, incoming: false, orphan: false, why, action: 'stop', fate: OFF, reason };
 }
 
 /** How a depth reads in a preview. */

@@ -266,7 +266,12 @@ export async function serviceAction(
       const why = action.startsWith('sleep') && state === 'running' ? `it cannot sleep${action === 'sleepDeep' ? ' at L2' : ''}` : `it is ${state}`;
       throw new GpumodError('USAGE', `cannot ${action} ${name}: ${why}`);
     }
-    if (!opts.force && (action === 'wake' || action === 'start' || action === 'restart')) checkRoom(config, obs, svc);
+    if (action === 'wake' || action === 'start' || action === 'restart') {
+      // Its port-mates hold the port it needs: starting it could only fail (or take their clients).
+      const holder = svc.alternatives.find((a) => !['stopped', 'failed'].includes(obs.services.get(a)?.state ?? 'stopped'));
+      if (holder) throw new GpumodError('USAGE', `cannot ${action} ${name}: ${holder} is ${obs.services.get(holder)?.state} on the same ${svc.host}:${svc.port}; stop it first, or switch to a mode with ${name}`);
+      if (!opts.force) checkRoom(config, obs, svc);
+    }
 
     const startedAt = ports.clock.now();
     const rec: Recorder = { t0: startedAt, timeline: [], onStep: opts.onStep };

@@ -14,7 +14,7 @@ function actions(p: Plan): Record<string, string> {
 async function planOn(
   card: Card,
   from: ModeName | undefined,
-  to: ModeName,
+  to: ModeName | string,
   opts: PlanOptions & { overrides?: Record<string, FakeState>; config?: ReturnType<typeof profileConfig>; foreignMb?: number } = {},
 ): Promise<Plan> {
   const m = machine(card, from, opts.overrides, opts.config);
@@ -284,6 +284,38 @@ describe('planner budgets', () => {
     assert.throws(() => plan(m.config, { at: 0, services: new Map(), gpu: { available: false, reason: '' }, foreignMb: new Map() }, 'nope'), (e) =>
       isGpumodError(e, 'USAGE'),
     );
+  });
+});
+
+describe('planner: services sharing a port are alternatives', () => {
+  // nemotron: another llama.cpp server (its own unit) on glm-code's port, as the original's presets are.
+  function withNemotron(): ReturnType<typeof profileConfig> {
+    const glm = profileConfig().services.get('glm-code')!;
+    const nemo = service('nemotron', { driver: 'llamacpp', sleep: 'router', vram: 18_000, residue: 300, ram: 0 }, glm.port);
+    const config = profileConfig({}, [nemo]);
+    config.modes.set('nemo', { name: 'nemo', services: ['nemotron'] });
+    return config;
+  }
+
+  it('stops the running alternative (never sleeps it: it would keep the port) before starting the other', async () => {
+    const config = withNemotron();
+    assert.deepEqual(config.services.get('nemotron')?.alternatives, ['glm-code']);
+    const p = await planOn(32, 'code', 'nemo', { config, overrides: { nemotron: 'stopped' } });
+    assert.equal(actions(p)['glm-code'], 'stop');
+    assert.equal(actions(p).nemotron, 'start');
+    assert.match(p.steps.find((s) => s.service === 'glm-code')?.reason ?? '', /stops: nemotron \(in nemo\) listens on the same 127\.0\.0\.1:7077, and only one of them can run/);
+    assert.equal(p.refused, undefined);
+  });
+
+  it('stops an alternative that is only asleep (its router still holds the port), and leaves a stopped one alone', async () => {
+    const config = withNemotron();
+    const asleep = await planOn(32, 'rag', 'nemo', { config, overrides: { nemotron: 'stopped' } });
+    assert.equal(actions(asleep)['glm-code'], 'stop', 'glm-code is unloaded in rag, its router running');
+    const back = await planOn(32, undefined, 'code', { config, overrides: { nemotron: 'running', 'glm-code': 'stopped', 'vllm-embedding-code': 'stopped' } });
+    assert.equal(actions(back).nemotron, 'stop');
+    assert.equal(actions(back)['glm-code'], 'start');
+    const stopped = await planOn(32, 'code', 'rag', { config, overrides: { nemotron: 'stopped' } });
+    assert.equal(actions(stopped).nemotron, 'keep');
   });
 });
 

@@ -1,3 +1,4 @@
+import { alternativesOf } from '../../../src/config/alternatives';
 import type { Config, DriverKind, ServiceConfig, SleepMode } from '../../../src/config/types';
 import { observe } from '../../../src/engine/observe';
 import type { SleepDepth } from '../../../src/engine/driverPort';
@@ -48,6 +49,7 @@ export function service(name: string, row: Omit<Row, 'timing'>, port: number, ex
     vramMb: row.vram,
     sleep: row.sleep,
     sleepVramMb: row.residue,
+    alternatives: [],
     sleepRamMb: row.ram,
     model: row.driver === 'llamacpp' ? 'GLM-4.5-Air-Q4' : undefined,
     startupTimeoutMs: 300_000,
@@ -68,6 +70,7 @@ export function profileConfig(budget: Partial<Config['budget']> = {}, extra: Ser
   // The chat model proves it can serve with a 1-token completion.
   services.get('vllm-chat')!.readiness = { method: 'POST', path: '/v1/completions', body: { prompt: 'hi', max_tokens: 1 } };
   for (const s of extra) services.set(s.name, s);
+  for (const s of services.values()) s.alternatives = alternativesOf({ services }, s.name);
   return {
     path: '/home/me/.config/gpumod/gpumod.yaml',
     services,

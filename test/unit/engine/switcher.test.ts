@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { recover, serviceAction, switchMode } from '../../../src/engine/switcher';
 import { isGpumodError } from '../../../src/errors';
 import type { FakeMachine } from './fakeMachine';
-import { machine } from './profile';
+import { machine, profileConfig, service } from './profile';
 
 function mustThrow(code: Parameters<typeof isGpumodError>[1], re: RegExp): (e: unknown) => boolean {
   return (e) => {
@@ -181,6 +181,16 @@ describe('serviceAction', () => {
     await assert.rejects(act(m, 'vllm-tts', 'wake'), mustThrow('USAGE', /cannot wake vllm-tts: it is stopped/));
     await assert.rejects(act(m, 'vllm-embedding', 'sleep'), mustThrow('USAGE', /cannot sleep vllm-embedding: it cannot sleep/));
     await assert.rejects(act(m, 'nope', 'start'), mustThrow('USAGE', /unknown service "nope"/));
+    assert.deepEqual(m.mutations(), []);
+  });
+
+  it('refuses to start a service whose port-mate (an alternative) holds the port, even with force', async () => {
+    const config = profileConfig();
+    const glm = config.services.get('glm-code')!;
+    config.services.set('nemotron', service('nemotron', { driver: 'llamacpp', sleep: 'router', vram: 18_000, residue: 300, ram: 0 }, glm.port, { alternatives: ['glm-code'] }));
+    glm.alternatives = ['nemotron'];
+    const m = machine(32, 'rag', { nemotron: 'stopped' }, config);
+    await assert.rejects(act(m, 'nemotron', 'start', true), mustThrow('USAGE', /cannot start nemotron: glm-code is sleeping on the same 127\.0\.0\.1:7077; stop it first, or switch to a mode with nemotron/));
     assert.deepEqual(m.mutations(), []);
   });
 
