@@ -2,7 +2,8 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { Config, ServiceConfig } from '../config/types';
-import { baseUrl, excerpt } from '../drivers/common';
+import { baseUrl, excerpt, parseServerJson } from '../drivers/common';
+import { offeredModels } from '../drivers/llamacpp';
 import { errorMessage } from '../system/errors';
 import { unitOfCgroupFile } from '../system/gpu';
 import {
@@ -252,7 +253,7 @@ function checkEndpoint(svc: ServiceConfig, a: EndpointAnswer, pass: Pass, fail: 
   const body = a.body ?? '';
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = parseServerJson(body);
   } catch {
     json = undefined;
   }
@@ -270,10 +271,9 @@ function checkEndpoint(svc: ServiceConfig, a: EndpointAnswer, pass: Pass, fail: 
       fail('endpoint', 'error', `${a.request} answered ${a.status} ${excerpt(body)}: not a llama.cpp router`, `run llama-server in router mode (no -m) on port ${svc.port}`);
       return;
     }
-    const ids = data.map((m) => String((m as { id?: unknown })?.id));
     const entry = data.find((m) => (m as { id?: unknown })?.id === svc.model) as { status?: { value?: unknown } } | undefined;
     if (entry) pass('endpoint', `${a.request} lists ${svc.model}${typeof entry.status?.value === 'string' ? ` (${entry.status.value})` : ''}`);
-    else fail('endpoint', 'error', `${a.request} does not list ${svc.model} (it lists: ${ids.join(', ') || 'nothing'})`, `set \`model:\` to one of those, or put ${svc.model}.gguf in the router's --models-dir`);
+    else fail('endpoint', 'error', `${a.request} does not list ${svc.model} (it lists: ${offeredModels(data) || 'nothing'})`, `set \`model:\` to one of those, or put ${svc.model}.gguf in the router's --models-dir`);
   } else if (a.status >= 200 && a.status < 300) {
     pass('endpoint', `${a.request} answers ${a.status}`);
   } else {
