@@ -18,8 +18,18 @@ function isSpace(c: string): boolean {
   return c === ' ' || c === '\t';
 }
 
-function unescapeChar(c: string): string {
-  return c === 'n' ? '\n' : c;
+/** The index of the `"` closing a label value that starts at `from`, or -1. */
+function closingQuote(line: string, from: number): number {
+  for (let j = from; j < line.length; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x5c) j++;
+    else if (c === 0x22) return j;
+  }
+  return -1;
+}
+
+function unescapeValue(raw: string): string {
+  return raw.includes('\\') ? raw.replace(/\\(.)/gs, (_, c: string) => (c === 'n' ? '\n' : c)) : raw;
 }
 
 /** `{a="x",b="y\"z"}` from `line[at]` (the `{`); the labels and the index after `}`, or undefined when malformed. */
@@ -34,12 +44,10 @@ function readLabels(line: string, at: number): { labels: Map<string, string>; en
     if (eq === -1 || line[eq + 1] !== '"') return undefined;
     const name = line.slice(i, eq).trim();
     if (!LABEL_NAME.test(name)) return undefined;
-    let value = '';
-    let j = eq + 2;
-    for (; j < line.length && line[j] !== '"'; j++) value += line[j] === '\\' && j + 1 < line.length ? unescapeChar(line[++j]) : line[j];
-    if (j >= line.length) return undefined;
-    labels.set(name, value);
-    i = j + 1;
+    const end = closingQuote(line, eq + 2);
+    if (end === -1) return undefined;
+    labels.set(name, unescapeValue(line.slice(eq + 2, end)));
+    i = end + 1;
   }
 }
 

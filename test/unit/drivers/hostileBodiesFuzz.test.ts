@@ -146,19 +146,27 @@ function assertGpumodError(e: unknown, where: string): void {
   assert.ok(e.message.length < 4096, `${where}: a ${e.message.length}-character message`);
 }
 
+/** Over budget once may be another tenant of the machine; over budget twice in a row is the code. */
 function timed<T>(what: string, bytes: number, reads: () => number, fn: () => T): T {
-  const t0 = performance.now();
-  const r = fn();
-  const ms = performance.now() - t0;
-  assert.ok(ms < budgetMs(bytes, reads()), `${what}: ${Math.round(ms)} ms for ${bytes} bytes in ${reads()} read(s)`);
+  let best = Infinity;
+  let r!: T;
+  for (let attempt = 0; attempt < 2 && best >= budgetMs(bytes, reads()); attempt++) {
+    const t0 = performance.now();
+    r = fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  assert.ok(best < budgetMs(bytes, reads()), `${what}: ${Math.round(best)} ms for ${bytes} bytes in ${reads()} read(s)`);
   return r;
 }
 
 async function timedAsync(what: string, bytes: number, reads: () => number, fn: () => Promise<void>): Promise<void> {
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  assert.ok(ms < budgetMs(bytes, reads()), `${what}: ${Math.round(ms)} ms for ${bytes} bytes in ${reads()} read(s)`);
+  let best = Infinity;
+  for (let attempt = 0; attempt < 2 && best >= budgetMs(bytes, reads()); attempt++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  assert.ok(best < budgetMs(bytes, reads()), `${what}: ${Math.round(best)} ms for ${bytes} bytes in ${reads()} read(s)`);
 }
 
 function checkReaders(name: string, body: string, bytes: number): void {
@@ -170,13 +178,15 @@ function checkReaders(name: string, body: string, bytes: number): void {
   assert.ok(running === undefined || Number.isFinite(running));
 
   const svc = services().get('v') as ServiceConfig;
-  let parsed: unknown;
-  try {
-    parsed = timed(`${name}: jsonBody`, bytes, one, () => jsonBody(svc, 'GET /x', { status: 200, body, ms: 0 }));
-  } catch (e) {
-    assertGpumodError(e, `${name}: jsonBody`);
-    return;
-  }
+  const r = timed(`${name}: jsonBody`, bytes, one, () => {
+    try {
+      return { parsed: jsonBody(svc, 'GET /x', { status: 200, body, ms: 0 }) };
+    } catch (e) {
+      return { error: e };
+    }
+  });
+  if ('error' in r) return assertGpumodError(r.error, `${name}: jsonBody`);
+  const parsed = r.parsed;
   const st = hookState(parsed);
   assert.ok(st === undefined || STATES.has(st), `${name}: hookState gave ${String(st)}`);
   let ms: ReturnType<typeof modelStatus>;
@@ -211,6 +221,7 @@ async function checkDrivers(name: string, body: string, bytes: number, statuses:
     const ctx: DriverContext = { http, log: silentLogger, signal: new AbortController().signal };
     let p: Probe | undefined;
     await timedAsync(`${name}: ${svc.driver} probe`, bytes, () => http.requests, async () => {
+      http.requests = 0;
       p = await driverFor(svc).probe(svc, ctx);
     });
     assert.ok(p && STATES.has(p.state), `${name}: ${svc.driver} probe gave ${JSON.stringify(p)?.slice(0, 200)}`);
@@ -221,6 +232,7 @@ async function checkDrivers(name: string, body: string, bytes: number, statuses:
     const http = hostileHttp(body, statuses);
     const ctx: DriverContext = { http, log: silentLogger, signal: new AbortController().signal };
     await timedAsync(`${name}: ${svc.driver} ${o.op}`, bytes, () => http.requests, async () => {
+      http.requests = 0;
       try {
         await o.run(svc, ctx);
       } catch (e) {
