@@ -34,10 +34,39 @@ export function expectOk(svc: ServiceConfig, what: string, res: HttpResponse): H
   throw new GpumodError('HTTP_ERROR', `${svc.name}: ${what} answered ${res.status}: ${excerpt(res.body)}`);
 }
 
+/** No server answer gpumod reads nests deeper than a few levels. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `[`/`{` nest deeper than `limit` outside strings: one pass, before JSON.parse sees the text. */
+function nestsDeeper(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * JSON.parse for text a server sent. Deep nesting is refused first: V8 takes ~0.5 s per MiB of
+ * `[[[[…`, and a status poll must not spend that on a hostile answer.
+ */
+export function parseServerJson(text: string): unknown {
+  if (nestsDeeper(text, MAX_JSON_DEPTH)) throw new GpumodError('HTTP_BAD_RESPONSE', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return JSON.parse(text);
+}
+
 /** Parses a JSON body or fails naming the endpoint; servers are not trusted to answer in shape. */
 export function jsonBody(svc: ServiceConfig, what: string, res: HttpResponse): unknown {
   try {
-    return JSON.parse(res.body);
+    return parseServerJson(res.body);
   } catch (e) {
     throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: ${what} answered malformed JSON: ${excerpt(res.body)}`, { cause: e });
   }

@@ -10,11 +10,18 @@ import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } fro
  * `loaded` (bool), `sleeping` (bool) or `state` (loaded | unloaded | loading | sleeping | awake).
  */
 
+// A Map, not an object literal: a server answering {"state":"constructor"} must not read Object.prototype.
+const HOOK_STATES: ReadonlyMap<string, ProbeState> = new Map([
+  ['loaded', 'awake'], ['awake', 'awake'], ['ready', 'awake'],
+  ['unloaded', 'asleep'], ['sleeping', 'asleep'], ['asleep', 'asleep'],
+  ['loading', 'loading'], ['unloading', 'loading'], ['failed', 'failed'],
+]);
+
 export function hookState(body: unknown): ProbeState | undefined {
   const b = body as { loaded?: unknown; sleeping?: unknown; state?: unknown } | null;
   if (typeof b?.state === 'string') {
-    const map: Record<string, ProbeState> = { loaded: 'awake', awake: 'awake', ready: 'awake', unloaded: 'asleep', sleeping: 'asleep', asleep: 'asleep', loading: 'loading', unloading: 'loading', failed: 'failed' };
-    if (map[b.state]) return map[b.state];
+    const st = HOOK_STATES.get(b.state);
+    if (st) return st;
   }
   if (typeof b?.loaded === 'boolean') return b.loaded ? 'awake' : 'asleep';
   if (typeof b?.sleeping === 'boolean') return b.sleeping ? 'asleep' : 'awake';

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
-import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, parseServerJson, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe } from '../engine/driverPort';
 
 /**
@@ -24,7 +24,20 @@ export function modelStatus(body: unknown, model: string): RouterModelStatus | u
   if (!entry) return undefined;
   const s = entry.status;
   if (typeof s?.value !== 'string') throw new Error(`model ${model} has no status.value`);
-  return { value: s.value, failed: s.failed === true, exitCode: typeof s.exit_code === 'number' ? s.exit_code : undefined };
+  return { value: s.value, failed: s.failed === true, exitCode: Number.isSafeInteger(s.exit_code) ? (s.exit_code as number) : undefined };
+}
+
+const LISTED = 20;
+
+/** The model ids of a GET /models `data` list, for a message: string ids only, the first few, then a count. */
+export function offeredModels(data: readonly unknown[]): string {
+  const ids: string[] = [];
+  for (const m of data) {
+    if (ids.length === LISTED) return `${ids.join(', ')} and ${data.length - LISTED} more`;
+    const id = (m as { id?: unknown } | null)?.id;
+    ids.push(typeof id === 'string' ? JSON.stringify(id.slice(0, 100)).slice(1, -1) : '?');
+  }
+  return ids.join(', ');
 }
 
 function modelOf(svc: ServiceConfig): string {
@@ -42,15 +55,14 @@ async function status(svc: ServiceConfig, ctx: DriverContext): Promise<RouterMod
     throw new GpumodError('HTTP_BAD_RESPONSE', `${svc.name}: GET /models is not in the router's shape (${(e as Error).message}): ${excerpt(res.body)}`);
   }
   if (!st) {
-    const offered = ((body as { data: { id?: unknown }[] }).data ?? []).map((m) => String(m.id)).join(', ') || 'none';
-    throw new GpumodError('LOAD_FAILED', `${svc.name}: the router does not offer model "${svc.model}" (it has: ${offered})`);
+    throw new GpumodError('LOAD_FAILED', `${svc.name}: the router does not offer model "${svc.model}" (it has: ${offeredModels((body as { data: unknown[] }).data) || 'none'})`);
   }
   return st;
 }
 
 function errorMessageOf(body: string): string {
   try {
-    const m = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    const m = (parseServerJson(body) as { error?: { message?: unknown } } | null)?.error?.message;
     return typeof m === 'string' ? m : '';
   } catch {
     return '';

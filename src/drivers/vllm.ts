@@ -1,8 +1,9 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
 import type { HttpResponse } from '../engine/machinePorts';
-import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, parseServerJson, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../engine/driverPort';
+import { readSamples } from './prometheus';
 
 /**
  * vLLM's sleep mode over HTTP (dev endpoints, VLLM_SERVER_DEV_MODE=1):
@@ -15,22 +16,34 @@ import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } fro
 
 const LEVEL: Record<string, number> = { l1: 1, l2: 2 };
 
-/** `vllm:engine_sleep_state{…,sleep_state="weights_offloaded"} 1` → l1; `discard_all` → l2. */
-export function sleepDepthFromMetrics(metrics: string): SleepDepth | undefined {
-  if (sleepStateIs(metrics, 'discard_all')) return 'l2';
-  if (sleepStateIs(metrics, 'weights_offloaded')) return 'l1';
-  return undefined;
+const SLEEP_STATE = 'vllm:engine_sleep_state';
+const RUNNING = 'vllm:num_requests_running';
+
+/** The `sleep_state` labels whose engine_sleep_state gauge reads 1 (awake, weights_offloaded, discard_all). */
+function sleepStates(metrics: string): Set<string> {
+  const on = new Set<string>();
+  for (const s of readSamples(metrics, [SLEEP_STATE])) {
+    const state = s.labels.get('sleep_state');
+    if (s.value === 1 && state !== undefined) on.add(state);
+  }
+  return on;
 }
 
-function sleepStateIs(metrics: string, state: string): boolean {
-  return new RegExp(`^vllm:engine_sleep_state\\{[^}]*sleep_state="${state}"[^}]*\\}\\s+1(\\.0)?\\s*$`, 'm').test(metrics);
+/** `vllm:engine_sleep_state{…,sleep_state="weights_offloaded"} 1` → l1; `discard_all` → l2. */
+export function sleepDepthFromMetrics(metrics: string): SleepDepth | undefined {
+  return depthOf(sleepStates(metrics));
+}
+
+function depthOf(states: ReadonlySet<string>): SleepDepth | undefined {
+  if (states.has('discard_all')) return 'l2';
+  if (states.has('weights_offloaded')) return 'l1';
+  return undefined;
 }
 
 /** Sum of `vllm:num_requests_running` over engines; undefined when the server does not export it. */
 export function runningRequests(metrics: string): number | undefined {
-  const re = /^vllm:num_requests_running(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$/gm;
   let sum: number | undefined;
-  for (let m = re.exec(metrics); m; m = re.exec(metrics)) sum = (sum ?? 0) + Number(m[1]);
+  for (const s of readSamples(metrics, [RUNNING])) if (Number.isFinite(s.value)) sum = (sum ?? 0) + s.value;
   return sum;
 }
 
@@ -72,7 +85,7 @@ async function metrics(svc: ServiceConfig, ctx: DriverContext): Promise<string |
 async function version(svc: ServiceConfig, ctx: DriverContext): Promise<string | undefined> {
   try {
     const res = await call(svc, ctx, 'GET', '/version', PROBE_TIMEOUT_MS);
-    const body = res.status === 200 ? (JSON.parse(res.body) as { version?: unknown }) : undefined;
+    const body = res.status === 200 ? (parseServerJson(res.body) as { version?: unknown } | null) : undefined;
     return typeof body?.version === 'string' ? body.version : undefined;
   } catch {
     return undefined;
@@ -148,11 +161,12 @@ export const vllmDriver: Driver = {
     let observed = depth;
     if (observed === undefined) {
       const text = await metrics(svc, ctx);
-      observed = text ? sleepDepthFromMetrics(text) : undefined;
+      const states = sleepStates(text ?? '');
+      observed = depthOf(states);
       // Asked without a depth (a rollback after a sleep that failed or never began): an awake server
       // must not get the L2 path, whose reload_weights re-reads the weights under a serving engine.
       if (observed === undefined) {
-        const awake = text !== undefined && sleepStateIs(text, 'awake') ? true : !(await isSleeping(svc, ctx));
+        const awake = states.has('awake') || !(await isSleeping(svc, ctx));
         if (awake) return;
       }
     }

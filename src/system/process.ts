@@ -8,7 +8,7 @@ import type { Logger } from '../engine/logger';
 export type Env = Record<string, string | undefined>;
 
 export interface RunOptions {
-  /** Deadline for the whole run; the child is killed (TERM, then KILL 2 s later) when it passes. */
+  /** Deadline for the whole run; the child's process group is killed (TERM, then KILL 2 s later) when it passes. */
   timeoutMs: number;
   signal?: AbortSignal;
   /** Merged over process.env (tests pass the sandbox's variables here instead of mutating process.env). */
@@ -52,6 +52,64 @@ function firstLine(text: string): string {
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 
+/** Between SIGTERM to a child's process group and SIGKILL. */
+export const KILL_GRACE_MS = 2000;
+
+/** Process groups of children still running: killed if gpumod itself exits or is interrupted meanwhile. */
+const liveGroups = new Set<number>();
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the whole group is gone already.
+  }
+}
+
+/** SIGTERM now, SIGKILL to whatever is left after the grace period; tracked till then, for the exit hook. */
+function endGroup(pgid: number): void {
+  killGroup(pgid, 'SIGTERM');
+  setTimeout(() => {
+    killGroup(pgid, 'SIGKILL');
+    untrack(pgid);
+  }, KILL_GRACE_MS).unref();
+}
+
+function killLiveGroups(): void {
+  for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+}
+
+/**
+ * Detached children no longer get the terminal's Ctrl-C with gpumod. When nobody else handles the
+ * signal (the default would kill gpumod without an 'exit' event), kill the groups, then die of it.
+ */
+function onExitSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return; // someone else handles it (the CLI's cancel); 'exit' still covers us
+  killLiveGroups();
+  unwatchExit();
+  process.kill(process.pid, signal);
+}
+
+function watchExit(): void {
+  process.on('exit', killLiveGroups);
+  for (const s of EXIT_SIGNALS) process.on(s, onExitSignal);
+}
+
+function unwatchExit(): void {
+  process.off('exit', killLiveGroups);
+  for (const s of EXIT_SIGNALS) process.off(s, onExitSignal);
+}
+
+function track(pgid: number): void {
+  if (liveGroups.size === 0) watchExit();
+  liveGroups.add(pgid);
+}
+
+function untrack(pgid: number): void {
+  if (liveGroups.delete(pgid) && liveGroups.size === 0) unwatchExit();
+}
+
 export async function runProcess(
   file: string,
   args: readonly string[],
@@ -61,31 +119,53 @@ export async function runProcess(
   const command = formatCommand(file, args);
   if (opts.signal?.aborted) throw new GpumodError('CANCELLED', `cancelled before running: ${command}`);
   const t0 = performance.now();
-  const r = await execa(file, [...args], {
+  // Its own process group, so a deadline or a cancel ends everything it started: a wrapper's
+  // grandchild holding stdout open would otherwise keep the call (and a switch's lock) waiting.
+  const child = execa(file, [...args], {
     env: opts.env,
     extendEnv: true,
-    timeout: opts.timeoutMs,
-    cancelSignal: opts.signal,
-    forceKillAfterDelay: 2000,
+    detached: true,
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
     encoding: 'utf8',
   });
+  const pgid = child.pid;
+  if (pgid !== undefined) track(pgid);
+  // Settles with the child, or at the deadline or cancel: from then on nothing waits for its pipes.
+  let ended: 'timed out' | 'cancelled' | undefined;
+  let stop = (): void => undefined;
+  const stopped = new Promise<undefined>((resolve) => (stop = () => resolve(undefined)));
+  const end = (why: 'timed out' | 'cancelled'): void => {
+    if (ended) return;
+    ended = why;
+    if (pgid !== undefined) endGroup(pgid);
+    stop();
+  };
+  const deadline = setTimeout(() => end('timed out'), opts.timeoutMs);
+  const onAbort = (): void => end('cancelled');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let r: Awaited<typeof child> | undefined;
+  try {
+    r = await Promise.race([child, stopped]);
+  } finally {
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (pgid !== undefined && !ended) untrack(pgid);
+  }
   const ms = Math.round(performance.now() - t0);
+
+  if (ended || r === undefined) {
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    const cancelled = ended === 'cancelled';
+    log.info(`> ${command} [${ms}ms] ${cancelled ? 'cancelled' : 'timed out'}`);
+    throw cancelled
+      ? new GpumodError('CANCELLED', `cancelled: ${command}`)
+      : new GpumodError('PROCESS_TIMEOUT', `${command} did not finish within ${opts.timeoutMs} ms (killed)`);
+  }
   const stdout = typeof r.stdout === 'string' ? r.stdout : '';
   const stderr = typeof r.stderr === 'string' ? r.stderr : '';
-
-  if (r.isCanceled) {
-    log.info(`> ${command} [${ms}ms] cancelled`);
-    throw new GpumodError('CANCELLED', `cancelled: ${command}`, { cause: r.cause ?? r });
-  }
-  if (r.timedOut) {
-    log.info(`> ${command} [${ms}ms] timed out`);
-    throw new GpumodError('PROCESS_TIMEOUT', `${command} did not finish within ${opts.timeoutMs} ms (killed)`, {
-      cause: r.cause ?? r,
-    });
-  }
   if (r.exitCode === undefined) {
     // Never ran (ENOENT, EACCES) or died by a signal nobody sent on purpose.
     const cause = r.cause as NodeJS.ErrnoException | undefined;

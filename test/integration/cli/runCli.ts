@@ -13,7 +13,9 @@ export interface CliRun {
 export function gpumod(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60000): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? Number((err as NodeJS.ErrnoException & { code: number }).code) : 0;
+      // Killed (by the timeout, or a signal): no exit code; never mistaken for success.
+      const raw = err ? (err as { code?: unknown }).code : 0;
+      const code = typeof raw === 'number' ? raw : 128;
       resolve({ code, stdout, stderr });
     });
   });

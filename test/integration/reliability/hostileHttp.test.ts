@@ -21,7 +21,10 @@ const HUGE = 64 * 1024 * 1024;
 type Behaviour = 'malformed' | 'wrong-types' | 'huge-declared' | 'huge-chunked' | 'drip-body' | 'drip-headers';
 
 /** What the hostile servers do now, and how many body bytes they managed to send per request. */
-let behaviour: Behaviour = 'malformed';
+let behaviour: Behaviour | 'metrics-bomb' = 'malformed';
+
+/** An asleep vLLM whose /metrics is ~1 MiB of lines that open a label set and never close it. */
+const METRICS_BOMB = 'vllm:engine_sleep_state{\n'.repeat(Math.floor((DEFAULT_MAX_BYTES - 1024) / 25));
 const sent: number[] = [];
 
 function wrongTypes(path: string): unknown {
@@ -61,6 +64,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   req.resume();
   switch (behaviour) {
+    case 'metrics-bomb':
+      res.writeHead(200, { 'content-type': path === '/metrics' ? 'text/plain' : 'application/json' });
+      return void res.end(path === '/metrics' ? METRICS_BOMB : path === '/is_sleeping' ? '{"is_sleeping": true}' : '{}');
     case 'malformed':
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end('{"is_sleeping": tru');
@@ -202,6 +208,22 @@ describe('reliability: drivers against a hostile HTTP server (bad input: a clear
       });
     }
   }
+
+  // The regular expressions that read /metrics before ran across newlines: 30-37 s of CPU per read here.
+  it('a ~1 MiB /metrics of unclosed label sets: the vLLM probe and a draining sleep read it in linear time', async function () {
+    this.timeout(20_000);
+    behaviour = 'metrics-bomb';
+    const svc = services.get('v') as ServiceConfig;
+    const ctx: DriverContext = { http, log: silentLogger, signal: AbortSignal.timeout(15_000) };
+    let t0 = Date.now();
+    const p = await driverFor(svc).probe(svc, ctx);
+    assert.ok(Date.now() - t0 < 1500, `the probe took ${Date.now() - t0} ms`);
+    assert.deepEqual([p.state, p.sleep], ['asleep', 'l2'], JSON.stringify(p));
+    assert.match(p.detail ?? '', /depth unknown/);
+    t0 = Date.now();
+    await driverFor(svc).sleep(svc, 'l1', ctx); // no mode=wait without a version: drains by /metrics first
+    assert.ok(Date.now() - t0 < 1500, `the sleep took ${Date.now() - t0} ms`);
+  });
 
   it('the HTTP client itself: a 64 MiB body is cut at maxBytes, and a custom maxBytes is honoured', async function () {
     this.timeout(20_000);

@@ -4,22 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isGpumodError } from '../../../src/errors';
 import type { Logger } from '../../../src/engine/logger';
-import { isNotFound, resolveBinary, runProcess } from '../../../src/system/process';
+import { isNotFound, KILL_GRACE_MS, resolveBinary, runProcess } from '../../../src/system/process';
+import { alive, hangingScript, pidsIn } from '../support/hangingScript';
 import { waitFor } from '../support/wait';
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const add = (m: string | Error): void => void lines.push(String(m));
   return { lines, trace: add, debug: add, info: add, warn: add, error: add };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\S+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 describe('system/process runProcess', function () {
@@ -66,12 +58,41 @@ describe('system/process runProcess', function () {
   });
 
   it('kills a child that ignores SIGTERM, after the grace period', async () => {
+    const pidFile = join(dir, 'pid');
     const t0 = Date.now();
     await assert.rejects(
-      runProcess(node, ['-e', `process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)`], { timeoutMs: 300 }, log),
+      runProcess(node, ['-e', `process.on('SIGTERM', () => {}); require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`], { timeoutMs: 300 }, log),
       (e: unknown) => isGpumodError(e, 'PROCESS_TIMEOUT'),
     );
     assert.ok(Date.now() - t0 < 5000);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor('the child to be gone', () => (alive(pid) ? undefined : true), KILL_GRACE_MS + 1000);
+  });
+
+  for (const exitEarly of [false, true]) {
+    it(`ends the whole group at the deadline, though grandchildren hold the pipes${exitEarly ? ' after the child exited' : ''} and one ignores SIGTERM`, async () => {
+      const pids = join(dir, 'pids');
+      const timeoutMs = 700;
+      const t0 = Date.now();
+      await assert.rejects(runProcess(hangingScript(dir, pids, { exitEarly }), [], { timeoutMs }, log), (e: unknown) => isGpumodError(e, 'PROCESS_TIMEOUT'));
+      const took = Date.now() - t0;
+      assert.ok(took < timeoutMs + 1000, `runProcess returned after ${took} ms: it must not wait for the pipes`);
+      assert.equal(pidsIn(pids).length, 4, readFileSync(pids, 'utf8'));
+      await waitFor('every process of the group to be gone (the deaf one after the grace period)', () => (pidsIn(pids).some(alive) ? undefined : true), KILL_GRACE_MS + 1000);
+      assert.match(log.lines[0], /^> hang\.sh \[\d+ms\] timed out$/);
+    });
+  }
+
+  it('cancels the whole group on the AbortSignal', async () => {
+    const pids = join(dir, 'pids');
+    const ctrl = new AbortController();
+    const run = runProcess(hangingScript(dir, pids), [], { timeoutMs: 30_000, signal: ctrl.signal }, log);
+    await waitFor('the wrapper to start its children', () => (pidsIn(pids).length === 4 ? true : undefined));
+    const t0 = Date.now();
+    ctrl.abort();
+    await assert.rejects(run, (e: unknown) => isGpumodError(e, 'CANCELLED'));
+    assert.ok(Date.now() - t0 < 1000, `${Date.now() - t0} ms after the abort`);
+    await waitFor('every process of the group to be gone (the deaf one after the grace period)', () => (pidsIn(pids).some(alive) ? undefined : true), KILL_GRACE_MS + 1000);
   });
 
   it('cancels on the AbortSignal (CANCELLED), and does not start when already aborted', async () => {

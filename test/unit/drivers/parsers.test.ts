@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { hookState } from '../../../src/drivers/httpHooks';
-import { modelStatus } from '../../../src/drivers/llamacpp';
+import { modelStatus, offeredModels } from '../../../src/drivers/llamacpp';
+import { MAX_JSON_DEPTH, parseServerJson } from '../../../src/drivers/common';
+import { isGpumodError } from '../../../src/errors';
 import { runningRequests, sleepDepthFromMetrics, supportsWaitMode } from '../../../src/drivers/vllm';
 
 describe('driver parsers', () => {
@@ -46,5 +48,24 @@ describe('driver parsers', () => {
     assert.equal(hookState({ state: 'unloaded' }), 'asleep');
     assert.equal(hookState({ ok: 1 }), undefined);
     assert.equal(hookState(null), undefined);
+  });
+
+  it('reads no state from prototype keys (a Map, not an object literal)', () => {
+    for (const state of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) assert.equal(hookState({ state }), undefined, state);
+    assert.equal(hookState(JSON.parse('{"__proto__":{"loaded":true}}')), undefined);
+  });
+
+  it('lists offered models boundedly, whatever the ids are', () => {
+    assert.equal(offeredModels([null, { id: { toString: 1 } }, { id: 'a\nb' }, 7]), '?, ?, a\\nb, ?');
+    const many = offeredModels(Array.from({ length: 1000 }, (_, i) => ({ id: `m${i}` })));
+    assert.match(many, /^m0, m1, .*, m19 and 980 more$/);
+    assert.ok(offeredModels([{ id: 'x'.repeat(100_000) }]).length <= 100);
+  });
+
+  it('refuses server JSON nested deeper than MAX_JSON_DEPTH before parsing it', () => {
+    const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+    assert.deepEqual(parseServerJson(`{"s":"${'['.repeat(1000)}"}`), { s: '['.repeat(1000) });
+    assert.ok(Array.isArray(parseServerJson(deep(MAX_JSON_DEPTH))));
+    assert.throws(() => parseServerJson(deep(MAX_JSON_DEPTH + 1)), (e: unknown) => isGpumodError(e, 'HTTP_BAD_RESPONSE') && /nested deeper than 64/.test(e.message));
   });
 });
