@@ -153,6 +153,30 @@ export function checkService(svc: ServiceConfig, facts: ServiceFacts): Finding[]
 type Pass = (check: string, message: string) => void;
 type Fail = (check: string, severity: Severity, message: string, fix: string) => void;
 
+/** PyTorch reads its allocator settings from either name (PYTORCH_ALLOC_CONF since 2.8). */
+const ALLOC_CONF = ['PYTORCH_CUDA_ALLOC_CONF', 'PYTORCH_ALLOC_CONF'];
+
+/** `expandable_segments:True` among the comma-separated `key:value` settings. */
+export function expandableSegmentsOn(conf: string): boolean {
+  return conf.split(',').some((kv) => {
+    const [key, value] = kv.split(':').map((w) => w.trim());
+    return key === 'expandable_segments' && /^(true|1)$/i.test(value ?? '');
+  });
+}
+
+// vLLM's sleep mode allocates through its own CUDA memory pool; with expandable segments PyTorch
+// bypasses it, so /sleep answers 200 and is_sleeping turns true while every byte stays on the GPU.
+function checkAllocConf(env: Map<string, string>, edit: string, restart: string, pass: Pass, fail: Fail): void {
+  const on = ALLOC_CONF.filter((name) => expandableSegmentsOn(env.get(name) ?? ''));
+  if (on.length === 0) {
+    pass('alloc-conf', 'expandable segments are off (sleep can free the memory)');
+    return;
+  }
+  for (const name of on) {
+    fail('alloc-conf', 'error', `${name}=${env.get(name)}: with expandable_segments:True vLLM's sleep frees nothing (it answers /sleep and still holds all its memory)`, `remove expandable_segments:True from ${name} (${edit}), ${restart}`);
+  }
+}
+
 function checkVllmUnit(svc: ServiceConfig, argv: string[], unitEnv: Map<string, string>, facts: ServiceFacts, pass: Pass, fail: Fail): void {
   const view = commandView(argv);
   const env = new Map([...facts.envFileVars, ...unitEnv, ...view.env]);
@@ -180,6 +204,7 @@ function checkVllmUnit(svc: ServiceConfig, argv: string[], unitEnv: Map<string, 
     } else {
       fail('dev-mode', 'error', `${DEV_MODE}=1 is not set: vLLM's sleep endpoints (/sleep, /wake_up, /is_sleeping) answer 404`, `add Environment=${DEV_MODE}=1 under [Service] (${edit}), ${restart}`);
     }
+    checkAllocConf(env, edit, restart, pass, fail);
   }
 
   // Without --host vLLM binds every interface; its dev endpoints have no authentication.
