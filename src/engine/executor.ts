@@ -1,11 +1,13 @@
 import type { Config } from '../config/types';
-import { GpumodError } from '../errors';
+import type { ServiceConfig } from '../config/types';
+import { GpumodError, isGpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
 import { childController } from './deadline';
 import { observe } from './observe';
 import type { EnginePorts } from './ports';
 import { rollBack, type Performed } from './rollback';
-import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import { proveSleep } from './sleepProof';
+import { failureOf, runAction, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import type { Observation, Plan, PlanStep, ServiceState, TimelineEntry } from './types';
 import { freeMb, snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, waitForRoom, type Released } from './waitFree';
 
@@ -35,11 +37,13 @@ export interface ExecResult {
   totalMs: number;
   /** Observed after a rollback: where the machine ended up. */
   final?: Observation;
+  /** What the switch did other than planned (a sleep that freed nothing, stopped instead). */
+  notes: string[];
 }
 
 const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
-/** How long a serialised wake waits for the card to show its room: about one SIGTERM exit (anchors.md). */
-const ROOM_WAIT_MS = 2000;
+/** How long a sleep's freed memory may take to show on the GPU at most (it shows within a poll or two). */
+const SLEEP_PROOF_MS = 5000;
 
 /**
  * Carries out a plan in phases: release (sleeps and stops, in parallel) → wait until the GPU shows the
@@ -54,11 +58,15 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   const rec: Recorder = { t0: opts.t0 ?? ports.clock.now(), timeline: [], onStep: opts.onStep };
   const run = childController(opts.signal);
   const performed: Performed[] = [];
+  const notes: string[] = [];
+  const release = plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
+  const acquire = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start');
+  let baseline: GpuSnapshot | undefined;
   let failure: StepFailure | undefined;
   // A cancel that arrives after the last step finished does not undo a complete switch.
   let cutShort = false;
 
-  const step = async (s: PlanStep, phase: 'release' | 'acquire'): Promise<boolean> => {
+  const step = async (s: PlanStep, phase: 'release' | 'acquire', gate?: () => Promise<void>): Promise<boolean> => {
     if (run.signal.aborted) {
       cutShort = true;
       return false;
@@ -67,12 +75,19 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     const p: Performed = { step: s, outcome: 'running' };
     performed.push(p);
     const depth = s.action === 'sleep' ? s.depth : s.action === 'wake' || s.action === 'load' ? s.fromSleep : undefined;
-    const t = await timed(ports, rec, { service: s.service, action: s.action, phase, depth }, () =>
-      runAction(svc, s.action as RunAction, depth, ports, run.signal, { force: opts.force }),
-    );
+    const t = await timed(ports, rec, { service: s.service, action: s.action, phase, depth }, async () => {
+      const began = ports.clock.now();
+      await gate?.();
+      await runAction(svc, s.action as RunAction, depth, ports, run.signal, { force: opts.force });
+      if (s.action !== 'sleep') return;
+      // Memory shows freed within a poll or two of a sleep's answer (anchors.md); the step's deadline caps it.
+      const left = svc.sleepTimeoutMs - (ports.clock.now() - began);
+      await proveSleep(svc, baseline, ports, run.signal, Math.max(0, Math.min(left, SLEEP_PROOF_MS)));
+    });
     p.entry = t.entry;
     p.outcome = t.entry.result === 'ok' ? 'ok' : t.entry.result === 'cancelled' ? 'cancelled' : 'failed';
     if (p.outcome === 'cancelled') cutShort = true;
+    if (p.outcome === 'failed' && isGpumodError(t.error, 'SLEEP_INEFFECTIVE') && !run.signal.aborted) return stopInstead(s, svc, t.error);
     if (p.outcome === 'failed') fail(failureOf(t.entry, t.error));
     if (p.outcome !== 'ok') return false;
     if (phase === 'release' || !svc.readiness) return true;
@@ -84,25 +99,36 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     if (r.entry.result === 'cancelled') cutShort = true;
     return r.entry.result === 'ok';
   };
+  /**
+   * A sleep that freed nothing: where the target needs that memory the service stops instead (and
+   * the switch says so); where it does not, the switch fails and rolls back rather than record a
+   * sleeper that is not one.
+   */
+  const stopInstead = async (s: PlanStep, svc: ServiceConfig, error: GpumodError): Promise<boolean> => {
+    const snap = await snapshotOrUnavailable(ports, run.signal);
+    if (roomFor(config, acquire, snap, true)) {
+      fail({ service: s.service, action: 'sleep', error: `${error.message}; ${plan.to} does not need its memory, so the switch is undone rather than record a sleep that is not one`, code: error.code });
+      return false;
+    }
+    notes.push(`${svc.name} stopped instead of sleeping: ${error.message}`);
+    return step({ ...s, action: 'stop', depth: undefined, reason: `its sleep freed nothing and ${plan.to} needs the memory` }, 'release');
+  };
   const fail = (f: StepFailure): void => {
     if (failure) return;
     failure = f;
     run.abort(new GpumodError('CANCELLED', `cut short: ${f.action} ${f.service} failed`));
   };
 
-  const release = plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
-  const acquire = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start');
-
   let snap: GpuSnapshot | undefined;
   if (release.length > 0) {
-    const baseline = opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
+    baseline = opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
     await Promise.all(release.map((s) => step(s, 'release')));
     if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal);
   }
   if (acquire.length > 0 && run.signal.aborted) cutShort = true;
   else if (acquire.length > 0) {
     snap ??= opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
-    await acquirePhase(config, acquire, snap, ports, run.signal, (s) => step(s, 'acquire'));
+    await acquirePhase(config, acquire, snap, ports, run.signal, (s, gate) => step(s, 'acquire', gate));
   }
   if (run.signal.aborted && performed.length < release.length + acquire.length) cutShort = true;
 
@@ -126,6 +152,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     performed,
     totalMs: ports.clock.now() - rec.t0,
     final,
+    notes,
   };
 }
 
@@ -193,7 +220,8 @@ function roomFor(config: Config, acquire: PlanStep[], snap: GpuSnapshot, strict:
 
 /**
  * All at once when the card shows room for all of them (the usual case: the planner checked the
- * budget); otherwise one after another, largest first, each once the card shows its room.
+ * budget); otherwise one after another, largest first, each once the card shows its room. A step
+ * never starts into memory that is not free: it waits for the room until its own deadline, then fails.
  */
 async function acquirePhase(
   config: Config,
@@ -201,20 +229,28 @@ async function acquirePhase(
   snap: GpuSnapshot,
   ports: EnginePorts,
   signal: AbortSignal,
-  step: (s: PlanStep) => Promise<boolean>,
+  step: (s: PlanStep, gate?: () => Promise<void>) => Promise<boolean>,
 ): Promise<void> {
   const margin = config.budget.marginMb;
   if (roomFor(config, acquire, snap, false)) {
-    await Promise.all(acquire.map(step));
+    await Promise.all(acquire.map((s) => step(s)));
     return;
   }
   ports.log.info('the card does not show room for every wake at once: acquiring largest first');
   const order = [...acquire].sort((a, b) => deltaMb(config, b) - deltaMb(config, a));
   for (const s of order) {
     if (signal.aborted) return;
-    if (!(await waitForRoom(s.gpu, deltaMb(config, s), margin, ports, signal, ROOM_WAIT_MS))) {
-      ports.log.warn(`${s.service}: the card does not show ${deltaMb(config, s)} MB free; trying anyway`);
-    }
-    if (!(await step(s))) return;
+    const svc = config.services.get(s.service)!;
+    const need = deltaMb(config, s);
+    const gate = async (): Promise<void> => {
+      const room = await waitForRoom(s.gpu, need, margin, ports, signal, stepTimeoutMs(svc, s.action as RunAction));
+      if (!room.ok) {
+        throw new GpumodError(
+          'BUDGET',
+          `GPU ${s.gpu} shows ${room.freeMb} MB free, but ${s.service} needs ${need} MB (+ ${margin} MB margin): not started into memory that is not free`,
+        );
+      }
+    };
+    if (!(await step(s, gate))) return;
   }
 }

@@ -10,6 +10,8 @@ import type { Observation, ServiceObservation } from './types';
 /** A status must not hang on one wedged server. */
 const PROBE_TIMEOUT_MS = 5000;
 const SHOW_TIMEOUT_MS = 5000;
+/** A second look before a switch plans around a service it could not see: a busy server gets longer. */
+export const SECOND_LOOK_TIMEOUT_MS = 15_000;
 
 /**
  * Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. `gpu`
@@ -40,6 +42,25 @@ export async function observe(config: Config, ports: ObservePorts, signal: Abort
   return { at: ports.clock.now(), services, gpu, foreignMb };
 }
 
+/** Whether a second, longer look might tell: not for a unit that does not exist or is masked. */
+export function worthASecondLook(o: ServiceObservation): boolean {
+  return o.state === 'unknown' && o.unit?.loadState !== 'not-found' && o.unit?.loadState !== 'masked';
+}
+
+/**
+ * The services that could not be observed, looked at again with a longer deadline (a server busy
+ * loading may answer /is_sleeping slowly): a switch must not plan around a state it guessed.
+ */
+export async function lookAgainAtUnknown(config: Config, obs: Observation, ports: ObservePorts, signal: AbortSignal): Promise<Observation> {
+  const again = [...obs.services.values()].filter(worthASecondLook);
+  if (again.length === 0) return obs;
+  ports.log.info(`looking again at ${again.map((o) => o.name).join(', ')} (state unknown) with a ${SECOND_LOOK_TIMEOUT_MS / 1000} s deadline`);
+  const seen = await Promise.all(again.map((o) => observeService(config.services.get(o.name)!, ports, signal, SECOND_LOOK_TIMEOUT_MS)));
+  const services = new Map(obs.services);
+  for (const o of seen) services.set(o.name, { ...o, vramMb: obs.services.get(o.name)?.vramMb });
+  return { ...obs, services };
+}
+
 async function snapshot(ports: ObservePorts, signal: AbortSignal): Promise<GpuSnapshot> {
   try {
     return await ports.gpu.snapshot({ signal, timeoutMs: SHOW_TIMEOUT_MS });
@@ -55,10 +76,10 @@ function lastLine(message: string): string {
 }
 
 /** Observes one service; never throws (a failed look is an `unknown` state with the reason). */
-export async function observeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal): Promise<ServiceObservation> {
+export async function observeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServiceObservation> {
   let unit: UnitStatus;
   try {
-    unit = await ports.systemd.show(svc.unit, { signal, timeoutMs: SHOW_TIMEOUT_MS });
+    unit = await ports.systemd.show(svc.unit, { signal, timeoutMs: Math.max(SHOW_TIMEOUT_MS, timeoutMs) });
   } catch (e) {
     return { name: svc.name, state: 'unknown', healthy: false, detail: `systemd: ${lastLine(errorMessage(e))}` };
   }
@@ -66,7 +87,7 @@ export async function observeService(svc: ServiceConfig, ports: ObservePorts, si
   if (unit.activeState === 'active' || unit.activeState === 'reloading') {
     const driver = ports.drivers(svc);
     try {
-      probe = await withDeadline(ports.clock, PROBE_TIMEOUT_MS, signal, `probe ${svc.name}`, (s) =>
+      probe = await withDeadline(ports.clock, timeoutMs, signal, `probe ${svc.name}`, (s) =>
         driver.probe(svc, { http: ports.http, log: ports.log, signal: s }, unit),
       );
     } catch (e) {

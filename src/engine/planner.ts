@@ -17,6 +17,7 @@ import {
   type Fate,
 } from './budget';
 import { formatMs } from './deadline';
+import { worthASecondLook } from './observe';
 import { estimates as historyEstimates, type Estimates } from './history';
 import type { Budget, Observation, PhaseEstimate, Plan, PlanStep, Refusal, ServiceObservation, StepAction } from './types';
 
@@ -176,6 +177,13 @@ function decide(
         return { ...d, action: 'wake', fate: AWAKE, reason: `in ${t}; already waking, awaited` };
       case 'starting':
         return { ...d, action: 'start', fate: AWAKE, reason: `in ${t}; already starting, awaited` };
+      case 'unknown':
+        // A guess could stop a sleeper or start a second copy: what could not be seen is left alone.
+        if (worthASecondLook(o)) {
+          ctx.notes.push(`${svc.name} could not be observed${o.detail ? ` (${o.detail})` : ''}: the switch does not touch it, so ${t} may not be fully reached.`);
+          return { ...d, action: 'keep', fate: fateOf(o), reason: `in ${t}; state unknown${o.detail ? ` (${o.detail})` : ''}: not touched` };
+        }
+        return { ...d, action: 'start', fate: AWAKE, reason: `in ${t}; ${o.detail ?? 'unknown'}, cold start` };
       default:
         return { ...d, action: 'start', fate: AWAKE, reason: `in ${t}; ${o.state}, cold start (~${formatMs(ctx.est.ms(svc, 'start'))})` };
     }

@@ -24,22 +24,27 @@ interface Undo {
 const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
 
 /**
- * What puts a service back where the switch found it. A sleeper that was stopped to make room is not
- * cold-started again just to sleep: rollback restores what served, not residues.
+ * What puts a service back in the state the switch OBSERVED it in (not the inverse of the step): an
+ * awake one runs, a sleeper sleeps at its depth, a stopped or failed one is stopped. A sleeper that
+ * was stopped to make room is not cold-started again just to sleep: that would cost a cold start to
+ * rebuild a residue, so rollback restores what served.
  */
 export function undoOf(svc: ServiceConfig, step: PlanStep): { action: RunAction; depth?: SleepDepth } | undefined {
+  if (step.action === 'keep') return undefined;
+  const was = step.fromState;
+  const awake = HOLDS_VRAM.includes(was);
+  const wake: RunAction = step.depth === 'router' || step.fromSleep === 'router' || svc.driver === 'llamacpp' ? 'load' : 'wake';
   switch (step.action) {
     case 'wake':
     case 'load':
-      return { action: 'sleep', depth: step.fromSleep ?? depthFor(svc.sleep) ?? 'l1' };
     case 'start':
+      if (awake) return undefined; // it was up before: up is where it belongs
+      if (was === 'sleeping') return { action: 'sleep', depth: step.fromSleep ?? depthFor(svc.sleep) ?? 'l1' };
       return { action: 'stop' };
     case 'sleep':
-      return { action: step.depth === 'router' || svc.driver === 'llamacpp' ? 'load' : 'wake' };
+      return awake ? { action: wake } : undefined;
     case 'stop':
-      return HOLDS_VRAM.includes(step.fromState) ? { action: 'start' } : undefined;
-    case 'keep':
-      return undefined;
+      return awake ? { action: 'start' } : undefined;
   }
 }
 

@@ -6,7 +6,7 @@ import { currentMode } from './currentMode';
 import { formatMs } from './deadline';
 import { execute } from './executor';
 import { estimates } from './history';
-import { observe } from './observe';
+import { lookAgainAtUnknown, observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
 import type { EnginePorts, ObservePorts } from './ports';
 import { rollBack } from './rollback';
@@ -102,13 +102,23 @@ export async function previewPlan(
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
   const startedAt = ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
-  const { plan, observation: obs, from } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy });
+  const seen = await lookAgainAtUnknown(config, await observe(config, ports, signal), ports, signal);
+  const { plan, observation: obs, from } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
   opts.onPlan?.(plan);
   if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
   const base = { from, to: target, plan, rollbackFailures: [] as StepFailure[] };
   if (plan.noop) {
-    await commitState(ports, stateOf(obs, target, ports.clock.now()));
-    return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode: target, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
+    // Nothing to do is a claim about the machine: it is checked like any switch's result.
+    const unmet = unmetIn(config, target, obs);
+    const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
+    await commitState(ports, stateOf(obs, mode, ports.clock.now()));
+    if (unmet.length === 0) {
+      return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
+    }
+    const failure: StepFailure = { service: target, action: 'verify', error: unmet.join('; ') };
+    const message = `${target} is not reached, and nothing can be done about it now: ${failure.error}.`;
+    ports.log.warn(message);
+    return { ...base, ok: false, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: ports.clock.now() - startedAt, failure, observation: obs, message };
   }
 
   const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt, ...(ports.procStart !== undefined ? { procStart: ports.procStart } : {}) };
@@ -119,6 +129,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
 
   let { ok, failure, rolledBack, rollbackFailures } = exec;
   let final = exec.final;
+  let partial = false;
   if (ok) {
     const rec: Recorder = { t0: startedAt, timeline: exec.timeline, onStep: opts.onStep };
     let after: Observation | undefined;
@@ -126,16 +137,24 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
       // The states are what is verified; another nvidia-smi run would only cost time (each query is
       // tens of ms on real hardware), and the UI re-observes after a switch anyway.
       after = await observe(config, ports, new AbortController().signal, { gpu: NOT_QUERIED });
-      const bad = (config.modes.get(target)?.services ?? []).map((n) => after?.services.get(n)).filter((o) => !o || o.state !== 'running' || !o.healthy);
-      if (bad.length > 0) throw new GpumodError('SWITCH_FAILED', bad.map((o) => (o ? describe(o) : 'not observed')).join('; '));
+      const unmet = unmetIn(config, target, after);
+      if (unmet.length > 0) throw new GpumodError('SWITCH_FAILED', unmet.join('; '));
     });
     final = after;
     if (v.error !== undefined) {
       ok = false;
       failure = failureOf(v.entry, v.error);
-      rollbackFailures = await rollBack(exec.performed, config, ports, rec);
-      rolledBack = true;
-      final = await observe(config, ports, new AbortController().signal);
+      // Only services the plan left alone because they could not be seen are off: undoing the rest
+      // would not bring the mode closer. Anything else goes back to where the switch found it.
+      const untouched = new Set(plan.steps.filter((st) => st.action === 'keep' && st.fromState === 'unknown').map((st) => st.service));
+      const missing = unmetServices(config, target, after!);
+      if (missing.length > 0 && missing.every((n) => untouched.has(n))) {
+        partial = true;
+      } else {
+        rollbackFailures = await rollBack(exec.performed, config, ports, rec);
+        rolledBack = true;
+        final = await observe(config, ports, new AbortController().signal);
+      }
     }
   }
   const observation = final ?? (await observe(config, ports, new AbortController().signal));
@@ -156,14 +175,34 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   };
   if (failure) record.error = `${failure.action} ${failure.service}: ${failure.error}`;
   await appendHistory(ports, record);
+  const aside = exec.notes.map((n) => ` ${n}.`).join('');
   const message = ok
-    ? `Switched to ${target} in ${formatMs(totalMs)} (estimate ${formatMs(plan.estimateMs)}).`
-    : `${exec.cancelled ? `Switch to ${target} cancelled` : `Switch to ${target} failed: ${failure?.action} ${failure?.service}: ${failure?.error}`}` +
+    ? `Switched to ${target} in ${formatMs(totalMs)} (estimate ${formatMs(plan.estimateMs)}).${aside}`
+    : partial
+      ? `Switch to ${target} done as far as it could go, but ${target} is not fully reached: ${failure?.error}; the machine is ${mode ? `in ${mode}` : 'in no mode'}.`
+      : `${exec.cancelled ? `Switch to ${target} cancelled` : `Switch to ${target} failed: ${failure?.action} ${failure?.service}: ${failure?.error}`}` +
       `${rolledBack ? `; rolled back${rollbackFailures.length ? ` (${rollbackFailures.length} step(s) of the rollback failed)` : ''}` : ''}` +
       `; the machine is ${mode ? `in ${mode}` : 'in no mode'}.`;
   if (ok) ports.log.info(message);
   else ports.log.warn(message);
   return { ...base, ok, noop: false, cancelled: exec.cancelled, rolledBack, mode, timeline: exec.timeline, totalMs, failure, rollbackFailures, observation, message };
+}
+
+/** The target's services that do not serve (or, for an empty mode, the services still holding the card). */
+function unmetServices(config: Config, target: string, obs: Observation): string[] {
+  const wanted = config.modes.get(target)?.services ?? [];
+  if (wanted.length > 0) return wanted.filter((n) => { const o = obs.services.get(n); return !o || o.state !== 'running' || !o.healthy; });
+  return [...obs.services.values()].filter((o) => ['running', 'starting', 'waking', 'stopping', 'unknown'].includes(o.state)).map((o) => o.name);
+}
+
+/** Why the machine is not in `target`, one phrase per service; empty when it is. */
+export function unmetIn(config: Config, target: string, obs: Observation): string[] {
+  return unmetServices(config, target, obs).map((n) => {
+    const o = obs.services.get(n);
+    if (!o) return `${n}: not observed`;
+    if (o.state === 'unknown') return `${n} could not be observed${o.detail ? ` (${o.detail})` : ''}`;
+    return (config.modes.get(target)?.services.length ?? 0) === 0 ? `${n} is still ${o.state}` : describe(o);
+  });
 }
 
 function describe(o: ServiceObservation): string {

@@ -99,7 +99,7 @@ export function freeMb(snap: GpuSnapshot, gpu: number): number | undefined {
   return g.totalMb !== undefined && g.usedMb !== undefined ? g.totalMb - g.usedMb : undefined;
 }
 
-/** Polls until `needMb` (+ margin) is free on `gpu`, at most `boundMs`. True when the room is there. */
+/** Polls until `needMb` (+ margin) is free on `gpu`, at most `boundMs`. `ok` when the room is there (or no figure says otherwise). */
 export async function waitForRoom(
   gpu: number,
   needMb: number,
@@ -107,21 +107,22 @@ export async function waitForRoom(
   ports: WaitPorts,
   signal: AbortSignal,
   boundMs: number,
-): Promise<boolean> {
+): Promise<{ ok: boolean; freeMb?: number }> {
   const start = ports.clock.now();
   for (;;) {
     const free = freeMb(await snapshotOrUnavailable(ports, signal), gpu);
-    if (free === undefined || free - marginMb >= needMb) return true;
-    if (signal.aborted || ports.clock.now() - start >= boundMs) return false;
+    if (free === undefined || free - marginMb >= needMb) return { ok: true, freeMb: free };
+    if (signal.aborted || ports.clock.now() - start >= boundMs) return { ok: false, freeMb: free };
     try {
       await ports.clock.sleep(POLL_MS, signal);
     } catch {
-      return false;
+      return { ok: false, freeMb: free };
     }
   }
 }
 
-function attributed(snap: GpuSnapshot, gpu: number, unit: string): number | undefined {
+/** MB the unit's processes hold on `gpu` per the snapshot; undefined when none of them shows. */
+export function attributed(snap: GpuSnapshot, gpu: number, unit: string): number | undefined {
   if (!snap.available) return undefined;
   const procs = snap.gpus.find((g) => g.index === gpu)?.processes.filter((p) => p.unit === unit && p.usedMb !== undefined) ?? [];
   return procs.length > 0 ? procs.reduce((s, p) => s + (p.usedMb ?? 0), 0) : undefined;

@@ -175,8 +175,12 @@ describe('executor', () => {
   });
 
   it('serialises the acquire phase largest first when the card does not show room for all at once', async () => {
-    // blank → rag needs 14.7 GB more; a foreign process appearing after planning leaves 14.0 GB.
-    const { m, r } = await run(32, 'blank', 'rag', (m) => m.addForeign(0, 14_000));
+    // blank → rag needs 14.7 GB more; a foreign process appearing after planning leaves 14.0 GB until it
+    // exits 3 s later: each wake waits for its room, never starting into memory that is not free.
+    const { m, r } = await run(32, 'blank', 'rag', (m) => {
+      m.addForeign(0, 14_000);
+      m.clock.at(m.clock.now() + 3000, () => m.foreign.splice(0));
+    });
     assert.equal(r.ok, true, JSON.stringify(r.failure));
     const acq = r.timeline.filter((e) => e.phase === 'acquire');
     assert.deepEqual(
@@ -185,6 +189,38 @@ describe('executor', () => {
     );
     for (let i = 1; i < acq.length; i++) assert.ok(!overlap(acq[i - 1], acq[i]), 'one after another');
     assert.equal(m.stateOf('vllm-embedding'), 'running');
+  });
+
+  it('never starts into memory that is not free: a wake whose room never shows fails at its deadline and the switch rolls back', async () => {
+    const { m, r, before } = await run(32, 'blank', 'rag', (m) => m.addForeign(0, 14_000));
+    assert.equal(r.ok, false);
+    assert.equal(r.failure?.code, 'BUDGET');
+    assert.match(r.failure?.error ?? '', /^GPU 0 shows \d+ MB free, but vllm-reranker needs 2200 MB \(\+ 512 MB margin\): not started into memory that is not free$/);
+    assert.equal(m.calls.some((c) => c.op === 'start' && c.service === 'vllm-reranker'), false, 'the reranker was never started');
+    assert.equal(r.rolledBack, true);
+    assert.deepEqual(states(m), before, 'every service back in the state the switch found it in');
+  });
+
+  it('a sleep that frees nothing fails with the numbers; the service stops instead when the target needs the memory', async () => {
+    const { m, r } = await run(32, 'rag', 'code', (m) => m.sleepFreesNothing.add('vllm-chat'));
+    assert.equal(r.ok, true, JSON.stringify(r.failure));
+    const sleep = r.timeline.find((e) => e.service === 'vllm-chat' && e.action === 'sleep');
+    assert.equal(sleep?.result, 'failed');
+    assert.match(sleep?.error ?? '', /^vllm-chat answered its sleep but still holds 7\.0 GB of the 7\.0 GB it held awake \(asleep it should hold about 1\.5 GB\): is --enable-sleep-mode on its command line/);
+    assert.equal(r.timeline.find((e) => e.service === 'vllm-chat' && e.action === 'stop')?.result, 'ok');
+    assert.equal(m.stateOf('vllm-chat'), 'stopped');
+    assert.equal(m.stateOf('glm-code'), 'running');
+    assert.match(r.notes.join(' '), /vllm-chat stopped instead of sleeping/);
+  });
+
+  it('a sleep that frees nothing where the target does not need the memory fails the switch and rolls it back', async () => {
+    // speak → rag on 32 GB: the card has room for rag's wakes whatever qwen3-asr (a hook app) holds.
+    const { m, r, before } = await run(32, 'speak', 'rag', (mm) => mm.sleepFreesNothing.add('qwen3-asr'));
+    assert.equal(r.ok, false);
+    assert.equal(r.failure?.code, 'SLEEP_INEFFECTIVE');
+    assert.match(r.failure?.error ?? '', /^qwen3-asr answered its sleep but still holds 2\.5 GB.*: its sleep hook does not release the GPU; rag does not need its memory, so the switch is undone/);
+    assert.equal(r.rolledBack, true);
+    assert.deepEqual(states(m), before, 'qwen3-asr woken again: it was running before the switch');
   });
 
   it('refuses to execute a refused plan', async () => {

@@ -65,6 +65,12 @@ export class FakeMachine {
   /** nvidia-smi's own latency (anchors.md: 28 ms). */
   gpuQueryMs = 28;
   private faults = new Map<string, FaultKind>();
+  /** Probes that take this long to answer (a busy server's /is_sleeping), per service. */
+  readonly probeDelayMs = new Map<string, number>();
+  /** Services whose sleep answers as done but frees nothing (vLLM without --enable-sleep-mode). */
+  readonly sleepFreesNothing = new Set<string>();
+  /** No user manager to ask: every `systemctl show` fails. */
+  systemdDown = false;
   readonly store = new MemoryStore();
   readonly lock = new MemoryLock();
   private nextPid = 1000;
@@ -188,6 +194,7 @@ export class FakeMachine {
     show: async (unit: string): Promise<UnitStatus> => {
       const s = this.byUnit(unit);
       this.record('show', s.cfg.name);
+      if (this.systemdDown) throw new GpumodError('PROCESS_FAILED', 'systemctl --user show exited 1: Failed to connect to bus: No medium found');
       this.settle(s);
       return {
         unit,
@@ -264,8 +271,10 @@ export class FakeMachine {
     return {
       kind: cfg.driver,
       capabilities: (svc): DriverCapabilities => configCapabilities(svc),
-      async probe(): Promise<Probe> {
+      async probe(_svc, ctx: DriverContext): Promise<Probe> {
         m.record('probe', cfg.name);
+        const delay = m.probeDelayMs.get(cfg.name);
+        if (delay) await m.clock.sleep(delay, ctx.signal);
         m.settle(s);
         if (s.active !== 'active') return { state: 'down', healthy: false };
         if (s.model === 'asleep') return { state: 'asleep', sleep: s.depth, healthy: true };
@@ -281,7 +290,7 @@ export class FakeMachine {
         await m.clock.sleep(s.timing.sleepMs, ctx.signal);
         Object.assign(s, { model: 'asleep', depth });
         // A process that frees memory and stays alive shows it at the first poll (anchors.md: 23-29 ms).
-        s.pending = { at: m.clock.now() + 25, to: cfg.sleepVramMb };
+        if (!m.sleepFreesNothing.has(cfg.name)) s.pending = { at: m.clock.now() + 25, to: cfg.sleepVramMb };
       },
       async wake(_svc, ctx: DriverContext): Promise<void> {
         m.record('wake', cfg.name);

@@ -112,6 +112,43 @@ describe('switchMode', () => {
   });
 });
 
+describe('switchMode: what it could not observe', () => {
+  it('looks again, longer, at a service whose probe was too slow, and wakes a sleeper rather than start it', async () => {
+    const m = machine(32, 'code');
+    m.probeDelayMs.set('vllm-chat', 8000); // /is_sleeping slower than the 5 s status deadline, until it wakes
+    const r = await switchMode(m.config, 'rag', m.ports(), { onPlan: () => m.probeDelayMs.delete('vllm-chat') });
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.plan.steps.find((s) => s.service === 'vllm-chat')?.action, 'wake');
+    assert.deepEqual(m.mutations().filter((c) => c.service === 'vllm-chat').map((c) => c.op), ['wake', 'ready']);
+  });
+
+  it('does not touch a service it still cannot see, finishes the rest and says the mode is not fully reached', async () => {
+    const m = machine(32, 'code');
+    m.probeDelayMs.set('vllm-chat', 60_000);
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, false);
+    assert.equal(r.rolledBack, false);
+    const chat = r.plan.steps.find((s) => s.service === 'vllm-chat');
+    assert.equal(chat?.action, 'keep');
+    assert.match(chat?.reason ?? '', /state unknown .*not touched/);
+    assert.ok(r.plan.notes.some((n) => /vllm-chat could not be observed .*the switch does not touch it, so rag may not be fully reached/.test(n)), r.plan.notes.join('\n'));
+    assert.equal(m.mutations().some((c) => c.service === 'vllm-chat'), false);
+    assert.equal(m.stateOf('vllm-hyde'), 'running');
+    assert.match(r.message, /^Switch to rag done as far as it could go, but rag is not fully reached: vllm-chat could not be observed/);
+  });
+
+  it('a switch that plans nothing still verifies: with no user manager, blank is not claimed', async () => {
+    const m = machine(32, 'blank');
+    m.systemdDown = true;
+    const r = await switchMode(m.config, 'blank', m.ports());
+    assert.equal(r.noop, true);
+    assert.equal(r.ok, false);
+    assert.match(r.message, /^blank is not reached, and nothing can be done about it now: .*could not be observed \(systemd: .*No medium found\)/);
+    assert.equal(r.mode, undefined);
+    assert.equal(m.store.state?.mode, undefined, 'the state file does not record blank');
+  });
+});
+
 describe('recover', () => {
   it('reconciles after a crash mid-switch: the observed mode wins and the marker is cleared', async () => {
     const m = machine(32, 'rag');

@@ -1,0 +1,67 @@
+import type { ServiceConfig } from '../config/types';
+import { GpumodError } from '../errors';
+import type { GpuSnapshot } from './machinePorts';
+import { attributed, POLL_MS, snapshotOrUnavailable, type WaitPorts } from './waitFree';
+
+/** What a sleeping service may still hold beyond its declared residue (CUDA contexts differ by version and card). */
+const RESIDUE_SLACK = 1.25;
+const RESIDUE_SLACK_MB = 512;
+
+/** At most what a sleeping `svc` may hold: its declared residue with slack. */
+export function residueAllowanceMb(svc: ServiceConfig): number {
+  return Math.round(svc.sleepVramMb * RESIDUE_SLACK + RESIDUE_SLACK_MB);
+}
+
+/**
+ * Whether `heldMb` after a sleep shows the sleep worked: within the residue allowance, or, when what it
+ * held before is known, at least half of its releasable memory freed (a residue larger than declared
+ * is not a sleep that freed nothing).
+ */
+export function sleepFreed(svc: ServiceConfig, heldMb: number, beforeMb: number | undefined): boolean {
+  if (heldMb <= residueAllowanceMb(svc)) return true;
+  return beforeMb !== undefined && beforeMb - heldMb >= Math.max(RESIDUE_SLACK_MB, (beforeMb - svc.sleepVramMb) / 2);
+}
+
+function likelyCauses(svc: ServiceConfig): string {
+  switch (svc.driver) {
+    case 'vllm':
+      return 'is --enable-sleep-mode on its command line, is PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True kept out of its environment? (gpumod doctor checks both)';
+    case 'llamacpp':
+      return "the router still runs the model's process";
+    default:
+      return 'its sleep hook does not release the GPU';
+  }
+}
+
+function gb(mb: number): string {
+  return `${(mb / 1000).toFixed(1)} GB`;
+}
+
+/**
+ * A sleep is proven by the GPU, not by the server's word: polls until the service's processes hold
+ * no more than a sleeping service may, for at most `boundMs`. Throws SLEEP_INEFFECTIVE with the
+ * numbers and the likely causes; returns at once where no GPU can be read (nothing to prove with).
+ */
+export async function proveSleep(
+  svc: ServiceConfig,
+  baseline: GpuSnapshot | undefined,
+  ports: WaitPorts,
+  signal: AbortSignal,
+  boundMs: number,
+): Promise<void> {
+  const before = baseline ? attributed(baseline, svc.gpu, svc.unit) : undefined;
+  const start = ports.clock.now();
+  for (;;) {
+    const snap = await snapshotOrUnavailable(ports, signal);
+    if (!snap.available || !snap.gpus.some((g) => g.index === svc.gpu)) return;
+    const held = attributed(snap, svc.gpu, svc.unit) ?? 0;
+    if (sleepFreed(svc, held, before)) return;
+    if (signal.aborted || ports.clock.now() - start >= boundMs) {
+      throw new GpumodError(
+        'SLEEP_INEFFECTIVE',
+        `${svc.name} answered its sleep but still holds ${gb(held)}${before !== undefined ? ` of the ${gb(before)} it held awake` : ''} (asleep it should hold about ${gb(svc.sleepVramMb)}): ${likelyCauses(svc)}`,
+      );
+    }
+    await ports.clock.sleep(POLL_MS, signal).catch(() => undefined);
+  }
+}
