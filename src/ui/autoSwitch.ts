@@ -23,6 +23,9 @@ export class AutoSwitch implements vscode.Disposable {
   ) {
     this.disposables.push(
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.run()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('gpumod.workspaceMode')) void this.run();
+      }),
       controller.onDidChange((s) => {
         // After the first observation: the current mode must be known to skip a needless switch.
         if (s.configState === 'ok' && s.observation) void this.run();
@@ -33,11 +36,12 @@ export class AutoSwitch implements vscode.Disposable {
   async run(): Promise<void> {
     const config = this.controller.config;
     if (!config || !this.controller.state.observation) return;
-    const turn = this.gate.turn(vscode.workspace.isTrusted);
-    if (turn === 'await-trust' && workspaceMode()) this.log.info('auto-switch: workspace not trusted; its gpumod.workspaceMode is ignored until you trust it');
+    const wanted = workspaceMode();
+    const turn = this.gate.turn(vscode.workspace.isTrusted, wanted !== undefined);
+    if (turn === 'await-trust') this.log.info('auto-switch: workspace not trusted; a gpumod.workspaceMode it sets applies once you trust it');
     if (turn !== 'decide') return;
     const setting = vscode.workspace.getConfiguration('gpumod').get<AutoSwitchSetting>('autoSwitch') ?? 'ask';
-    const d = autoSwitchDecision(vscode.workspace.isTrusted, setting, workspaceMode(), [...config.modes.keys()], this.controller.state.mode);
+    const d = autoSwitchDecision(vscode.workspace.isTrusted, setting, wanted, [...config.modes.keys()], this.controller.state.mode);
     if (d.kind === 'none') return;
     if (d.kind === 'unknown-mode') {
       void vscode.window.showWarningMessage(`gpumod: this workspace asks for mode "${d.mode}", which your gpumod.yaml does not define.`);

@@ -32,24 +32,26 @@ export function namedWorkspaceMode(values: readonly (WorkspaceModeValues | undef
   return undefined;
 }
 
-/** What the window should do when asked to decide: decide now, keep waiting for trust, or nothing. */
+/** What the window should do at a turn: decide now, keep waiting for trust, or nothing. */
 export type AutoSwitchTurn = 'decide' | 'await-trust' | 'skip';
 
 /**
- * When the auto-switch decides, as a pure state machine: once per window, in the first turn the
- * window is trusted. An untrusted window says so once (its first turn), then waits: the grant of
- * trust, or any later turn after it, decides — and only one of them does.
+ * When the auto-switch decides, as a pure state machine: once per window. A window trusted from
+ * the start decides at its first turn. An untrusted one says so once, then waits for trust and for
+ * the workspace's mode to be visible: VS Code hands restricted settings (gpumod.workspaceMode) to
+ * the extension only after the grant event, so the decision comes at the first turn after the grant
+ * that sees the mode — the grant itself, the settings change or an observation, whichever is first.
  */
 export class AutoSwitchGate {
   private state: 'fresh' | 'untrusted' | 'decided' = 'fresh';
 
-  turn(trusted: boolean): AutoSwitchTurn {
+  turn(trusted: boolean, named: boolean): AutoSwitchTurn {
     if (this.state === 'decided') return 'skip';
-    if (trusted) {
+    if (trusted && (this.state === 'fresh' || named)) {
       this.state = 'decided';
       return 'decide';
     }
-    if (this.state === 'untrusted') return 'skip';
+    if (trusted || this.state === 'untrusted') return 'skip';
     this.state = 'untrusted';
     return 'await-trust';
   }

@@ -31,22 +31,24 @@ describe('the mode a workspace names', () => {
 });
 
 describe('when the auto-switch decides', () => {
-  it('a trusted window decides at its first turn, and never again', () => {
+  it('a trusted window decides at its first turn, named mode or not, and never again', () => {
     const gate = new AutoSwitchGate();
-    assert.equal(gate.turn(true), 'decide');
-    assert.equal(gate.turn(true), 'skip');
-    assert.equal(gate.turn(true), 'skip');
+    assert.equal(gate.turn(true, false), 'decide');
+    assert.equal(gate.turn(true, true), 'skip', 'a mode named later does not switch a trusted window');
+    assert.equal(gate.turn(true, true), 'skip');
   });
   it('an untrusted window says so once, then decides when trust is granted', () => {
     const gate = new AutoSwitchGate();
-    assert.equal(gate.turn(false), 'await-trust');
-    assert.equal(gate.turn(false), 'skip', 'later observations while untrusted say nothing');
-    assert.equal(gate.turn(true), 'decide', 'the grant of trust decides again');
+    assert.equal(gate.turn(false, false), 'await-trust');
+    assert.equal(gate.turn(false, false), 'skip', 'later observations while untrusted say nothing');
+    assert.equal(gate.turn(true, true), 'decide', 'the grant of trust decides again');
+    assert.equal(gate.turn(true, true), 'skip');
   });
-  it('the grant and the next observation after it decide once between them', () => {
+  it('after the grant, waits for the workspace\'s mode to arrive, then decides once', () => {
+    // VS Code fires onDidGrantWorkspaceTrust before it hands over the restricted settings.
     const gate = new AutoSwitchGate();
-    gate.turn(false);
-    const turns = [gate.turn(true), gate.turn(true), gate.turn(true)];
-    assert.deepEqual(turns, ['decide', 'skip', 'skip']);
+    gate.turn(false, false);
+    const turns = [gate.turn(true, false), gate.turn(true, false), gate.turn(true, true), gate.turn(true, true), gate.turn(true, true)];
+    assert.deepEqual(turns, ['skip', 'skip', 'decide', 'skip', 'skip']);
   });
 });
