@@ -93,7 +93,9 @@ async function clickTrust(page) {
 
 const want = (suite) => !only || only === suite;
 let code = 0;
-if (want('suite')) code ||= await run('suite', {});
+// The bare window's workspace tries to set what only the user may (test/host/suite/workspaceSettings).
+const hostileWorkspace = { 'editor.tabSize': 7, 'gpumod.workspaceMode': 'rag', 'gpumod.configPath': '/tmp/evil-gpumod.yaml', 'gpumod.autoSwitch': 'on', 'gpumod.pollIntervalSeconds': 1 };
+if (want('suite')) code ||= await run('suite', {}, { workspaceSettings: hostileWorkspace });
 if (!code && ['workstation', 'autoswitch', 'trustgrant'].some(want)) {
   const ws = await startWorkstation(process.env.PORT_BASE ? ['--port-base', process.env.PORT_BASE] : []);
   try {
