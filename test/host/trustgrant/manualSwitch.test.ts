@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { backToBlank, observedGpumod } from '../support/gpumod';
 import { until } from '../support/until';
 import type { GpumodApi } from '../../../src/ui/api';
 
@@ -14,10 +15,7 @@ describe('in Restricted Mode', function () {
   let api: GpumodApi;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<GpumodApi>('gpumod.gpumod');
-    assert.ok(ext);
-    api = await ext.activate();
-    await until('the first observation', () => api.services().length > 0 && api.services().every((s) => s.state !== 'unknown'));
+    api = await observedGpumod();
   });
 
   it('the user switches by hand, and a gpumod.yaml rewritten mid-switch does not break the switch', async () => {
@@ -32,8 +30,6 @@ describe('in Restricted Mode', function () {
     await api.refresh();
     assert.equal(api.mode(), 'code');
     assert.equal(new Map(api.services().map((s) => [s.name, s.state])).get('glm-code'), 'running');
-    await vscode.commands.executeCommand('gpumod.switchMode', 'blank');
-    await api.refresh();
-    assert.equal(api.mode(), 'blank');
+    await backToBlank(api);
   });
 });

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { assertNoSwitchFor, backToBlank, observedGpumod } from '../support/gpumod';
 import { until } from '../support/until';
 import type { GpumodApi } from '../../../src/ui/api';
 
@@ -14,19 +15,12 @@ describe('trust granted after a workspace that names a mode opened untrusted', f
   let api: GpumodApi;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<GpumodApi>('gpumod.gpumod');
-    assert.ok(ext);
-    api = await ext.activate();
-    await until('the first observation', () => api.services().length > 0 && api.services().every((s) => s.state !== 'unknown'));
+    api = await observedGpumod();
   });
 
   it('while untrusted, nothing switches', async () => {
     assert.equal(vscode.workspace.isTrusted, false);
-    const start = Date.now();
-    while (Date.now() - start < 3000) {
-      assert.equal(api.switching(), undefined, 'no switch may start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await assertNoSwitchFor(api, 3000, 'no switch may start');
     await api.refresh();
     assert.notEqual(api.mode(), 'code');
   });
@@ -47,15 +41,8 @@ describe('trust granted after a workspace that names a mode opened untrusted', f
     await until('the switch to code', () => api.switching()?.to === 'code' || api.mode() === 'code', 30000);
     await until('the switch to finish', () => api.mode() === 'code' && !api.switching(), 150000);
     // The grant and the observations after it must not decide twice.
-    const start = Date.now();
-    while (Date.now() - start < 4000) {
-      assert.equal(api.switching(), undefined, 'no second switch');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await assertNoSwitchFor(api, 4000, 'no second switch');
     assert.equal(new Map(api.services().map((s) => [s.name, s.state])).get('glm-code'), 'running');
-    // Leave the machine as found for whatever runs next.
-    await vscode.commands.executeCommand('gpumod.switchMode', 'blank');
-    await api.refresh();
-    assert.equal(api.mode(), 'blank');
+    await backToBlank(api);
   });
 });
