@@ -3,9 +3,11 @@
 // of code-server 4.100.3, its workbench opened in headless chromium. The extension host calls the
 // suite's run() (the contract @vscode/test-electron uses); when it settles the workbench calls
 // window.codeAutomationExit(code), which we expose, so mocha's exit code becomes ours.
-// Two runs: test/host/suite in a bare VS Code (no config), then test/host/workstation with the demo
-// workstation (real systemd units of the fakes) behind the extension.
-// Usage: node scripts/runHostTests.mjs [suite|workstation]   env: TIMEOUT_MS, SHOW_SERVER=1
+// Runs test/host/suite in a bare VS Code (no config), then, with the demo workstation (real systemd
+// units of the fakes) behind the extension: test/host/workstation, then test/host/autoswitch in an untrusted and in a trusted workspace that names a mode, then
+// test/host/trustgrant, where the workspace opens untrusted and the runner trusts it when asked.
+// Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant]
+//   env: TIMEOUT_MS, SHOW_SERVER=1, PORT_BASE (first port of the workstation's fakes, default 19800)
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +16,11 @@ import { startWorkstation } from './hostFixture.mjs';
 import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
 
 const only = process.argv[2];
+// A host test prints this line when the user should trust the workspace: an extension cannot.
+const GRANT_TRUST_LINE = 'gpumod-host: please trust this workspace now';
 const NOISE = /^(Resolving|Resolved|Creating|Updating|ChatSessionStore)|workbench\.js|Service Worker|DialogService|open-vsx|getaddrinfo/;
 
-async function run(suite, extraEnv, { trusted = true, workspaceSettings, userSettings = {} } = {}) {
+async function run(suite, extraEnv, { trusted = true, grantTrust = false, workspaceSettings, userSettings = {} } = {}) {
   const t0 = Date.now();
   const ts = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const work = mkdtempSync(join(tmpdir(), 'gpumod-host-'));
@@ -29,6 +33,7 @@ async function run(suite, extraEnv, { trusted = true, workspaceSettings, userSet
     GPUMOD_HOST_SUITE: suite,
     XDG_CONFIG_HOME: join(work, 'config'),
     XDG_STATE_HOME: join(work, 'state'),
+    ...(grantTrust ? { GPUMOD_GRANT_TRUST_LINE: GRANT_TRUST_LINE } : {}),
     ...extraEnv,
   };
   let server;
@@ -59,6 +64,7 @@ async function run(suite, extraEnv, { trusted = true, workspaceSettings, userSet
       const line = format(...args.slice(2));
       // The workbench's own chatter (offline gallery, service worker, trust prompt) is not the tests'.
       if (!NOISE.test(line)) console.log(line);
+      if (grantTrust && line.includes(GRANT_TRUST_LINE)) clickTrust(page).catch((e) => console.log(`[host ${suite} ${ts()}] granting trust failed: ${e.message}`));
     });
     await page.exposeFunction('codeAutomationLog', () => {});
     await page.exposeFunction('codeAutomationExit', (code) => finish(code, 'tests finished'));
@@ -79,18 +85,28 @@ async function run(suite, extraEnv, { trusted = true, workspaceSettings, userSet
   return code;
 }
 
+/** What a user does in Restricted Mode: open Workspace Trust from the status bar, click "Trust". */
+async function clickTrust(page) {
+  await page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: 'Restricted Mode' }).click({ timeout: 30000 });
+  await page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).click({ timeout: 30000 });
+}
+
+const want = (suite) => !only || only === suite;
 let code = 0;
-if (!only || only === 'suite') code ||= await run('suite', {});
-if (!code && (!only || only === 'workstation')) {
-  const ws = await startWorkstation();
+// The bare window's workspace tries to set what only the user may (test/host/suite/workspaceSettings).
+const hostileWorkspace = { 'editor.tabSize': 7, 'gpumod.workspaceMode': 'rag', 'gpumod.configPath': '/tmp/evil-gpumod.yaml', 'gpumod.autoSwitch': 'on', 'gpumod.pollIntervalSeconds': 1 };
+if (want('suite')) code ||= await run('suite', {}, { workspaceSettings: hostileWorkspace });
+if (!code && ['workstation', 'autoswitch', 'trustgrant'].some(want)) {
+  const ws = await startWorkstation(process.env.PORT_BASE ? ['--port-base', process.env.PORT_BASE] : []);
   try {
-    code ||= await run('workstation', ws.env);
+    if (want('workstation')) code ||= await run('workstation', ws.env);
     // A workspace that names a mode, trusted then untrusted; it also tries to point gpumod at another
     // config, which a workspace cannot do (the setting is machine-scoped).
     const workspaceSettings = { 'gpumod.workspaceMode': 'code', 'gpumod.configPath': '/tmp/evil-gpumod.yaml' };
     const userSettings = { 'gpumod.autoSwitch': 'on' };
-    if (!code) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'untrusted' }, { trusted: false, workspaceSettings, userSettings });
-    if (!code) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'trusted' }, { trusted: true, workspaceSettings, userSettings });
+    if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'untrusted' }, { trusted: false, workspaceSettings, userSettings });
+    if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'trusted' }, { trusted: true, workspaceSettings, userSettings });
+    if (!code && want('trustgrant')) code ||= await run('trustgrant', ws.env, { trusted: false, grantTrust: true, workspaceSettings, userSettings });
   } finally {
     await ws.stop();
   }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Controller } from './controller';
-import { autoSwitchDecision, type AutoSwitchSetting } from './autoSwitchDecision';
+import { AutoSwitchGate, autoSwitchDecision, namedWorkspaceMode, type AutoSwitchSetting } from './autoSwitchDecision';
 import { runSwitchWithProgress } from './switchProgress';
 
 /**
@@ -8,17 +8,13 @@ import { runSwitchWithProgress } from './switchProgress';
  * every window switch. A workspace can name a mode and nothing else (the config is machine-scoped).
  */
 export function workspaceMode(): string | undefined {
-  for (const folder of vscode.workspace.workspaceFolders ?? [undefined]) {
-    const info = vscode.workspace.getConfiguration('gpumod', folder?.uri).inspect<string>('workspaceMode');
-    const value = info?.workspaceFolderValue ?? info?.workspaceValue;
-    if (typeof value === 'string' && value.trim()) return value.trim();
-  }
-  return undefined;
+  const folders = vscode.workspace.workspaceFolders ?? [undefined];
+  return namedWorkspaceMode(folders.map((folder) => vscode.workspace.getConfiguration('gpumod', folder?.uri).inspect<string>('workspaceMode')));
 }
 
 /** Switches to the workspace's mode when a trusted workspace that names one opens (or becomes trusted). */
 export class AutoSwitch implements vscode.Disposable {
-  private done = false;
+  private readonly gate = new AutoSwitchGate();
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -27,20 +23,25 @@ export class AutoSwitch implements vscode.Disposable {
   ) {
     this.disposables.push(
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.run()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('gpumod.workspaceMode')) void this.run();
+      }),
       controller.onDidChange((s) => {
-        // Once, after the first observation: the current mode must be known to skip a needless switch.
-        if (!this.done && s.configState === 'ok' && s.observation) void this.run();
+        // After the first observation: the current mode must be known to skip a needless switch.
+        if (s.configState === 'ok' && s.observation) void this.run();
       }),
     );
   }
 
   async run(): Promise<void> {
     const config = this.controller.config;
-    if (this.done || !config || !this.controller.state.observation) return;
-    this.done = true;
+    if (!config || !this.controller.state.observation) return;
+    const wanted = workspaceMode();
+    const turn = this.gate.turn(vscode.workspace.isTrusted, wanted !== undefined);
+    if (turn === 'await-trust') this.log.info('auto-switch: workspace not trusted; a gpumod.workspaceMode it sets applies once you trust it');
+    if (turn !== 'decide') return;
     const setting = vscode.workspace.getConfiguration('gpumod').get<AutoSwitchSetting>('autoSwitch') ?? 'ask';
-    const d = autoSwitchDecision(vscode.workspace.isTrusted, setting, workspaceMode(), [...config.modes.keys()], this.controller.state.mode);
-    if (!vscode.workspace.isTrusted && workspaceMode()) this.log.info('auto-switch: workspace not trusted; its gpumod.workspaceMode is ignored');
+    const d = autoSwitchDecision(vscode.workspace.isTrusted, setting, wanted, [...config.modes.keys()], this.controller.state.mode);
     if (d.kind === 'none') return;
     if (d.kind === 'unknown-mode') {
       void vscode.window.showWarningMessage(`gpumod: this workspace asks for mode "${d.mode}", which your gpumod.yaml does not define.`);

@@ -34,6 +34,7 @@ export class Controller implements vscode.Disposable {
   private again = false;
   private stateWatcher: FSWatcher | undefined;
   private localSwitch: { from?: string; to: string; step?: string } | undefined;
+  private readonly users = new Map<Machine, number>();
   private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -77,7 +78,7 @@ export class Controller implements vscode.Disposable {
 
   private onConfig(s: ConfigState): void {
     if (s.kind === 'ok') {
-      void this.machine?.close();
+      if (this.machine) this.retire(this.machine);
       this.machine = createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.set({ configState: 'ok', config: s.config });
@@ -86,6 +87,22 @@ export class Controller implements vscode.Disposable {
       // A broken file keeps the last good config in force; a missing one has nothing to show.
       this.set({ configState: s.kind, config: this.source.config });
     }
+  }
+
+  /** Marks `machine` in use until the returned function is called: a reload must not close it under a switch. */
+  private hold(machine: Machine): () => void {
+    this.users.set(machine, (this.users.get(machine) ?? 0) + 1);
+    return () => {
+      const left = (this.users.get(machine) ?? 1) - 1;
+      if (left > 0) return void this.users.set(machine, left);
+      this.users.delete(machine);
+      if (machine !== this.machine) void machine.close();
+    };
+  }
+
+  /** Closes a replaced machine now, or when the last operation using it ends. */
+  private retire(machine: Machine): void {
+    if (!this.users.has(machine)) void machine.close();
   }
 
   private watchState(dir: string): void {
@@ -168,6 +185,7 @@ export class Controller implements vscode.Disposable {
   async switchTo(mode: string, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<SwitchResult> {
     const config = this.need();
     const machine = this.machine as Machine;
+    const release = this.hold(machine);
     this.localSwitch = { from: this.current.mode, to: mode };
     this.set({ switching: this.localSwitch });
     this.schedule();
@@ -186,6 +204,7 @@ export class Controller implements vscode.Disposable {
       this.set({ lastSwitch: { to: mode, ok: result.ok, totalMs: result.totalMs, at: Date.now(), message: result.message } });
       return result;
     } finally {
+      release();
       this.localSwitch = undefined;
       this.set({ switching: undefined });
       await this.refresh();
@@ -194,9 +213,12 @@ export class Controller implements vscode.Disposable {
 
   async serviceAction(name: string, action: ServiceActionName, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<ServiceActionResult> {
     const config = this.need();
+    const machine = this.machine as Machine;
+    const release = this.hold(machine);
     try {
-      return await serviceAction(config, name, action, (this.machine as Machine).ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` });
+      return await serviceAction(config, name, action, machine.ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` });
     } finally {
+      release();
       await this.refresh();
     }
   }

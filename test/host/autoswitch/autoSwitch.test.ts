@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { assertNoSwitchFor, backToBlank, observedGpumod } from '../support/gpumod';
 import { until } from '../support/until';
 import type { GpumodApi } from '../../../src/ui/api';
 
@@ -18,10 +19,7 @@ describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace 
   let api: GpumodApi;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<GpumodApi>('gpumod.gpumod');
-    assert.ok(ext);
-    api = await ext.activate();
-    await until('the first observation', () => api.services().length > 0 && api.services().every((s) => s.state !== 'unknown'));
+    api = await observedGpumod();
   });
 
   it(`the window is ${expectTrusted ? '' : 'not '}trusted`, () => {
@@ -39,18 +37,11 @@ describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace 
       await until('the auto-switch to code', () => api.mode() === 'code' && !api.switching(), 60000);
       const byName = new Map(api.services().map((s) => [s.name, s.state]));
       assert.equal(byName.get('glm-code'), 'running');
-      // Leave the machine as found for whatever runs next.
-      await vscode.commands.executeCommand('gpumod.switchMode', 'blank');
-      await api.refresh();
-      assert.equal(api.mode(), 'blank');
+      await backToBlank(api);
     });
   } else {
     it('never switches', async () => {
-      const start = Date.now();
-      while (Date.now() - start < 5000) {
-        assert.equal(api.switching(), undefined, 'no switch may start');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await assertNoSwitchFor(api, 5000, 'no switch may start');
       await api.refresh();
       assert.notEqual(api.mode(), 'code');
       assert.ok(api.services().every((s) => s.state !== 'running' && s.state !== 'starting'), JSON.stringify(api.services()));
