@@ -30,6 +30,7 @@ import {
   upRig,
   type FaultKind,
   type Rig,
+  type StatusJson,
 } from './support';
 
 const PORT_BASE = testPort(1000);
@@ -296,6 +297,14 @@ async function runCase(rig: Rig, kind: Kind, c: Case, o: Outcome): Promise<strin
   const after = await status(rig);
   const expected = run.code === 0 ? kind.target : from;
   assert.equal(after.mode, expected, `ended in ${after.mode ?? 'no mode'}, neither the target nor rolled back to ${from}: ${JSON.stringify(after.services)}`);
+  if (run.code !== 0) {
+    // A rollback returns every service to the state the switch observed, not just the mode: a sleeper
+    // sleeps at its depth again, a stopped one is stopped (the faulted unit may stay `failed`: no
+    // process either, and the failure stays visible).
+    const seen = (st: StatusJson, faulted: boolean): string[] =>
+      st.services.map((o) => `${o.name}: ${faulted && o.name === kind.svc && o.state === 'failed' ? 'stopped' : o.state}${o.sleep ? ` (${o.sleep})` : ''}`);
+    assert.deepEqual(seen(after, true), seen(before, false), `the rollback did not restore the observed states${where}`);
+  }
   await assertNoOrphans(rig);
   return run.code === 0 ? 'target' : 'rolled back';
 }
