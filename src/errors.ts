@@ -11,6 +11,7 @@ export type GpumodErrorCode =
   | 'HTTP_BAD_RESPONSE'
   | 'SLEEP_NOT_ENABLED'
   | 'SLEEP_INEFFECTIVE'
+  | 'WAKE_CHANGED'
   | 'LOAD_FAILED'
   | 'DEADLINE'
   | 'CANCELLED'

@@ -3,6 +3,7 @@ import { GpumodError } from '../errors';
 import { redactUrl } from '../system/redact';
 import type { HttpRequest, HttpResponse } from '../engine/machinePorts';
 import type { DriverContext, Probe } from '../engine/driverPort';
+import { answerText, deterministicBody } from './readinessAnswer';
 
 /** A single probe must never hold up the status bar: short, and retried by the next poll. */
 export const PROBE_TIMEOUT_MS = 3000;
@@ -124,11 +125,20 @@ export async function pollUntil<T>(
   }
 }
 
-/** The configured readiness request, if any: a 2xx proves the server serves, not just listens. */
-export async function runReadiness(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
-  if (!svc.readiness) return;
+/**
+ * The configured readiness request, if any: a 2xx proves the server serves, not just listens. A text
+ * request is sent deterministic (temperature 0, a fixed seed, a few tokens) and its answer returned,
+ * so the engine can compare the output after a wake with the output after a cold start.
+ */
+export async function runReadiness(svc: ServiceConfig, ctx: DriverContext): Promise<string | undefined> {
+  if (!svc.readiness) return undefined;
   const r = svc.readiness;
-  expectOk(svc, `readiness ${r.method} ${redactUrl(r.path)}`, await call(svc, ctx, r.method, r.path, svc.wakeTimeoutMs, r.body));
+  const res = expectOk(svc, `readiness ${r.method} ${redactUrl(r.path)}`, await call(svc, ctx, r.method, r.path, svc.wakeTimeoutMs, deterministicBody(r.body)));
+  try {
+    return answerText(parseServerJson(res.body));
+  } catch {
+    return undefined; // not JSON: proves it serves, says nothing about what
+  }
 }
 
 /** Waits until the health endpoint answers 2xx after a cold start; refused connections mean "not yet". */

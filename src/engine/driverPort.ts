@@ -52,6 +52,9 @@ export interface Driver {
   wake(svc: ServiceConfig, ctx: DriverContext, depth?: SleepDepth): Promise<void>;
   /** After a cold start: waits until the server answers health (and, for a router, loads the model). */
   awaitReady(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void>;
-  /** The configured readiness request (a 1-token completion, say), if any. */
-  readiness(svc: ServiceConfig, ctx: DriverContext): Promise<void>;
+  /**
+   * The configured readiness request (a short completion, say), if any: resolves with the generated
+   * text when the request asks for text, sent deterministic so answers can be compared.
+   */
+  readiness(svc: ServiceConfig, ctx: DriverContext): Promise<string | undefined>;
 }

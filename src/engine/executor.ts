@@ -7,7 +7,8 @@ import { observe } from './observe';
 import type { EnginePorts } from './ports';
 import { rollBack, type Performed } from './rollback';
 import { proveSleep } from './sleepProof';
-import { failureOf, runAction, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import { wakeChanged } from './wakeCheck';
+import { failureOf, readyAnswer, runAction, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import type { Observation, Plan, PlanStep, ServiceState, TimelineEntry } from './types';
 import { freeMb, snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, waitForRoom, type Released } from './waitFree';
 
@@ -22,6 +23,8 @@ export interface ExecOptions {
   t0?: number;
   /** The GPU as observed for the plan, just before: the freed-memory baseline without another nvidia-smi run. */
   baseline?: GpuSnapshot;
+  /** Each service's readiness answer after its last cold start, where that process still runs. */
+  answers?: ReadonlyMap<string, string>;
 }
 
 export interface ExecResult {
@@ -39,6 +42,8 @@ export interface ExecResult {
   final?: Observation;
   /** What the switch did other than planned (a sleep that freed nothing, stopped instead). */
   notes: string[];
+  /** Readiness answers taken after a cold start: the references later wakes must match. */
+  answers: Map<string, string>;
 }
 
 const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
@@ -59,6 +64,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   const run = childController(opts.signal);
   const performed: Performed[] = [];
   const notes: string[] = [];
+  const answers = new Map<string, string>();
   const release = plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
   const acquire = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start');
   let baseline: GpuSnapshot | undefined;
@@ -91,13 +97,39 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     if (p.outcome === 'failed') fail(failureOf(t.entry, t.error));
     if (p.outcome !== 'ok') return false;
     if (phase === 'release' || !svc.readiness) return true;
-    // Readiness right behind each wake: a fast wake is ready while a slow cold start still runs.
-    const r = await timed(ports, rec, { service: s.service, action: 'ready', phase: 'ready' }, () =>
-      runAction(svc, 'ready', undefined, ports, run.signal),
-    );
-    if (r.entry.result === 'failed' || r.entry.result === 'timeout') fail(failureOf(r.entry, r.error));
+    return ready(s, svc, s.action === 'wake' || s.action === 'load' ? opts.answers?.get(s.service) : undefined);
+  };
+  /**
+   * Readiness right behind each wake (a fast wake is ready while a slow cold start still runs). After
+   * a cold start its answer is the service's reference; after a wake it must match it: a model that
+   * answers otherwise was woken wrong (an L2 wake without reload_weights, a stale prefix cache, LoRA
+   * adapters corrupted by a wake) and is restarted cold.
+   */
+  const ready = async (s: PlanStep, svc: ServiceConfig, reference: string | undefined): Promise<boolean> => {
+    let answer: string | undefined;
+    const r = await timed(ports, rec, { service: s.service, action: 'ready', phase: 'ready' }, async () => {
+      answer = await readyAnswer(svc, ports, run.signal);
+      const changed = wakeChanged(svc.name, answer, reference);
+      if (changed) throw changed;
+    });
+    if (r.entry.result === 'ok') {
+      if (answer !== undefined && s.action === 'start') answers.set(s.service, answer);
+      return true;
+    }
     if (r.entry.result === 'cancelled') cutShort = true;
-    return r.entry.result === 'ok';
+    else if (isGpumodError(r.error, 'WAKE_CHANGED') && !run.signal.aborted) return restartCold(s, svc, r.error);
+    else fail(failureOf(r.entry, r.error));
+    return false;
+  };
+  const restartCold = async (s: PlanStep, svc: ServiceConfig, why: GpumodError): Promise<boolean> => {
+    notes.push(`${svc.name} was restarted cold: ${why.message}`);
+    const t = await timed(ports, rec, { service: s.service, action: 'restart', phase: 'acquire' }, () => runAction(svc, 'restart', undefined, ports, run.signal));
+    if (t.entry.result !== 'ok') {
+      if (t.entry.result === 'cancelled') cutShort = true;
+      else fail(failureOf(t.entry, t.error));
+      return false;
+    }
+    return ready({ ...s, action: 'start' }, svc, undefined);
   };
   /**
    * A sleep that freed nothing: where the target needs that memory the service stops instead (and
@@ -153,6 +185,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     totalMs: ports.clock.now() - rec.t0,
     final,
     notes,
+    answers,
   };
 }
 

@@ -1,5 +1,5 @@
 import { printable } from './printable';
-import type { SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
+import type { RecordedAnswer, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
 
 /**
  * Files on disk are not trusted to be ours or whole: these accept what has the expected shape and
@@ -38,7 +38,20 @@ export function asSwitchState(v: unknown): SwitchState | undefined {
   if (s.mode !== undefined && typeof s.mode !== 'string') return undefined;
   if (typeof s.at !== 'number' || typeof s.services !== 'object' || s.services === null) return undefined;
   const switching = asMarker(s.switching);
-  return { mode: text(s.mode), at: s.at, services: s.services, ...(switching ? { switching } : {}) };
+  const answers = asAnswers(s.answers);
+  return { mode: text(s.mode), at: s.at, services: s.services, ...(switching ? { switching } : {}), ...(answers ? { answers } : {}) };
+}
+
+/** Recorded readiness answers, each kept only whole (a string of sane length and a PID). */
+function asAnswers(v: unknown): Record<string, RecordedAnswer> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const out: Record<string, RecordedAnswer> = Object.create(null) as Record<string, RecordedAnswer>;
+  for (const [name, a] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof a !== 'object' || a === null) continue;
+    const r = a as Partial<RecordedAnswer>;
+    if (typeof r.answer === 'string' && r.answer.length <= 2000 && isPid(r.pid)) out[name] = { answer: r.answer, pid: r.pid };
+  }
+  return out;
 }
 
 function isStep(e: unknown): e is TimelineEntry {

@@ -73,7 +73,8 @@ export async function runAction(
       case 'load':
         return driver.wake(svc, ctx, depth);
       case 'ready':
-        return driver.readiness(svc, ctx);
+        await driver.readiness(svc, ctx);
+        return;
       case 'start':
       case 'restart':
         await (action === 'start' ? ports.systemd.start(svc.unit, { signal: s, timeoutMs }) : ports.systemd.restart(svc.unit, { signal: s, timeoutMs }));
@@ -81,6 +82,13 @@ export async function runAction(
         return awaitReadyWhileAlive(svc, ports, ctx, Math.max(1, deadlineAt - ports.clock.now()));
     }
   });
+}
+
+/** The readiness request under the wake deadline; resolves with the model's answer where it gives one. */
+export function readyAnswer(svc: ServiceConfig, ports: StepPorts, signal: AbortSignal): Promise<string | undefined> {
+  return withDeadline(ports.clock, stepTimeoutMs(svc, 'ready'), signal, `ready ${svc.name}`, (s) =>
+    ports.drivers(svc).readiness(svc, { http: ports.http, log: ports.log, signal: s }),
+  );
 }
 
 /** How often a start looks at the unit while the driver waits for the server. */

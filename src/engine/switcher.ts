@@ -10,9 +10,10 @@ import { lookAgainAtUnknown, observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
 import type { EnginePorts, ObservePorts } from './ports';
 import { rollBack } from './rollback';
-import { failureOf, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import { failureOf, readyAnswer, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import { validActions, type ServiceAction } from './actions';
-import type { Observation, Plan, ServiceObservation, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
+import { wakeChanged } from './wakeCheck';
+import type { Observation, Plan, RecordedAnswer, ServiceObservation, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
 
 /** The GPU of the observation a successful switch returns: its verification looks at the services only. */
 const NOT_QUERIED: GpuSnapshot = { available: false, reason: 'not queried to verify the switch' };
@@ -70,6 +71,8 @@ export interface Preview {
   plan: Plan;
   observation: Observation;
   from: string | undefined;
+  /** The state file as it was (the recorded mode, the readiness answers). */
+  prior: SwitchState | undefined;
 }
 
 /**
@@ -96,14 +99,15 @@ export async function previewPlan(
     currentMode: from,
     capabilities: (svc) => ports.drivers(svc).capabilities(svc),
   });
-  return { plan, observation: obs, from };
+  return { plan, observation: obs, from, prior };
 }
 
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
   const startedAt = ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
   const seen = await lookAgainAtUnknown(config, await observe(config, ports, signal), ports, signal);
-  const { plan, observation: obs, from } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
+  const { plan, observation: obs, from, prior } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
+  const references = currentAnswers(prior?.answers, obs);
   opts.onPlan?.(plan);
   if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
   const base = { from, to: target, plan, rollbackFailures: [] as StepFailure[] };
@@ -111,7 +115,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     // Nothing to do is a claim about the machine: it is checked like any switch's result.
     const unmet = unmetIn(config, target, obs);
     const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
-    await commitState(ports, stateOf(obs, mode, ports.clock.now()));
+    await commitState(ports, { ...stateOf(obs, mode, ports.clock.now()), answers: references });
     if (unmet.length === 0) {
       return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
     }
@@ -123,9 +127,16 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
 
   const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt, ...(ports.procStart !== undefined ? { procStart: ports.procStart } : {}) };
   // Written before anything changes: after a crash, recover() knows a switch was under way.
-  await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching });
+  await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching, answers: references });
   ports.log.info(`switch ${from ?? '(no mode)'} → ${target}: estimate ${formatMs(plan.estimateMs)}`);
-  const exec = await execute(plan, config, ports, { signal, onStep: opts.onStep, force: opts.force, t0: startedAt, baseline: obs.gpu });
+  const exec = await execute(plan, config, ports, {
+    signal,
+    onStep: opts.onStep,
+    force: opts.force,
+    t0: startedAt,
+    baseline: obs.gpu,
+    answers: new Map(Object.entries(references).map(([n, a]) => [n, a.answer])),
+  });
 
   let { ok, failure, rolledBack, rollbackFailures } = exec;
   let final = exec.final;
@@ -160,7 +171,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   const observation = final ?? (await observe(config, ports, new AbortController().signal));
   const mode = ok ? target : currentMode(config, observation, from).mode;
   const totalMs = ports.clock.now() - startedAt;
-  await commitState(ports, stateOf(observation, mode, ports.clock.now()));
+  await commitState(ports, { ...stateOf(observation, mode, ports.clock.now()), answers: currentAnswers(references, observation, exec.answers) });
   const record: SwitchRecord = {
     kind: 'switch',
     from,
@@ -208,6 +219,26 @@ export function unmetIn(config: Config, target: string, obs: Observation): strin
 function describe(o: ServiceObservation): string {
   if (o.state === 'running') return `${o.name} is running but not healthy${o.detail ? ` (${o.detail})` : ''}`;
   return `${o.name} is ${o.state}${o.sleep ? ` (${o.sleep})` : ''}${o.detail ? `: ${o.detail}` : ''}`;
+}
+
+/**
+ * The readiness answers still valid: each belongs to the process that gave it (a service started
+ * again since, by gpumod or by hand, has no reference until gpumod cold-starts it), plus `fresh` ones
+ * taken after this switch's cold starts.
+ */
+export function currentAnswers(
+  recorded: Record<string, RecordedAnswer> | undefined,
+  obs: Observation,
+  fresh: ReadonlyMap<string, string> = new Map(),
+): Record<string, RecordedAnswer> {
+  const out: Record<string, RecordedAnswer> = {};
+  const pidOf = (name: string): number | undefined => obs.services.get(name)?.unit?.mainPid || undefined;
+  for (const [name, a] of Object.entries(recorded ?? {})) if (pidOf(name) === a.pid) out[name] = a;
+  for (const [name, answer] of fresh) {
+    const pid = pidOf(name);
+    if (pid !== undefined) out[name] = { answer, pid };
+  }
+  return out;
 }
 
 /** The state file's form of an observation. */
@@ -262,7 +293,7 @@ export async function recover(config: Config, ports: EnginePorts, opts: { signal
         `a switch from ${interrupted.from ?? '(no mode)'} to ${interrupted.to} (pid ${interrupted.pid}) did not finish; the machine is ${cm.mode ? `in ${cm.mode}` : 'in no mode'}`,
       );
     }
-    await commitState(ports, stateOf(obs, cm.mode, ports.clock.now()));
+    await commitState(ports, { ...stateOf(obs, cm.mode, ports.clock.now()), answers: currentAnswers(state?.answers, obs) });
     return interrupted ? { ...cm, interrupted } : cm;
   } finally {
     await release();
@@ -321,14 +352,21 @@ export async function serviceAction(
     const depth = action === 'sleepDeep' ? 'l2' : action === 'sleep' ? shallow : action === 'wake' ? o?.sleep : undefined;
     const t = await timed(ports, rec, { service: name, action: run, phase: 'action', depth }, () => runAction(svc, run, depth, ports, signal, { force: opts.force }));
     let failure = t.error !== undefined ? failureOf(t.entry, t.error) : undefined;
+    const fresh = new Map<string, string>();
     if (!failure && run !== 'sleep' && run !== 'stop' && svc.readiness) {
-      const r = await timed(ports, rec, { service: name, action: 'ready', phase: 'ready' }, () => runAction(svc, 'ready', undefined, ports, signal));
-      if (r.error !== undefined) failure = failureOf(r.entry, r.error);
+      const reference = run === 'wake' || run === 'load' ? currentAnswers(prior?.answers, obs)[name]?.answer : undefined;
+      const cold = run === 'start' || run === 'restart';
+      failure = await readyChecked(svc, { reference, cold }, ports, rec, signal, fresh);
+      if (failure?.code === 'WAKE_CHANGED') {
+        // Woken wrong: a cold restart gives the model back; the failure stays reported.
+        const r = await timed(ports, rec, { service: name, action: 'restart', phase: 'action' }, () => runAction(svc, 'restart', undefined, ports, signal));
+        if (r.error === undefined) await readyChecked(svc, { reference: undefined, cold: true }, ports, rec, signal, fresh);
+      }
     }
     const after = await observe(config, ports, new AbortController().signal);
     const mode = currentMode(config, after, prior?.mode).mode;
     const totalMs = ports.clock.now() - startedAt;
-    await commitState(ports, stateOf(after, mode, ports.clock.now()));
+    await commitState(ports, { ...stateOf(after, mode, ports.clock.now()), answers: currentAnswers(prior?.answers, after, fresh) });
     const record: SwitchRecord = {
       kind: 'service',
       from: prior?.mode,
@@ -348,6 +386,26 @@ export async function serviceAction(
   } finally {
     await release();
   }
+}
+
+/** The readiness step of a single action: a wake's answer is compared with `reference`; a cold start's is kept in `fresh`. */
+async function readyChecked(
+  svc: ServiceConfig,
+  { reference, cold }: { reference: string | undefined; cold: boolean },
+  ports: EnginePorts,
+  rec: Recorder,
+  signal: AbortSignal,
+  fresh: Map<string, string>,
+): Promise<StepFailure | undefined> {
+  let answer: string | undefined;
+  const r = await timed(ports, rec, { service: svc.name, action: 'ready', phase: 'ready' }, async () => {
+    answer = await readyAnswer(svc, ports, signal);
+    const changed = wakeChanged(svc.name, answer, reference);
+    if (changed) throw changed;
+  });
+  if (r.error !== undefined) return failureOf(r.entry, r.error);
+  if (answer !== undefined && cold) fresh.set(svc.name, answer);
+  return undefined;
 }
 
 /** Waking one service by hand must not push the card over: say so with the numbers (force overrides). */

@@ -126,12 +126,20 @@ export interface SwitchInProgress {
   procStart?: string;
 }
 
+/** A service's readiness answer after a cold start, and the process it came from (a new process needs a new one). */
+export interface RecordedAnswer {
+  answer: string;
+  pid: number;
+}
+
 /** The state file: the last committed mode, as observed when it was written. */
 export interface SwitchState {
   mode: string | undefined;
   at: number;
   services: Record<string, ServiceRecord>;
   switching?: SwitchInProgress;
+  /** Readiness answers after each service's last cold start, compared after its wakes. */
+  answers?: Record<string, RecordedAnswer>;
 }
 
 /** One line of history: a switch, or a single-service action (then `service` is set). */

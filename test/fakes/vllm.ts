@@ -23,6 +23,7 @@ const SPECS: OptionSpec[] = [
   { name: 'vram-mb', kind: 'int', default: 7000, help: 'VRAM held awake' },
   { name: 'vram-asleep-mb', kind: 'int', default: 1500, help: 'VRAM still held asleep (CUDA context, graphs)' },
   { name: 'kv-cache-mb', kind: 'int', help: 'part of --vram-mb that is KV cache [default 40% of awake minus asleep]' },
+  { name: 'wake-drift', kind: 'onoff', default: false, help: 'on = after any wake the model answers differently (a stale prefix cache, LoRA adapters corrupted by an L1 wake) until the process restarts' },
   { name: 'gpu-child', kind: 'onoff', default: true, help: 'hold VRAM in a child process (VLLM::EngineCore) rather than the server itself' },
   { name: 'vllm-version', kind: 'string', default: '0.17.1', help: 'what GET /version answers' },
   { name: 'max-model-len', kind: 'int', default: 4096, help: 'max_model_len in /v1/models' },
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
     paused: false, // level-0 sleep: scheduling paused, memory kept
     draining: false, // /sleep?mode=wait in progress: new requests queue
     weightsValid: true,
+    /** Woken with --wake-drift on: answers differ from a fresh start's. */
+    drifted: false,
     engineDead: false,
     busy: 0,
   };
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
     jobs.delete(job);
     const garbage = reason !== 'abort' && (job.garbage || !st.weightsValid);
     const completionTokens = reason === 'abort' ? 0 : job.maxTokens;
-    const text = reason === 'abort' ? '' : garbage ? '\u0000\u0000garbage\u0000\ufffd\ufffd' : `Hello from ${model}.`;
+    const text = reason === 'abort' ? '' : garbage ? '\u0000\u0000garbage\u0000\ufffd\ufffd' : st.drifted ? `Hello form ${model}!` : `Hello from ${model}.`;
     const usage = { prompt_tokens: job.promptTokens, total_tokens: job.promptTokens + completionTokens, completion_tokens: completionTokens, prompt_tokens_details: null };
     const created = Math.floor(Date.now() / 1000);
     const body: Record<string, unknown> = job.chat
@@ -277,6 +280,7 @@ async function main(): Promise<void> {
       gpu.set(target); // allocation shows at once
       await sleep((wakeWeights ? (st.level === 1 ? opts.ms('wake-ms-l1') : opts.ms('wake-ms-l2')) : 0) + (wakeKv ? opts.ms('wake-ms-kv') : 0));
       if (wakeWeights) st.sleepingTags.delete('weights');
+      if (wakeWeights && opts.bool('wake-drift')) st.drifted = true;
       if (wakeKv) st.sleepingTags.delete('kv_cache');
       if (tags.includes('scheduling')) st.paused = false;
       process.stderr.write(`vllm: It took ${((Date.now() - t0) / 1000).toFixed(6)} seconds to wake up tags ${JSON.stringify(tags)}.\n`);
@@ -380,6 +384,7 @@ async function main(): Promise<void> {
       level: st.sleepingTags.size > 0 ? st.level : st.paused ? 0 : null,
       paused: st.paused,
       weightsValid: st.weightsValid,
+      drifted: st.drifted,
       engineDead: st.engineDead,
       busy: st.busy > 0,
       vramMb: gpu.usedMb,

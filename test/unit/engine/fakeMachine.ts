@@ -40,6 +40,8 @@ interface Svc {
   pending?: { at: number; to: number };
   healthy: boolean;
   pid: number;
+  /** Woken while in `wakeDrifts`: answers differ from a fresh start's until the process restarts. */
+  drifted?: boolean;
 }
 
 export interface Call {
@@ -69,6 +71,8 @@ export class FakeMachine {
   readonly probeDelayMs = new Map<string, number>();
   /** Services whose sleep answers as done but frees nothing (vLLM without --enable-sleep-mode). */
   readonly sleepFreesNothing = new Set<string>();
+  /** Services whose wake corrupts their output (answers differ until a restart). */
+  readonly wakeDrifts = new Set<string>();
   /** No user manager to ask: every `systemctl show` fails. */
   systemdDown = false;
   readonly store = new MemoryStore();
@@ -215,6 +219,7 @@ export class FakeMachine {
       await this.fault(s, 'start');
       this.settle(s);
       if (s.active === 'active') return;
+      s.drifted = false;
       await this.clock.sleep(20, opts?.signal);
       s.active = 'active';
       s.pid = this.nextPid++;
@@ -299,7 +304,7 @@ export class FakeMachine {
         if (s.active !== 'active') throw new GpumodError('HTTP_UNREACHABLE', `${cfg.name} is not running`);
         if (s.model === 'awake') return;
         await m.clock.sleep(s.timing.wakeMs[s.depth ?? 'l1'] ?? 500, ctx.signal);
-        Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, pending: undefined, healthy: kind !== 'unhealthy' });
+        Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, pending: undefined, healthy: kind !== 'unhealthy', drifted: m.wakeDrifts.has(cfg.name) });
       },
       async awaitReady(_svc, ctx: DriverContext): Promise<void> {
         m.record('awaitReady', cfg.name);
@@ -314,9 +319,10 @@ export class FakeMachine {
         m.settle(s);
         if (s.model !== 'awake') throw new GpumodError('DEADLINE', `${cfg.name} never became ready`);
       },
-      async readiness(): Promise<void> {
+      async readiness(): Promise<string | undefined> {
         m.record('ready', cfg.name);
         await m.fault(s, 'ready');
+        return s.drifted ? `Hello form ${cfg.name}!` : `Hello from ${cfg.name}.`;
       },
     };
   }
