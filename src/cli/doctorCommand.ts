@@ -83,8 +83,8 @@ function sleeps(svc: ServiceConfig): boolean {
   return svc.driver === 'vllm' && (svc.sleep === 'l1' || svc.sleep === 'l2');
 }
 
-/** The rules, one service at a time. Pure. */
-export function checkService(svc: ServiceConfig, facts: ServiceFacts): Finding[] {
+/** The rules, one service at a time (`config` gives the modes a shared router must serve). Pure. */
+export function checkService(svc: ServiceConfig, facts: ServiceFacts, config?: Pick<Config, 'services' | 'modes'>): Finding[] {
   const findings: Finding[] = [];
   const pass = (check: string, message: string): void => void findings.push({ service: svc.name, check, ok: true, severity: 'info', message });
   const fail = (check: string, severity: Severity, message: string, fix: string): void => void findings.push({ service: svc.name, check, ok: false, severity, message, fix });
@@ -122,6 +122,7 @@ export function checkService(svc: ServiceConfig, facts: ServiceFacts): Finding[]
         checkVllmUnit(svc, argv, section.environment, facts, pass, fail);
       } else {
         checkRouterUnit(svc, argv, pass, fail);
+        checkRouterModels(svc, argv, config, pass, fail);
       }
     }
   }
@@ -260,6 +261,35 @@ function checkRouterUnit(svc: ServiceConfig, argv: string[], pass: Pass, fail: F
   const host = flagValue(words, '--host');
   if (host !== undefined && isWildcard(host)) fail('host', 'warning', `--host ${host}: the router (and its /models/load and /models/unload) is reachable from the network`, `use --host 127.0.0.1 (${edit})`);
   checkPortFlag(svc, words, 8080, pass, fail);
+}
+
+/** llama-server's default --models-max. */
+const MODELS_MAX_DEFAULT = 4;
+
+/**
+ * A router loads at most --models-max models (loading one more unloads the least recently used), and
+ * with --sleep-idle-seconds a model goes idle behind gpumod's back. Compared with what the modes need.
+ */
+function checkRouterModels(svc: ServiceConfig, argv: string[], config: Pick<Config, 'services' | 'modes'> | undefined, pass: Pass, fail: Fail): void {
+  const { words } = commandView(argv);
+  if (!words.some((w) => /llama/i.test(w))) return;
+  const edit = `systemctl --user edit --full ${svc.unit}`;
+  const given = flagValue(words, '--models-max');
+  const max = given !== undefined && /^\d+$/.test(given) ? Number(given) : given === undefined ? MODELS_MAX_DEFAULT : undefined;
+  const mates = config ? [...config.services.values()].filter((o) => o.driver === 'llamacpp' && o.unit === svc.unit).map((o) => o.name) : [svc.name];
+  if (max !== undefined && max > 0 && config) {
+    const needs = [...config.modes.values()].map((m) => ({ mode: m.name, models: m.services.filter((n) => mates.includes(n)) })).filter((n) => n.models.includes(svc.name));
+    const over = needs.find((n) => n.models.length > max);
+    if (over) {
+      fail('models-max', 'error', `mode ${over.mode} needs ${over.models.length} models of ${svc.unit} (${over.models.join(', ')}), but --models-max is ${max}${given === undefined ? ' (the default)' : ''}: loading one would unload another, so gpumod refuses that switch`, `raise --models-max to ${over.models.length} (${edit}), or split the mode`);
+    } else if (needs.length > 0) {
+      pass('models-max', `--models-max ${max}${given === undefined ? ' (the default)' : ''} holds every mode's models of ${svc.unit} (at most ${Math.max(...needs.map((n) => n.models.length))})`);
+    }
+  }
+  const idle = flagValue(words, '--sleep-idle-seconds');
+  if (idle !== undefined && Number(idle) >= 0) {
+    fail('idle-sleep', 'warning', `--sleep-idle-seconds ${idle}: an idle model goes to sleep behind gpumod's back (its process still holds memory), and any request reloads it`, `remove --sleep-idle-seconds (${edit}): gpumod unloads what a mode does not need`);
+  }
 }
 
 function checkPortFlag(svc: ServiceConfig, words: string[], dflt: number, pass: Pass, fail: Fail): void {
@@ -430,7 +460,7 @@ export async function runDoctor(config: Config, ports: GatherPorts, only: string
   const proc = await readProcNet(ports.procRoot ?? '/proc');
   const services = [...config.services.values()].filter((s) => only.length === 0 || only.includes(s.name));
   const facts = await Promise.all(services.map((svc) => gather(svc, ports, proc)));
-  return services.flatMap((svc, i) => checkService(svc, facts[i]));
+  return services.flatMap((svc, i) => checkService(svc, facts[i], config));
 }
 
 export function findingsJson(findings: readonly Finding[]): unknown {

@@ -1,6 +1,7 @@
 import { mb } from '../engine/budget';
 import { currentMode } from '../engine/currentMode';
 import { observe } from '../engine/observe';
+import { explainEnded } from '../engine/routers';
 import type { Observation, ServiceObservation } from '../engine/types';
 import { allowFlags, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
@@ -29,6 +30,7 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
   allowFlags(args, ['config', 'json', 'verbose']);
   return withSession(args, io, async ({ config, machine }) => {
     const [obs, state] = await Promise.all([observe(config, machine.ports, new AbortController().signal), machine.ports.store.readState()]);
+    explainEnded(config, obs, state);
     const cur = currentMode(config, obs, state?.mode);
     if (args.flags.has('json')) {
       io.out(JSON.stringify({ mode: cur.mode ?? null, recorded_mode: state?.mode ?? null, drift: cur.drift, switching: state?.switching ?? null, ...(observationJson(obs) as object) }) + '\n');

@@ -29,6 +29,9 @@ export function modelStatus(body: unknown, model: string): RouterModelStatus | u
 
 const LISTED = 20;
 
+/** How a model whose child exited unasked reads (the router says only `failed` and an exit code). */
+export const ENDED = "the model's process ended";
+
 /** The model ids of a GET /models `data` list, for a message: string ids only, the first few, then a count. */
 export function offeredModels(data: readonly unknown[]): string {
   const ids: string[] = [];
@@ -73,13 +76,49 @@ function describe(st: RouterModelStatus): string {
   return st.failed ? `${st.value}, failed (exit ${st.exitCode ?? '?'})` : st.value;
 }
 
+/** The router's `--models-max` from GET /props (`max_instances`; 0 = unlimited); undefined when it does not say. */
+async function modelsMaxOf(svc: ServiceConfig, ctx: DriverContext): Promise<number | undefined> {
+  try {
+    const res = await call(svc, ctx, 'GET', '/props', PROBE_TIMEOUT_MS);
+    if (res.status !== 200) return undefined;
+    const n = (parseServerJson(res.body) as { max_instances?: unknown } | null)?.max_instances;
+    return Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a load ended with the model unloaded and failed: the router force-kills a load still under way
+ * when another model's load reaches --models-max; that is not a failure of the model.
+ */
+async function loadEndedWhy(svc: ServiceConfig, ctx: DriverContext, st: RouterModelStatus): Promise<string> {
+  const max = await modelsMaxOf(svc, ctx);
+  const res = await call(svc, ctx, 'GET', '/models', PROBE_TIMEOUT_MS).catch(() => undefined);
+  const data = res?.status === 200 ? ((parseServerJsonSafe(res.body) as { data?: unknown })?.data ?? []) : [];
+  const others = (Array.isArray(data) ? data : [])
+    .map((m) => m as { id?: unknown; status?: { value?: unknown } })
+    .filter((m) => m.id !== svc.model && typeof m.status?.value === 'string' && m.status.value !== 'unloaded')
+    .map((m) => String(m.id));
+  if (max !== undefined && max > 0 && others.length >= max) {
+    return `${svc.name}: the router ended the load of ${svc.model} to make room for ${others.join(', ')} (--models-max ${max}): the model did not fail, the router had no room for it`;
+  }
+  return `${svc.name}: the router failed to load ${svc.model} (exit code ${st.exitCode ?? 'unknown'}); see its journal`;
+}
+
+function parseServerJsonSafe(body: string): unknown {
+  try {
+    return parseServerJson(body);
+  } catch {
+    return undefined;
+  }
+}
+
 async function awaitLoaded(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
   await pollUntil(ctx, `${svc.name}: loading ${svc.model}`, deadlineMs, async () => {
     const st = await status(svc, ctx);
     if (st.value === 'loaded') return { done: true, value: undefined };
-    if (st.value === 'unloaded' && st.failed) {
-      throw new GpumodError('LOAD_FAILED', `${svc.name}: the router failed to load ${svc.model} (exit code ${st.exitCode ?? 'unknown'}); see its journal`);
-    }
+    if (st.value === 'unloaded' && st.failed) throw new GpumodError('LOAD_FAILED', await loadEndedWhy(svc, ctx, st));
     return { done: false, seen: describe(st) };
   });
 }
@@ -118,22 +157,24 @@ export const llamacppDriver: Driver = {
     } catch (e) {
       return probeFailure(e);
     }
-    const ok = await healthy(svc, ctx);
+    const [ok, modelsMax] = await Promise.all([healthy(svc, ctx), modelsMaxOf(svc, ctx)]);
+    const max = modelsMax === undefined ? {} : { modelsMax };
     switch (st.value) {
       case 'loaded':
-        return { state: 'awake', healthy: ok };
+        return { state: 'awake', healthy: ok, ...max };
       case 'loading':
       case 'downloading':
       case 'downloaded':
-        return { state: 'loading', healthy: ok, detail: `model ${st.value}` };
+        return { state: 'loading', healthy: ok, detail: `model ${st.value}`, ...max };
       case 'sleeping':
-        return { state: 'asleep', sleep: 'router', healthy: ok, detail: 'model idle-sleeping in its child' };
+        // The router's idle sleep: the child lives on and holds memory; any request reloads the model.
+        return { state: 'asleep', sleep: 'idle', healthy: ok, detail: 'idle (--sleep-idle-seconds): its process still holds memory', ...max };
       case 'unloaded':
         return st.failed
-          ? { state: 'failed', healthy: ok, detail: `model load failed (exit code ${st.exitCode ?? 'unknown'})` }
-          : { state: 'asleep', sleep: 'router', healthy: ok };
+          ? { state: 'failed', healthy: ok, detail: `${ENDED} (exit code ${st.exitCode ?? 'unknown'}): its load failed, or it was killed`, ...max }
+          : { state: 'asleep', sleep: 'router', healthy: ok, ...max };
       default:
-        return { state: 'error', healthy: ok, detail: `unknown model status "${st.value}"` };
+        return { state: 'error', healthy: ok, detail: `unknown model status "${st.value}"`, ...max };
     }
   },
 

@@ -1,4 +1,4 @@
-import type { DriverCapabilities } from './driverPort';
+import type { DriverCapabilities, SleepDepth } from './driverPort';
 import type { ServiceObservation, ServiceState } from './types';
 
 /**
@@ -10,13 +10,15 @@ export type ServiceAction = 'sleep' | 'sleepDeep' | 'wake' | 'start' | 'stop' | 
 
 export const ALL_ACTIONS: ServiceAction[] = ['sleep', 'sleepDeep', 'wake', 'start', 'stop', 'restart', 'logs', 'openEndpoint'];
 
-export function validActions(state: ServiceState, caps: DriverCapabilities): ServiceAction[] {
+export function validActions(state: ServiceState, caps: DriverCapabilities, sleep?: SleepDepth): ServiceAction[] {
   const shallow = caps.sleepLevels.some((l) => l !== 'l2');
   const deep = caps.sleepLevels.includes('l2');
   switch (state) {
     case 'running':
       return [...(shallow ? ['sleep' as const] : []), ...(deep ? ['sleepDeep' as const] : []), 'stop', 'restart', 'logs', 'openEndpoint'];
     case 'sleeping':
+      // A router's idle model still holds memory: sleeping it unloads it.
+      if (sleep === 'idle') return ['sleep', 'wake', 'stop', 'restart', 'logs'];
       return [...(caps.canWake ? ['wake' as const] : []), 'stop', 'restart', 'logs'];
     case 'stopped':
       return ['start', 'logs'];
@@ -35,6 +37,6 @@ export function validActions(state: ServiceState, caps: DriverCapabilities): Ser
  * `svc:<state> +<action> …`, e.g. `svc:sleeping +wake +stop +restart +logs`: menus match
  * `viewItem =~ /^svc:.* \+wake( |$)/`, so an item shows exactly the actions valid for it.
  */
-export function contextValue(obs: Pick<ServiceObservation, 'state'>, caps: DriverCapabilities): string {
-  return [`svc:${obs.state}`, ...validActions(obs.state, caps).map((a) => `+${a}`)].join(' ');
+export function contextValue(obs: Pick<ServiceObservation, 'state' | 'sleep'>, caps: DriverCapabilities): string {
+  return [`svc:${obs.state}`, ...validActions(obs.state, caps, obs.sleep).map((a) => `+${a}`)].join(' ');
 }

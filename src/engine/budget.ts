@@ -31,7 +31,8 @@ export function fateOf(o: ServiceObservation | undefined): Fate {
     case 'waking':
       return AWAKE;
     case 'sleeping':
-      return asleep(o.sleep ?? 'l1');
+      // A router's idle model still holds its memory (and any request reloads it).
+      return o.sleep === 'idle' ? AWAKE : asleep(o.sleep ?? 'l1');
     case 'unknown':
       return o.unit?.activeState === 'active' ? AWAKE : OFF;
     default:

@@ -1,4 +1,5 @@
 import type { Config } from '../config/types';
+import { isIdle } from './routers';
 import type { Observation } from './types';
 
 export interface CurrentMode {
@@ -12,7 +13,8 @@ export interface CurrentMode {
  * counts when all its services run: services of other modes may well stay running or asleep beside it.
  */
 export function currentMode(config: Config, obs: Observation, recorded?: string): CurrentMode {
-  const running = new Set([...obs.services.values()].filter((o) => o.state === 'running').map((o) => o.name));
+  // A router's idle model is still there (in memory, and any request reloads it): it counts as running.
+  const running = new Set([...obs.services.values()].filter((o) => o.state === 'running' || isIdle(o)).map((o) => o.name));
   const unobserved = [...obs.services.values()].some((o) => o.state === 'unknown');
   // An empty mode ("give the card back") holds only when nothing runs and every service was seen.
   const allRunning = (mode: string): boolean => {
@@ -42,6 +44,6 @@ export function currentMode(config: Config, obs: Observation, recorded?: string)
 function driftOf(config: Config, obs: Observation, mode: string): string[] {
   return (config.modes.get(mode)?.services ?? [])
     .map((name) => obs.services.get(name) ?? { name, state: 'unknown' as const, sleep: undefined, detail: 'not observed' })
-    .filter((o) => o.state !== 'running')
+    .filter((o) => o.state !== 'running' && !isIdle(o))
     .map((o) => `${mode}: ${o.name} is ${o.state}${o.sleep ? ` (${o.sleep})` : ''}${o.detail ? `: ${o.detail}` : ''}`);
 }

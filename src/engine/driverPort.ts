@@ -12,7 +12,11 @@ import type { HttpClient, UnitStatus } from './machinePorts';
  * - `error`: it answered, but not as the protocol says (detail explains).
  */
 export type ProbeState = 'down' | 'awake' | 'asleep' | 'loading' | 'failed' | 'error';
-export type SleepDepth = 'l1' | 'l2' | 'router' | 'hook';
+/**
+ * `idle` is the llama.cpp router's own idle sleep (`--sleep-idle-seconds`): the model's process is
+ * alive and holds memory, and any request reloads it. It is not an unload: gpumod never chooses it.
+ */
+export type SleepDepth = 'l1' | 'l2' | 'router' | 'hook' | 'idle';
 
 export interface Probe {
   state: ProbeState;
@@ -20,6 +24,8 @@ export interface Probe {
   /** `/health` answered 2xx (asked only after the sleep probe). */
   healthy: boolean;
   detail?: string;
+  /** A llama.cpp router's `--models-max` (GET /props `max_instances`; 0 = unlimited), when it said. */
+  modelsMax?: number;
 }
 
 export interface DriverCapabilities {

@@ -6,6 +6,7 @@ import { childController } from './deadline';
 import { observe } from './observe';
 import type { EnginePorts } from './ports';
 import { rollBack, type Performed } from './rollback';
+import { inSeriesPerRouter, restoreKept } from './restoreKept';
 import { proveSleep } from './sleepProof';
 import { wakeChanged } from './wakeCheck';
 import { failureOf, readyAnswer, runAction, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
@@ -171,6 +172,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   let final: Observation | undefined;
   if (!ok && opts.rollback !== false) {
     rollbackFailures = await rollBack(performed, config, ports, rec);
+    rollbackFailures.push(...(await restoreKept(plan, config, ports, rec)));
     rolledBack = true;
   }
   if (!ok) final = await observe(config, ports, new AbortController().signal);
@@ -266,7 +268,7 @@ async function acquirePhase(
 ): Promise<void> {
   const margin = config.budget.marginMb;
   if (roomFor(config, acquire, snap, false)) {
-    await Promise.all(acquire.map((s) => step(s)));
+    await inSeriesPerRouter(config, acquire, (s) => s.service, step);
     return;
   }
   ports.log.info('the card does not show room for every wake at once: acquiring largest first');

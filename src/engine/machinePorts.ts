@@ -61,6 +61,8 @@ export interface GpuProcess {
   usedMb: number | undefined;
   /** The systemd unit owning the PID (from /proc/PID/cgroup), if any. */
   unit?: string;
+  /** Its command line (/proc/PID/cmdline), for a unit's process: tells a router's model children apart. */
+  command?: string[];
 }
 
 export interface GpuInfo {

@@ -3,6 +3,7 @@ import type { Probe } from './driverPort';
 import { errorMessage } from '../errors';
 import type { GpuSnapshot, UnitStatus } from './machinePorts';
 import { classify } from './classify';
+import { attributeRouterProcess, sharedRouters } from './routers';
 import { cancelledError, withDeadline } from './deadline';
 import type { ObservePorts } from './ports';
 import type { Observation, ServiceObservation } from './types';
@@ -25,12 +26,15 @@ export async function observe(config: Config, ports: ObservePorts, signal: Abort
   if (signal.aborted) throw cancelledError('observe');
   const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, o]));
   const foreignMb = new Map<number, number>();
+  const routerMb = new Map<string, number>();
   if (gpu.available) {
     const byUnit = new Map([...config.services.values()].map((s) => [s.unit, s.name]));
+    const routers = sharedRouters(config);
     for (const o of services.values()) o.vramMb = 0;
     for (const g of gpu.gpus) {
       let foreign = 0;
       for (const p of g.processes) {
+        if (attributeRouterProcess(routers, { services, routerMb }, p)) continue;
         const name = p.unit ? byUnit.get(p.unit) : undefined;
         const o = name ? services.get(name) : undefined;
         if (o) o.vramMb = (o.vramMb ?? 0) + (p.usedMb ?? 0);
@@ -39,7 +43,7 @@ export async function observe(config: Config, ports: ObservePorts, signal: Abort
       foreignMb.set(g.index, foreign);
     }
   }
-  return { at: ports.clock.now(), services, gpu, foreignMb };
+  return { at: ports.clock.now(), services, gpu, foreignMb, routerMb };
 }
 
 /** Whether a second, longer look might tell: not for a unit that does not exist or is masked. */
@@ -95,5 +99,5 @@ export async function observeService(svc: ServiceConfig, ports: ObservePorts, si
     }
   }
   const c = classify(unit, probe);
-  return { name: svc.name, ...c, unit };
+  return { name: svc.name, ...c, unit, ...(probe?.modelsMax !== undefined ? { modelsMax: probe.modelsMax } : {}) };
 }

@@ -19,6 +19,7 @@ import {
 import { formatMs } from './deadline';
 import { worthASecondLook } from './observe';
 import { estimates as historyEstimates, type Estimates } from './history';
+import { isIdle, routerResidueMb, routerVramMb, sharedRouters } from './routers';
 import type { Budget, Observation, PhaseEstimate, Plan, PlanStep, Refusal, ServiceObservation, StepAction } from './types';
 
 /** What to do with running services that belong to no mode. */
@@ -95,7 +96,7 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
     const o = observed(obs, svc);
     const portMate = wanted.has(svc.name) ? undefined : svc.alternatives.find((a) => wanted.has(a));
     if (portMate !== undefined && o.state !== 'stopped' && o.state !== 'failed') return giveWayTo(ctx, svc, o, portMate);
-    return decide(ctx, svc, o, wanted.has(svc.name), !inSomeMode.has(svc.name), opts.orphanPolicy ?? 'keep', mode.services.length === 0);
+    return routerDecision(ctx, svc, o, wanted.has(svc.name)) ?? decide(ctx, svc, o, wanted.has(svc.name), !inSomeMode.has(svc.name), opts.orphanPolicy ?? 'keep', mode.services.length === 0);
   });
 
   for (const [g, total] of ctx.totals) {
@@ -103,10 +104,12 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
       ctx.notes.push(`GPU ${g}: total memory unknown (no GPU visible and budget.gpu_total_mb is 0): planned without a VRAM check.`);
     }
   }
+  const tooMany = modelsMax(ctx, decisions);
   stopRunningForRoom(ctx, decisions);
   deepenForRam(ctx, decisions);
   dropResidues(ctx, decisions);
-  const refused = refusal(ctx, decisions);
+  keepRoutersServing(ctx, decisions);
+  const refused = tooMany ?? refusal(ctx, decisions);
 
   const steps = decisions.map((d) => toStep(ctx, d));
   coldStartNotes(ctx, decisions);
@@ -220,6 +223,71 @@ function decide(
   }
 }
 
+// ---- llama.cpp routers serving several models (one process: see routers.ts) ----
+
+/**
+ * A router's model in a state the generic rules misread: idle (the router's own sleep) still holds
+ * memory, so a mode that does not want it unloads it; a failed model whose router runs is loaded
+ * into it (a cold start would restart the router under the models it serves).
+ */
+function routerDecision(ctx: Ctx, svc: ServiceConfig, o: ServiceObservation, incoming: boolean): Decision | undefined {
+  if (svc.driver !== 'llamacpp') return undefined;
+  const t = ctx.target;
+  const d = { svc, obs: o, incoming, orphan: false, why: incoming ? `in ${t}` : `not in ${t}` };
+  if (!incoming && isIdle(o)) {
+    return sleepDecision(d, 'router', `${d.why}; idle in its router, where its process still holds memory: unloads its model`);
+  }
+  if (incoming && o.state === 'failed' && o.unit?.activeState === 'active') {
+    const ms = ctx.est.ms(svc, 'load', 'router');
+    return { ...d, action: 'load', fate: AWAKE, reason: `in ${t}; ${o.detail ?? 'failed'}: loads its model again into the running router (~${formatMs(ms)})` };
+  }
+  return undefined;
+}
+
+/** Members of shared routers, by unit. */
+function routerGroups(ctx: Ctx, decisions: Decision[]): Decision[][] {
+  return [...sharedRouters(ctx.config).values()].map((models) => decisions.filter((d) => models.includes(d.svc)));
+}
+
+/**
+ * A router loads at most `--models-max` models; loading one more evicts the least recently used,
+ * which may be one the target keeps. Models the target does not want are unloaded first (in the
+ * release phase, before any load); a target that needs more models than the router allows is refused.
+ */
+function modelsMax(ctx: Ctx, decisions: Decision[]): Refusal | undefined {
+  for (const group of routerGroups(ctx, decisions)) {
+    const max = group.map((d) => d.obs.modelsMax).find((n) => n !== undefined);
+    if (max === undefined || max <= 0) continue;
+    const wanted = group.filter((d) => d.incoming);
+    const unit = group[0].svc.unit;
+    if (wanted.length > max) {
+      const reason = `${ctx.target} needs ${wanted.length} models from the llama.cpp router ${unit} (${wanted.map((d) => d.svc.name).join(', ')}), but it runs with --models-max ${max}: loading one more would unload another. Raise --models-max in its unit, or split the mode.`;
+      ctx.notes.push(reason);
+      return { reason, neededMb: 0, availableMb: 0, gpu: group[0].svc.gpu };
+    }
+    const awake = group.filter((d) => d.fate.kind === 'awake');
+    const extra = awake.filter((d) => !d.incoming);
+    for (const d of extra.slice(0, Math.max(0, awake.length - max))) {
+      Object.assign(d, { action: 'sleep', depth: 'router', fate: asleep('router'), reason: `${d.why}; unloads its model: ${unit} loads at most ${max} (--models-max), and ${ctx.target} needs ${wanted.map((w) => w.svc.name).join(', ')}` });
+    }
+  }
+  return undefined;
+}
+
+/** A router serving a model that stays stops for none of its models: they unload instead. */
+function keepRoutersServing(ctx: Ctx, decisions: Decision[]): void {
+  for (const group of routerGroups(ctx, decisions)) {
+    const serving = group.filter((d) => d.fate.kind !== 'off');
+    if (serving.length === 0) continue;
+    for (const d of group) {
+      if (d.action !== 'stop') continue;
+      const others = serving.filter((o) => o !== d).map((o) => o.svc.name);
+      const keeps = others.length > 0 ? `its router keeps serving ${others.join(', ')}` : 'its router keeps running';
+      Object.assign(d, { action: 'sleep', depth: 'router', fate: asleep('router'), reason: `${d.why}; unloads its model (not a stop: ${keeps})` });
+    }
+  }
+}
+
 /**
  * A service on the port an incoming one needs: they are alternatives, and a sleeping process would
  * still hold the port, so it stops (in the release phase, before the other starts).
@@ -232,7 +300,7 @@ function giveWayTo(ctx: Ctx, svc: ServiceConfig, o: ServiceObservation, mate: st
 
 /** How a depth reads in a preview. */
 export function depthLabel(depth: SleepDepth): string {
-  return { l1: 'L1', l2: 'L2', router: 'model unloaded', hook: 'hook' }[depth];
+  return { l1: 'L1', l2: 'L2', router: 'model unloaded', hook: 'hook', idle: 'idle in its router, still in memory' }[depth];
 }
 
 function sleepDecision(d: Pick<Decision, 'svc' | 'obs' | 'incoming' | 'orphan' | 'why'>, depth: SleepDepth, reason: string): Decision {
@@ -242,7 +310,16 @@ function sleepDecision(d: Pick<Decision, 'svc' | 'obs' | 'incoming' | 'orphan' |
 // ---- budgets ----
 
 function usage(decisions: Decision[], gpu: number): number {
-  return decisions.filter((d) => d.svc.gpu === gpu).reduce((sum, d) => sum + vramOf(d.svc, d.fate), 0);
+  const on = decisions.filter((d) => d.svc.gpu === gpu);
+  const routers = new Map<string, Decision[]>();
+  let sum = 0;
+  for (const d of on) {
+    if (d.svc.driver === 'llamacpp') routers.set(d.svc.unit, [...(routers.get(d.svc.unit) ?? []), d]);
+    else sum += vramOf(d.svc, d.fate);
+  }
+  // One router, however many models: its own residue once, each awake model's child on top.
+  for (const group of routers.values()) sum += routerVramMb(group);
+  return sum;
 }
 
 function ramAfter(decisions: Decision[]): number {
@@ -312,27 +389,40 @@ function residueValue(ctx: Ctx, d: Decision): number {
 }
 
 /**
+ * What can be given up to make room: each sleeper alone, and a router serving several models as one
+ * (its residue is the router's process, freed only when none of its models is wanted or awake).
+ */
+function residueCandidates(ctx: Ctx, decisions: Decision[]): Decision[][] {
+  const shared = sharedRouters(ctx.config);
+  const alone = decisions.filter((d) => !(d.svc.driver === 'llamacpp' && shared.has(d.svc.unit)) && !d.incoming && d.fate.kind === 'asleep').map((d) => [d]);
+  const routers = routerGroups(ctx, decisions).filter((g) => g.every((d) => !d.incoming && d.fate.kind !== 'awake') && g.some((d) => d.fate.kind === 'asleep'));
+  return [...alone, ...routers];
+}
+
+/**
  * (3) Stop sleepers until everything fits, keeping the set of residues whose cold starts are worth
  * most (an exhaustive search: there are a handful of sleepers; greedy by value per MB beyond that).
  */
 function dropResidues(ctx: Ctx, decisions: Decision[]): void {
   const gpusOver = () => [...ctx.totals.keys()].filter((g) => overBy(ctx, decisions, g) > 0);
   if (gpusOver().length === 0 && ramOver(ctx, decisions) <= 0) return;
-  const candidates = decisions.filter((d) => !d.incoming && d.fate.kind === 'asleep');
+  const candidates = residueCandidates(ctx, decisions);
   if (candidates.length === 0) return;
-  const fates = candidates.map((d) => d.fate);
-  const value = candidates.map((d) => residueValue(ctx, d));
+  const fates = candidates.map((g) => g.map((d) => d.fate));
+  const setFates = (i: number, keep: boolean): void => candidates[i].forEach((d, j) => (d.fate = keep ? fates[i][j] : OFF));
+  const value = candidates.map((g) => Math.max(...g.map((d) => residueValue(ctx, d))));
+  const gpuOf = (i: number): number => candidates[i][0].svc.gpu;
   const vramWasOver = new Set(gpusOver());
-  const alone = new Map<Decision, boolean>();
+  const alone = new Map<number, boolean>();
   // Which residues do not fit even with no other residue kept: said so in their note.
-  for (const d of candidates) d.fate = OFF;
-  for (const [i, d] of candidates.entries()) {
-    d.fate = fates[i];
-    alone.set(d, overBy(ctx, decisions, d.svc.gpu) > 0);
-    d.fate = OFF;
-  }
+  candidates.forEach((_, i) => setFates(i, false));
+  candidates.forEach((_, i) => {
+    setFates(i, true);
+    alone.set(i, overBy(ctx, decisions, gpuOf(i)) > 0);
+    setFates(i, false);
+  });
   const fits = (mask: number): boolean => {
-    candidates.forEach((d, i) => (d.fate = mask & (1 << i) ? fates[i] : OFF));
+    candidates.forEach((_, i) => setFates(i, (mask & (1 << i)) !== 0));
     return gpusOver().length === 0 && ramOver(ctx, decisions) <= 0;
   };
   let best = 0;
@@ -341,8 +431,8 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
     let bestScore = [-1, -1, 0];
     for (let mask = 0; mask < 1 << candidates.length; mask++) {
       if (!fits(mask)) continue;
-      const kept = candidates.filter((_, i) => mask & (1 << i));
-      const score = [kept.reduce((s, d) => s + value[candidates.indexOf(d)], 0), kept.length, -kept.reduce((s, d) => s + weight(d), 0)];
+      const kept = candidates.map((_, i) => i).filter((i) => mask & (1 << i));
+      const score = [kept.reduce((s, i) => s + value[i], 0), kept.reduce((s, i) => s + candidates[i].length, 0), -kept.reduce((s, i) => s + weight(candidates[i]), 0)];
       if (better(score, bestScore)) [best, bestScore] = [mask, score];
     }
   } else {
@@ -350,22 +440,26 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
     for (const i of order) if (fits(best | (1 << i))) best |= 1 << i;
   }
   fits(best);
-  const keptNames = candidates.filter((_, i) => best & (1 << i)).map((d) => d.svc.name);
-  candidates.forEach((d, i) => {
-    d.fate = best & (1 << i) ? fates[i] : OFF;
+  const keptNames = candidates.filter((_, i) => best & (1 << i)).flatMap((g) => g.map((d) => d.svc.name));
+  candidates.forEach((g, i) => {
+    setFates(i, (best & (1 << i)) !== 0);
     if (best & (1 << i)) return;
-    const wasSleepStep = d.action === 'sleep';
-    const ramOnly = !vramWasOver.has(d.svc.gpu);
-    const where = `beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
-    const cause = ramOnly
-      ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(d.svc.sleepRamMb)}`
-      : alone.get(d)
-        ? `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where}`
-        : `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where} together with the residues kept (${keptNames.join(', ') || 'none'})`;
-    Object.assign(d, { action: 'stop', depth: undefined, reason: `${d.why}; stops: ${cause}` });
-    ctx.notes.push(
-      `${d.svc.name} stops${wasSleepStep ? ' rather than sleeping' : ''}: ${cause}; the next time it is needed it cold-starts (~${formatMs(ctx.est.ms(d.svc, 'start'))}).`,
-    );
+    const residueMb = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : g[0].svc.sleepVramMb;
+    const router = g.length > 1 ? `the router ${g[0].svc.unit} (${g.map((d) => d.svc.name).join(', ')}) stops: ` : '';
+    for (const d of g) {
+      const wasSleepStep = d.action === 'sleep';
+      const ramOnly = !vramWasOver.has(d.svc.gpu);
+      const where = `beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+      const cause = ramOnly
+        ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(d.svc.sleepRamMb)}`
+        : alone.get(i)
+          ? `its ${mb(residueMb)} residue does not fit ${where}`
+          : `its ${mb(residueMb)} residue does not fit ${where} together with the residues kept (${keptNames.join(', ') || 'none'})`;
+      Object.assign(d, { action: 'stop', depth: undefined, reason: `${d.why}; stops: ${router}${cause}` });
+      ctx.notes.push(
+        `${d.svc.name} stops${wasSleepStep ? ' rather than sleeping' : ''}: ${router}${cause}; the next time it is needed it cold-starts (~${formatMs(ctx.est.ms(d.svc, 'start'))}).`,
+      );
+    }
   });
 }
 
@@ -374,8 +468,9 @@ function better(a: number[], b: number[]): boolean {
   return false;
 }
 
-function weight(d: Decision): number {
-  return Math.max(1, d.svc.sleepVramMb + d.svc.sleepRamMb);
+function weight(g: Decision[]): number {
+  const vram = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : g[0].svc.sleepVramMb;
+  return Math.max(1, vram + g.reduce((s, d) => s + d.svc.sleepRamMb, 0));
 }
 
 /** (4) What still does not fit after giving up everything that can be given up. */

@@ -10,6 +10,8 @@ import { lookAgainAtUnknown, observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
 import type { EnginePorts, ObservePorts } from './ports';
 import { rollBack } from './rollback';
+import { restoreKept } from './restoreKept';
+import { explainEnded, routerServiceAction } from './routers';
 import { failureOf, readyAnswer, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import { validActions, type ServiceAction } from './actions';
 import { wakeChanged } from './wakeCheck';
@@ -92,6 +94,7 @@ export async function previewPlan(
     ports.store.readHistory(HISTORY_LIMIT),
     ports.store.readState(),
   ]);
+  explainEnded(config, obs, prior);
   const from = currentMode(config, obs, prior?.mode).mode;
   const plan = makePlan(config, obs, target, {
     estimates: estimates(history),
@@ -163,6 +166,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
         partial = true;
       } else {
         rollbackFailures = await rollBack(exec.performed, config, ports, rec);
+        rollbackFailures.push(...(await restoreKept(plan, config, ports, rec)));
         rolledBack = true;
         final = await observe(config, ports, new AbortController().signal);
       }
@@ -332,7 +336,7 @@ export async function serviceAction(
     const o = obs.services.get(name);
     const state = o?.state ?? 'unknown';
     const caps = ports.drivers(svc).capabilities(svc);
-    if (!validActions(state, caps).includes(action)) {
+    if (!validActions(state, caps, o?.sleep).includes(action)) {
       const why = action.startsWith('sleep') && state === 'running' ? `it cannot sleep${action === 'sleepDeep' ? ' at L2' : ''}` : `it is ${state}`;
       throw new GpumodError('USAGE', `cannot ${action} ${name}: ${why}`);
     }
@@ -350,8 +354,16 @@ export async function serviceAction(
     const configured = depthFor(svc.sleep);
     const shallow = configured && configured !== 'l2' ? configured : caps.sleepLevels.find((l) => l !== 'l2');
     const depth = action === 'sleepDeep' ? 'l2' : action === 'sleep' ? shallow : action === 'wake' ? o?.sleep : undefined;
-    const t = await timed(ports, rec, { service: name, action: run, phase: 'action', depth }, () => runAction(svc, run, depth, ports, signal, { force: opts.force }));
-    let failure = t.error !== undefined ? failureOf(t.entry, t.error) : undefined;
+    // A model of a router that serves others: the action is the model's, not the unit's.
+    const shared = routerServiceAction(config, obs, svc, action);
+    const runs = shared?.runs ?? [{ action: run, depth }];
+    let t = { entry: { result: 'ok' } } as Awaited<ReturnType<typeof timed>>;
+    let failure: StepFailure | undefined;
+    for (const r of runs) {
+      t = await timed(ports, rec, { service: name, action: r.action, phase: 'action', depth: r.depth }, () => runAction(svc, r.action, r.depth, ports, signal, { force: opts.force }));
+      failure = t.error !== undefined ? failureOf(t.entry, t.error) : undefined;
+      if (failure) break;
+    }
     const fresh = new Map<string, string>();
     if (!failure && run !== 'sleep' && run !== 'stop' && svc.readiness) {
       const reference = run === 'wake' || run === 'load' ? currentAnswers(prior?.answers, obs)[name]?.answer : undefined;
@@ -381,7 +393,7 @@ export async function serviceAction(
     };
     if (failure) record.error = failure.error;
     await appendHistory(ports, record);
-    const message = failure ? `${action} ${name} failed: ${failure.error}` : `${name}: ${action} done in ${formatMs(totalMs)}.`;
+    const message = failure ? `${action} ${name} failed: ${failure.error}` : `${name}: ${action} done in ${formatMs(totalMs)}${shared ? `: ${shared.note}` : ''}.`;
     return { ok: !failure, service: name, action, timeline: rec.timeline, failure, observation: after.services.get(name), mode, totalMs, message };
   } finally {
     await release();

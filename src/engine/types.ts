@@ -16,6 +16,8 @@ export interface ServiceObservation {
   unit?: UnitStatus;
   /** Why the state is what it is, for tooltips and `status` (e.g. "unit failed: exit-code 3"). */
   detail?: string;
+  /** For a llama.cpp router's model: the router's `--models-max` (0 = unlimited), when it said. */
+  modelsMax?: number;
 }
 
 export interface Observation {
@@ -24,6 +26,8 @@ export interface Observation {
   gpu: GpuSnapshot;
   /** VRAM held by processes outside every configured unit, per GPU index. */
   foreignMb: Map<number, number>;
+  /** VRAM of a shared llama.cpp router's own process (not one model's child), per unit: counted once. */
+  routerMb?: Map<string, number>;
 }
 
 export type StepAction = 'keep' | 'sleep' | 'stop' | 'wake' | 'start' | 'load';

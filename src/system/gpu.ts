@@ -107,16 +107,28 @@ export function unitOfCgroupFile(text: string): string | undefined {
 }
 
 /** GPUs with their processes, joined on the uuid (compute-apps has no index). Apps on unknown GPUs are dropped. */
-export function joinGpuApps(gpus: readonly GpuRow[], apps: readonly AppRow[], unitOf: (pid: number) => string | undefined): GpuInfo[] {
+export function joinGpuApps(
+  gpus: readonly GpuRow[],
+  apps: readonly AppRow[],
+  unitOf: (pid: number) => string | undefined,
+  commandOf: (pid: number) => string[] | undefined = () => undefined,
+): GpuInfo[] {
   return gpus.map((g) => ({
     ...g,
     processes: apps
       .filter((a) => a.gpuUuid === g.uuid)
       .map((a): GpuProcess => {
         const unit = unitOf(a.pid);
-        return unit === undefined ? { pid: a.pid, usedMb: a.usedMb } : { pid: a.pid, usedMb: a.usedMb, unit };
+        if (unit === undefined) return { pid: a.pid, usedMb: a.usedMb };
+        const command = commandOf(a.pid);
+        return command === undefined ? { pid: a.pid, usedMb: a.usedMb, unit } : { pid: a.pid, usedMb: a.usedMb, unit, command };
       }),
   }));
+}
+
+/** argv from the text of /proc/PID/cmdline (NUL-separated; a process that retitled itself has one word). */
+export function parseCmdline(text: string): string[] {
+  return text.split('\0').filter((w) => w.length > 0);
 }
 
 export interface GpuOptions {
@@ -148,6 +160,15 @@ export function createGpu(log: Logger, options: GpuOptions = {}): Gpu {
     }
   };
 
+  // A unit's process only: a llama.cpp router's children are told apart by their --alias/--model.
+  const commandOfPid = async (pid: number): Promise<string[] | undefined> => {
+    try {
+      return parseCmdline(await readFile(join(procRoot, String(pid), 'cmdline'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+
   return {
     async snapshot(opts) {
       const t0 = performance.now();
@@ -173,7 +194,10 @@ export function createGpu(log: Logger, options: GpuOptions = {}): Gpu {
       for (const a of apps) if (!known.has(a.gpuUuid)) log.warn(`nvidia-smi: PID ${a.pid} on unknown GPU ${a.gpuUuid}`);
       const pids = [...new Set(apps.map((a) => a.pid))];
       const units = new Map(await Promise.all(pids.map(async (pid) => [pid, await unitOfPid(pid)] as const)));
-      const snapshot: GpuSnapshot = { available: true, gpus: joinGpuApps(gpus, apps, (pid) => units.get(pid)), ms: Math.round(performance.now() - t0) };
+      const owned = pids.filter((pid) => units.get(pid) !== undefined);
+      const commands = new Map(await Promise.all(owned.map(async (pid) => [pid, await commandOfPid(pid)] as const)));
+      const joined = joinGpuApps(gpus, apps, (pid) => units.get(pid), (pid) => commands.get(pid));
+      const snapshot: GpuSnapshot = { available: true, gpus: joined, ms: Math.round(performance.now() - t0) };
       return snapshot;
     },
   };

@@ -60,6 +60,8 @@ export function depthText(d: SleepDepth | undefined): string {
       return '(model unloaded)';
     case 'hook':
       return '(unloaded)';
+    case 'idle':
+      return '(idle, in memory)';
     default:
       return '';
   }

@@ -196,6 +196,17 @@ async function main(): Promise<void> {
     settle(m, `model ${m.id} was unloaded`);
   };
 
+  /** A load still under way is not unloaded but killed (as observed): it reads as failed, exit code 1. */
+  const forceKill = (m: Model): void => {
+    if (m.child) return m.child.kill('SIGKILL'); // onChildExit marks it failed
+    m.gen++;
+    m.status = 'unloaded';
+    m.failed = true;
+    m.exitCode = 1;
+    emit(m, JSON.stringify({ status: 'unloaded', exit_code: 1 }));
+    settle(m, `model name=${m.id} failed to load`);
+  };
+
   const evictForLoad = (m: Model): void => {
     if (modelsMax <= 0) return;
     const active = [...models.values()].filter((o) => o !== m && !o.unloading && o.status !== 'unloaded');
@@ -203,7 +214,8 @@ async function main(): Promise<void> {
     active.sort((a, b) => a.lastUsed - b.lastUsed);
     for (const victim of active.slice(0, active.length - modelsMax + 1)) {
       process.stderr.write(`llamaRouter: models-max ${modelsMax} reached, unloading least recently used ${victim.id}\n`);
-      void unload(victim);
+      if (victim.status === 'loading') forceKill(victim);
+      else void unload(victim);
     }
   };
 
@@ -216,7 +228,8 @@ async function main(): Promise<void> {
     evictForLoad(m);
     let child: Holder;
     try {
-      child = await spawnHolder('llama-server', { listen: true });
+      // Titled with its command line, as the router spawns it: gpumod tells the models apart by it.
+      child = await spawnHolder(['llama-server', ...args(m).slice(1)].join(' '), { listen: true });
     } catch (err) {
       process.stderr.write(`llamaRouter: could not start a child for ${m.id}: ${(err as Error).message}\n`);
       m.status = 'unloaded';

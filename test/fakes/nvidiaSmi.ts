@@ -58,7 +58,8 @@ function busId(index: number): string {
 /** Like the real tool: the process's argv[0] (vLLM's EngineCore shows its title). */
 function processName(h: GpuHolder): string {
   try {
-    const argv0 = readFileSync(`/proc/${h.pid}/cmdline`, 'utf8').split('\0')[0].trim();
+    // A retitled fake child shows its whole command line as one word: its first word is argv[0].
+    const argv0 = readFileSync(`/proc/${h.pid}/cmdline`, 'utf8').split('\0')[0].trim().split(' ')[0];
     if (argv0) return argv0;
   } catch {
     // not a live local process (a foreign entry, say)

@@ -27,7 +27,7 @@ export async function pickService(controller: Controller, action: ServiceAction,
   await controller.refresh();
   const items = [...config.services.values()]
     .map((svc) => ({ svc, o: controller.state.observation?.services.get(svc.name) }))
-    .filter(({ svc, o }) => validActions(o?.state ?? 'unknown', controller.capabilities(svc)).includes(action))
+    .filter(({ svc, o }) => validActions(o?.state ?? 'unknown', controller.capabilities(svc), o?.sleep).includes(action))
     .map(({ svc, o }) => ({ label: svc.name, description: stateText(o), detail: `${svc.driver} · ${svc.unit} · :${svc.port}` }));
   if (items.length === 0) {
     void vscode.window.showInformationMessage(`gpumod: no service can be ${action === 'sleepDeep' ? 'put in deep sleep' : `${action}ed`} right now.`);

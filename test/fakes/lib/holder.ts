@@ -31,6 +31,10 @@ export interface Holder {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/**
+ * `title` becomes the child's command line as /proc/PID/cmdline shows it (space-joined: a retitled
+ * process has one word there), e.g. `llama-server --alias tiny-a --model /m/tiny-a.gguf`.
+ */
 export function spawnHolder(title: string, opts: { listen?: boolean } = {}): Promise<Holder> {
   const proc = spawn(process.execPath, ['-e', childScript(title, opts.listen ?? false)], {
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -8,8 +8,8 @@ import { json } from '../../fakes/lib/testHttp';
 import { rejectsWith, Rig, scaled, servicesFromYaml } from './support';
 import { testPort, unitName } from '../support/testManager';
 
-const P = { main: testPort(210), idle: testPort(211) };
-const U = { main: unitName('it-drv-llama'), idle: unitName('it-drv-llama-idle') };
+const P = { main: testPort(210), idle: testPort(211), max: testPort(1152) };
+const U = { main: unitName('it-drv-llama'), idle: unitName('it-drv-llama-idle'), max: unitName('it-drv-llama-max') };
 // Three services on one router (its unit and port shared, as the config allows for llamacpp).
 const YAML = `
 services:
@@ -99,7 +99,7 @@ describe('drivers/llamacpp against the fake llama.cpp router under the real syst
     it('a model whose child fails to load: LOAD_FAILED with the exit code, observed failed; the other model serves on', async () => {
       const broken = svc('broken');
       await rejectsWith(() => drv.wake(broken, rig.ctx()), 'LOAD_FAILED', /^broken: the router failed to load broken-3b \(exit code 1\)/);
-      await rig.expectObserved(broken, { state: 'failed', healthy: false, detail: /^model load failed \(exit code 1\)$/ });
+      await rig.expectObserved(broken, { state: 'failed', healthy: false, detail: /^the model's process ended \(exit code 1\): its load failed, or it was killed$/ });
       await rig.expectObserved(coder, { state: 'running', healthy: true, vramMb: LOADED });
       await rejectsWith(() => drv.awaitReady(broken, rig.ctx(), 5000), 'LOAD_FAILED', /exit code 1/);
     });
@@ -107,7 +107,8 @@ describe('drivers/llamacpp against the fake llama.cpp router under the real syst
     it('a killed child (SIGKILL) is observed failed and its memory gone; a wake loads it again', async () => {
       const r = await json('POST', rig.fakeUrl(P.main, '/_fake/kill-model'), { model: 'coder-7b' });
       assert.equal(r.status, 200, r.body);
-      await rig.awaitObserved(coder, { state: 'failed', healthy: false, detail: /^model load failed \(exit code 1\)$/, vramMb: ROUTER });
+      // The router says only "failed, exit code 1" (a load that failed reads the same): not "model load failed".
+      await rig.awaitObserved(coder, { state: 'failed', healthy: false, detail: /^the model's process ended \(exit code 1\): its load failed, or it was killed$/, vramMb: ROUTER });
       await drv.wake(coder, rig.ctx());
       await rig.expectObserved(coder, { state: 'running', healthy: true, vramMb: LOADED });
     });
@@ -160,18 +161,37 @@ describe('drivers/llamacpp against the fake llama.cpp router under the real syst
   describe('idle sleep (--sleep-idle-seconds)', () => {
     after(() => rig.cleanup());
 
-    it('an idle model is observed sleeping(router) holding its context; wake reloads it with a task', async () => {
+    it('an idle model is observed sleeping(idle), not unloaded, holding its context; wake reloads it with a task; sleep unloads it', async () => {
       const idler = svc('idler');
       await rig.runFake(U.idle, 'llamaRouter', P.idle, [...COMMON, '--models', 'coder-7b', '--sleep-idle-seconds', String(3 * 100), '--sleeping-vram-mb', '500', '--load-ms', scaled(200), '--startup-ms', scaled(100)]);
       await drv.awaitReady(idler, rig.ctx(), 10_000);
       await rig.expectObserved(idler, { state: 'running', healthy: true, vramMb: LOADED });
       // Probes are not tasks: observing does not keep the model awake (it idles after 3 s).
-      await rig.awaitObserved(idler, { state: 'sleeping', sleep: 'router', healthy: true, detail: /idle-sleeping/, vramMb: IDLE }, 10_000);
+      await rig.awaitObserved(idler, { state: 'sleeping', sleep: 'idle', healthy: true, detail: /^idle \(--sleep-idle-seconds\): its process still holds memory$/, vramMb: IDLE }, 10_000);
       assert.equal((await model(P.idle, 'coder-7b')).status, 'sleeping');
       rig.http.take();
       await drv.wake(idler, rig.ctx());
       assert.deepEqual(rig.http.take().slice(0, 2), ['GET /models', 'POST /completion {"model":"coder-7b","prompt":"","n_predict":1}']);
       await rig.expectObserved(idler, { state: 'running', healthy: true, vramMb: LOADED });
+      await rig.awaitObserved(idler, { state: 'sleeping', sleep: 'idle', healthy: true }, 10_000);
+      await drv.sleep(idler, 'router', rig.ctx());
+      await rig.expectObserved(idler, { state: 'sleeping', sleep: 'router', healthy: true, vramMb: ROUTER });
+    });
+  });
+
+  describe('--models-max 1: a load cut short by another load', () => {
+    after(() => rig.cleanup());
+
+    it('a load the router force-kills to make room is not reported as a failure of the model; the probe reports models-max', async () => {
+      const max = { ...coder, name: 'max-a', unit: U.max, port: P.max, model: 'tiny-a' };
+      await rig.runFake(max.unit, 'llamaRouter', max.port, [...COMMON, '--models', 'tiny-a,tiny-b', '--models-max', '1', '--load-ms', scaled(1500), '--startup-ms', scaled(100)]);
+      await rig.awaitObserved(max, { state: 'sleeping', sleep: 'router', healthy: true }, 10_000);
+      assert.equal((await rig.observe(max)).modelsMax, 1);
+      const wake = drv.wake(max, rig.ctx());
+      await rig.awaitObserved(max, { state: 'waking', healthy: true }, 5000);
+      const other = await json('POST', `http://127.0.0.1:${max.port}/models/load`, { model: 'tiny-b' });
+      assert.equal(other.status, 200, other.body);
+      await rejectsWith(() => wake, 'LOAD_FAILED', /^max-a: the router ended the load of tiny-a to make room for tiny-b \(--models-max 1\): the model did not fail/);
     });
   });
 });

@@ -257,6 +257,28 @@ modes:
     assert.match(bad.find((f) => f.check === 'endpoint')?.message ?? '', /does not list GLM \(it lists: other\)/);
   });
 
+  it('compares a shared router\'s --models-max with the models a mode needs, and warns about --sleep-idle-seconds', () => {
+    const a = { ...svc('glm'), name: 'a', model: 'a' };
+    const b = { ...svc('glm'), name: 'b', model: 'b' };
+    const config = {
+      services: new Map([['a', a], ['b', b]]),
+      modes: new Map([['both', { name: 'both', services: ['a', 'b'] }], ['one', { name: 'one', services: ['a'] }]]),
+    };
+    const run = (flags: string): ReturnType<typeof checkService> =>
+      checkService(a, facts({ unit: unit('glm.service'), unitText: unitText(`/opt/llama-server --models-dir /models --no-models-autoload --port 7070 ${flags}`) }), config);
+    const tight = run('--models-max 1 --sleep-idle-seconds 300');
+    const max = tight.find((f) => f.check === 'models-max');
+    assert.equal(max?.severity, 'error');
+    assert.match(max?.message ?? '', /mode both needs 2 models of glm\.service \(a, b\), but --models-max is 1/);
+    assert.match(max?.fix ?? '', /raise --models-max to 2/);
+    const idle = tight.find((f) => f.check === 'idle-sleep');
+    assert.equal(idle?.severity, 'warning');
+    assert.match(idle?.message ?? '', /--sleep-idle-seconds 300: an idle model goes to sleep behind gpumod's back .* any request reloads it/);
+    const fine = run('--models-max 2');
+    assert.equal(fine.find((f) => f.check === 'models-max')?.ok, true);
+    assert.equal(fine.find((f) => f.check === 'idle-sleep'), undefined);
+  });
+
   it('summarises findings as JSON with a fix only where a check failed', () => {
     const fs = checkService(svc('chat'), facts({ unit: unit('chat.service', 'inactive', 'not-found') }));
     const j = findingsJson(fs) as { ok: boolean; errors: number; findings: Array<{ fix: string | null; ok: boolean }> };
