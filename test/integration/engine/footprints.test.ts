@@ -89,6 +89,16 @@ modes:
     assert.ok(asleep.chat.ram.l1.mb > 0, JSON.stringify(asleep.chat));
   });
 
+  it('doctor warns that vram_mb 7000 and sleep_vram_mb 1500 are more than 20% off the 9000 and 1100 MB measured, with the fixes', async () => {
+    const r = await gpumod(['doctor', 'chat', '--json'], env, 60_000);
+    const found = (JSON.parse(r.stdout) as { findings: Array<{ check: string; ok: boolean; message: string; fix: string | null }> }).findings.filter((f) => f.check === 'footprint');
+    assert.equal(found.length, 2, r.stdout);
+    assert.ok(found.every((f) => !f.ok));
+    assert.match(found[0].message, /^vram_mb 7000 is 22% below what gpumod measured awake: 9000 MB/);
+    assert.match(found[0].fix ?? '', /^set vram_mb: 9000 for chat/);
+    assert.match(found[1].message, /^sleep_vram_mb 1500 is 36% above what gpumod measured asleep \(l1\): 1100 MB/);
+  });
+
   it('a new ExecStart (another --vram-mb) forgets the footprint: back to the declared figure until seen again', async () => {
     await cli(['switch', 'blank', '--json']);
     await installUnit(unit, { execStart: vllm(12_000) });
