@@ -40,7 +40,7 @@ const MAX_MB = 16 * 1024 * 1024;
 /** A file of more footprints than this is not ours. */
 const MAX_SERVICES = 1000;
 
-/** FNV-1a, 64 bits in two halves: the engine imports no crypto, and the key need only tell command lines apart. */
+/** Two 32-bit FNV-1a-style hashes side by side: the engine imports no crypto, and the key need only tell command lines apart. */
 function hash(text: string): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x050c5d1f;
