@@ -3,6 +3,7 @@ import type { Config } from './config/types';
 import { driverFor } from './drivers/registry';
 import { systemClock } from './engine/clock';
 import type { EnginePorts } from './engine/ports';
+import { asFootprints } from './engine/footprints';
 import { asSwitchRecords, asSwitchState } from './engine/records';
 import { createGpu } from './system/gpu';
 import { createHttpClient, type ClosableHttpClient } from './system/http';
@@ -45,6 +46,8 @@ export function createMachine(config: Config, log: Logger, env: Env = process.en
         if (ignored) log.warn(`history: ignored ${ignored} record(s) with a wrong shape or out-of-range times`);
         return records;
       },
+      readFootprints: async () => asFootprints(await files.readFootprints()),
+      writeFootprints: (f) => files.writeFootprints(f),
     },
     lock: {
       acquire: (owner) => acquireLock(dir, { owner: { pid: process.pid, command: owner.command, target: owner.target } }),

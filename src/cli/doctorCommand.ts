@@ -22,7 +22,9 @@ import {
 import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env } from '../system/process';
 import type { HttpClient, UnitStatus } from '../engine/machinePorts';
+import { lookup, type Footprints } from '../engine/footprints';
 import { allowFlags, UsageError, type ParsedArgs } from './args';
+import { checkFootprint } from './footprintCheck';
 import { EXIT, type CliIo } from './io';
 import { withSession } from './session';
 
@@ -391,6 +393,8 @@ interface GatherPorts {
   http: HttpClient;
   show(unit: string): Promise<UnitStatus>;
   procRoot?: string;
+  /** The learned footprints, compared with the config's declarations. */
+  footprints?: Footprints;
 }
 
 async function gather(svc: ServiceConfig, ports: GatherPorts, proc: ProcView): Promise<ServiceFacts> {
@@ -460,7 +464,7 @@ export async function runDoctor(config: Config, ports: GatherPorts, only: string
   const proc = await readProcNet(ports.procRoot ?? '/proc');
   const services = [...config.services.values()].filter((s) => only.length === 0 || only.includes(s.name));
   const facts = await Promise.all(services.map((svc) => gather(svc, ports, proc)));
-  return services.flatMap((svc, i) => checkService(svc, facts[i], config));
+  return services.flatMap((svc, i) => [...checkService(svc, facts[i], config), ...checkFootprint(svc, lookup(ports.footprints ?? {}, svc, facts[i].unit?.execStart))]);
 }
 
 export function findingsJson(findings: readonly Finding[]): unknown {
@@ -504,7 +508,8 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
     const unknown = args.positional.filter((n) => !config.services.has(n));
     if (unknown.length > 0) throw new UsageError(`unknown service ${unknown.map((n) => `"${n}"`).join(', ')} (services: ${[...config.services.keys()].join(', ')})`);
     const log = machine.ports.log;
-    const findings = await runDoctor(config, { env: io.env, log, http: machine.http, show: (unit) => machine.systemd.show(unit, { timeoutMs: 10_000 }) }, args.positional);
+    const footprints = await machine.ports.store.readFootprints();
+    const findings = await runDoctor(config, { env: io.env, log, http: machine.http, show: (unit) => machine.systemd.show(unit, { timeoutMs: 10_000 }), footprints }, args.positional);
     if (args.flags.has('json')) io.out(JSON.stringify(findingsJson(findings)) + '\n');
     else io.out(findingsText(findings, config));
     return findings.some((f) => !f.ok && f.severity === 'error') ? EXIT.failed : EXIT.ok;

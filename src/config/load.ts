@@ -243,7 +243,7 @@ interface RawService {
   unit: string;
   host?: string;
   port: number;
-  vram_mb: number;
+  vram_mb?: number;
   sleep?: string | { sleep: string; wake: string; probe: string };
   sleep_vram_mb?: number;
   sleep_ram_mb?: number;
@@ -389,9 +389,9 @@ function hook(spec: string): HookRequest {
 }
 
 /** Residue left on the GPU while asleep when the config does not say: measured figures, see README. */
-function defaultSleepVram(sleep: SleepMode, vramMb: number): number {
+function defaultSleepVram(sleep: SleepMode, vramMb: number | undefined): number {
   const residue: Record<SleepMode, number> = { none: 0, l1: 2600, l2: 2600, router: 300, hooks: 500 };
-  return Math.min(vramMb, residue[sleep]);
+  return Math.min(vramMb ?? residue[sleep], residue[sleep]);
 }
 
 const seconds = (s: number | undefined, dflt: number): number => Math.round((s ?? dflt) * 1000);
@@ -401,6 +401,7 @@ function normalise(raw: RawConfig, file: string): Config {
   for (const [name, svc] of Object.entries(raw.services)) {
     const sleep = sleepOf(svc);
     const sleepVramMb = svc.sleep_vram_mb ?? defaultSleepVram(sleep, svc.vram_mb);
+    const undeclared = (['vram_mb', 'sleep_vram_mb', 'sleep_ram_mb'] as const).filter((k) => svc[k] === undefined);
     const hooks = typeof svc.sleep === 'object' ? { sleep: hook(svc.sleep.sleep), wake: hook(svc.sleep.wake), probe: hook(svc.sleep.probe) } : undefined;
     services.set(name, {
       name,
@@ -408,10 +409,11 @@ function normalise(raw: RawConfig, file: string): Config {
       unit: svc.unit,
       host: svc.host ?? '127.0.0.1',
       port: svc.port,
-      vramMb: svc.vram_mb,
+      vramMb: svc.vram_mb ?? 0,
       sleep,
       sleepVramMb,
-      sleepRamMb: svc.sleep_ram_mb ?? (sleep === 'l1' ? Math.max(0, svc.vram_mb - sleepVramMb) : 0),
+      sleepRamMb: svc.sleep_ram_mb ?? (sleep === 'l1' ? Math.max(0, (svc.vram_mb ?? 0) - sleepVramMb) : 0),
+      ...(undeclared.length > 0 ? { undeclared: [...undeclared] } : {}),
       hooks,
       model: svc.model,
       startupTimeoutMs: seconds(svc.startup_timeout_s, 300),

@@ -24,19 +24,26 @@ export interface ReadinessRequest {
   body?: unknown;
 }
 
+export type MemoryKey = 'vram_mb' | 'sleep_vram_mb' | 'sleep_ram_mb';
+
 export interface ServiceConfig {
   name: string;
   driver: DriverKind;
   unit: string;
   host: string;
   port: number;
-  /** VRAM held awake, in MB. */
+  /** VRAM held awake, in MB (0 when the config does not say: see `undeclared`). */
   vramMb: number;
   sleep: SleepMode;
   /** VRAM still held while asleep (CUDA context, graphs, the router process). */
   sleepVramMb: number;
   /** Host RAM held while asleep (L1-offloaded weights). */
   sleepRamMb: number;
+  /**
+   * The memory figures the config leaves out: defaults stand in for them until gpumod has measured the
+   * service. Without `vram_mb` its size is unknown (the planner's rule: it runs alone on its card).
+   */
+  undeclared?: MemoryKey[];
   hooks?: HttpHooks;
   /** llama.cpp router: the model to load and unload. */
   model?: string;

@@ -1,5 +1,6 @@
 import type { Config, ServiceConfig, SleepMode } from '../config/types';
 import type { SleepDepth } from './driverPort';
+import type { Measured } from './footprints';
 import type { Observation, ServiceObservation } from './types';
 
 /** Where a service ends up, as far as memory is concerned. */
@@ -12,14 +13,50 @@ export function asleep(depth: SleepDepth): Fate {
   return { kind: 'asleep', depth };
 }
 
-/** VRAM a service holds in a fate: all of it awake, its residue (CUDA context, router) asleep. */
-export function vramOf(svc: ServiceConfig, fate: Fate): number {
-  return fate.kind === 'awake' ? svc.vramMb : fate.kind === 'asleep' ? svc.sleepVramMb : 0;
+/** Where a figure comes from: gpumod's measurement, the config (or its default), or nowhere. */
+export type Source = 'measured' | 'declared' | 'unknown';
+
+/** What the budget functions consult beyond the config: the learned footprints that apply now. */
+export interface Sizes {
+  measured: ReadonlyMap<string, Measured>;
+  /**
+   * The VRAM planned for a service of unknown size on `gpu` (no vram_mb, never measured): the whole
+   * card beyond other processes and the margin, so it runs alone until gpumod has seen it once.
+   */
+  wholeCard?: (gpu: number) => number;
+}
+
+export const DECLARED: Sizes = { measured: new Map() };
+
+/** Whether the figure of a service in a fate is measured, declared, or unknown (awake, no vram_mb, never seen). */
+export function sourceOf(svc: ServiceConfig, fate: Fate, sizes: Sizes = DECLARED): Source {
+  const m = sizes.measured.get(svc.name);
+  if (fate.kind === 'awake') return m?.vram.awake !== undefined ? 'measured' : svc.undeclared?.includes('vram_mb') ? 'unknown' : 'declared';
+  if (fate.kind === 'asleep') return m?.vram[fate.depth] !== undefined ? 'measured' : 'declared';
+  return 'declared';
+}
+
+/** VRAM a service holds in a fate: all of it awake, its residue (CUDA context, router) asleep; measured first. */
+export function vramOf(svc: ServiceConfig, fate: Fate, sizes: Sizes = DECLARED): number {
+  const m = sizes.measured.get(svc.name);
+  if (fate.kind === 'awake') {
+    if (m?.vram.awake !== undefined) return m.vram.awake;
+    return svc.undeclared?.includes('vram_mb') ? (sizes.wholeCard?.(svc.gpu) ?? 0) : svc.vramMb;
+  }
+  return fate.kind === 'asleep' ? (m?.vram[fate.depth] ?? svc.sleepVramMb) : 0;
 }
 
 /** Host RAM a sleeper holds: L1 keeps its weights in RAM (so do hooks and routers that say so); L2 drops them. */
-export function ramOf(svc: ServiceConfig, fate: Fate): number {
-  return fate.kind === 'asleep' && fate.depth !== 'l2' ? svc.sleepRamMb : 0;
+export function ramOf(svc: ServiceConfig, fate: Fate, sizes: Sizes = DECLARED): number {
+  if (fate.kind !== 'asleep' || fate.depth === 'l2') return 0;
+  const m = sizes.measured.get(svc.name);
+  const seen = m?.ram[fate.depth];
+  if (seen !== undefined) return seen;
+  // Undeclared L1 weights are what the measured awake figure does not keep as residue.
+  if (fate.depth === 'l1' && svc.undeclared?.includes('sleep_ram_mb') && m?.vram.awake !== undefined) {
+    return Math.max(0, m.vram.awake - vramOf(svc, fate, sizes));
+  }
+  return svc.sleepRamMb;
 }
 
 /** The memory fate of what was observed. */

@@ -36,6 +36,8 @@ export interface UnitStatus {
   nRestarts: number;
   /** Microseconds since the epoch of the last state change, 0 if unknown. */
   stateChangeUs: number;
+  /** The command line(s) of ExecStart (argv, one command a line), without systemd's run-time fields. */
+  execStart?: string;
 }
 
 export interface ProcessOptions {
@@ -53,6 +55,8 @@ export interface Systemd {
   journal(unit: string, lines: number, opts?: ProcessOptions): Promise<string>;
   /** PIDs in the unit's cgroup, children included (GPU memory belongs to children). */
   pids(status: UnitStatus): Promise<number[]>;
+  /** Host RAM resident in the unit's processes (VmRSS summed over its cgroup), MB; undefined when unreadable. */
+  rssMb?(status: UnitStatus): Promise<number | undefined>;
 }
 
 export interface GpuProcess {

@@ -99,5 +99,15 @@ export async function observeService(svc: ServiceConfig, ports: ObservePorts, si
     }
   }
   const c = classify(unit, probe);
-  return { name: svc.name, ...c, unit, ...(probe?.modelsMax !== undefined ? { modelsMax: probe.modelsMax } : {}) };
+  const o: ServiceObservation = { name: svc.name, ...c, unit, ...(probe?.modelsMax !== undefined ? { modelsMax: probe.modelsMax } : {}) };
+  // L2 sleepers hold no weights in RAM, and awake servers' RSS is not in any budget: read only what counts.
+  if (c.state === 'sleeping' && c.sleep !== 'l2' && ports.systemd.rssMb) {
+    try {
+      const ram = await ports.systemd.rssMb(unit);
+      if (ram !== undefined) o.ramMb = ram;
+    } catch {
+      /* an unreadable /proc leaves the declared figure in use */
+    }
+  }
+  return o;
 }

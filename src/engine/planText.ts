@@ -31,10 +31,24 @@ export function planSummary(plan: Plan): string {
 export function budgetLines(plan: Plan): string[] {
   const lines = plan.budgets.map((b) => {
     const total = b.totalMb === undefined ? 'unknown total' : `${mb(b.totalMb)}`;
-    return `GPU ${b.gpu}: ${mb(b.beforeMb)} → ${mb(b.afterMb)} of ${total} (margin ${mb(b.marginMb)}${b.foreignMb ? `, other processes ${mb(b.foreignMb)}` : ''})`;
+    return `GPU ${b.gpu}: ${mb(b.beforeMb)} → ${mb(b.afterMb)} of ${total} (margin ${mb(b.marginMb)}${b.foreignMb ? `, other processes ${mb(b.foreignMb)}` : ''})${sourceText(b)}`;
   });
   if (plan.ramAfterMb > 0) lines.push(`host RAM held by sleepers: ${mb(plan.ramAfterMb)}${plan.ramBudgetMb ? ` of ${mb(plan.ramBudgetMb)}` : ''}`);
   return lines;
+}
+
+/**
+ * Which figures the VRAM after rests on: " (measured)", " (declared)", or the minority named
+ * (" (measured; vllm-tts declared)").
+ */
+export function sourceText(b: Plan['budgets'][number]): string {
+  const { measured, declared, unknown } = b.sources;
+  const parts: string[] = [];
+  if (measured.length > 0 && declared.length === 0) parts.push('measured');
+  else if (declared.length > 0 && measured.length === 0) parts.push('declared');
+  else if (measured.length > 0) parts.push(measured.length >= declared.length ? `measured; ${declared.join(', ')} declared` : `declared; ${measured.join(', ')} measured`);
+  if (unknown.length > 0) parts.push(`${unknown.join(', ')} of unknown size`);
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
 /** The whole preview as lines of text (no colour): header, a row per service, budgets, notes. */

@@ -13,9 +13,12 @@ import {
   observedUsedMb,
   OFF,
   ramOf,
+  sourceOf,
   vramOf,
   type Fate,
+  type Sizes,
 } from './budget';
+import type { Measured } from './footprints';
 import { formatMs } from './deadline';
 import { worthASecondLook } from './observe';
 import { estimates as historyEstimates, type Estimates } from './history';
@@ -27,6 +30,8 @@ export type OrphanPolicy = 'keep' | 'sleep' | 'stop';
 
 export interface PlanOptions {
   estimates?: Estimates;
+  /** The learned footprints that apply now (footprints.measuredNow): measured figures win over declared ones. */
+  measured?: ReadonlyMap<string, Measured>;
   /** Default `keep` (while the budget allows). */
   orphanPolicy?: OrphanPolicy;
   /** The mode the machine is in (see currentMode): the plan's `from`, used in notes and the no-op test. */
@@ -63,6 +68,7 @@ interface Ctx {
   est: Estimates;
   caps: (svc: ServiceConfig) => DriverCapabilities;
   totals: Map<number, number | undefined>;
+  sizes: Sizes;
   notes: string[];
 }
 
@@ -88,8 +94,10 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
     est: opts.estimates ?? historyEstimates([]),
     caps: opts.capabilities ?? configCapabilities,
     totals: new Map(gpuIndexes(config, obs).map((g) => [g, gpuTotalMb(config, obs, g)])),
+    sizes: { measured: new Map() },
     notes: [],
   };
+  ctx.sizes = { measured: opts.measured ?? new Map(), wholeCard: (g) => wholeCard(ctx, g) };
   const wanted = new Set(mode.services);
   const inSomeMode = new Set([...config.modes.values()].flatMap((m) => m.services));
   const decisions = [...config.services.values()].map((svc) => {
@@ -105,6 +113,7 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
     }
   }
   const tooMany = modelsMax(ctx, decisions);
+  unknownSizeNotes(ctx, decisions);
   stopRunningForRoom(ctx, decisions);
   deepenForRam(ctx, decisions);
   dropResidues(ctx, decisions);
@@ -123,7 +132,7 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
     to: target,
     steps,
     budgets: budgets(ctx, decisions),
-    ramAfterMb: ramAfter(decisions),
+    ramAfterMb: ramAfter(ctx, decisions),
     ramBudgetMb: config.budget.hostRamMb,
     estimateMs,
     phases,
@@ -309,33 +318,49 @@ function sleepDecision(d: Pick<Decision, 'svc' | 'obs' | 'incoming' | 'orphan' |
 
 // ---- budgets ----
 
-function usage(decisions: Decision[], gpu: number): number {
+function usage(ctx: Ctx, decisions: Decision[], gpu: number): number {
   const on = decisions.filter((d) => d.svc.gpu === gpu);
   const routers = new Map<string, Decision[]>();
   let sum = 0;
   for (const d of on) {
     if (d.svc.driver === 'llamacpp') routers.set(d.svc.unit, [...(routers.get(d.svc.unit) ?? []), d]);
-    else sum += vramOf(d.svc, d.fate);
+    else sum += vramOf(d.svc, d.fate, ctx.sizes);
   }
   // One router, however many models: its own residue once, each awake model's child on top.
   for (const group of routers.values()) sum += routerVramMb(group);
   return sum;
 }
 
-function ramAfter(decisions: Decision[]): number {
-  return decisions.reduce((sum, d) => sum + ramOf(d.svc, d.fate), 0);
+function ramAfter(ctx: Ctx, decisions: Decision[]): number {
+  return decisions.reduce((sum, d) => sum + ramOf(d.svc, d.fate, ctx.sizes), 0);
+}
+
+/** The room a service of unknown size is given: all the card has beyond other processes and the margin. */
+function wholeCard(ctx: Ctx, gpu: number): number {
+  const total = ctx.totals.get(gpu);
+  return total === undefined ? 0 : Math.max(0, total - foreign(ctx, gpu) - ctx.config.budget.marginMb);
+}
+
+/** Say which services are planned by the unknown-size rule, and how to lift it. */
+function unknownSizeNotes(ctx: Ctx, decisions: Decision[]): void {
+  for (const d of decisions) {
+    if (d.fate.kind !== 'awake' || sourceOf(d.svc, d.fate, ctx.sizes) !== 'unknown') continue;
+    ctx.notes.push(
+      `${d.svc.name} has no vram_mb and gpumod has not measured it yet: planned as needing the whole card (${mb(wholeCard(ctx, d.svc.gpu))} beyond other processes and the margin) until it has been seen running; set vram_mb to plan it beside other services.`,
+    );
+  }
 }
 
 /** MB over the card on `gpu` (≤ 0 when it fits or the total is unknown). */
 function overBy(ctx: Ctx, decisions: Decision[], gpu: number): number {
   const total = ctx.totals.get(gpu);
   if (total === undefined) return 0;
-  return usage(decisions, gpu) + foreign(ctx, gpu) + ctx.config.budget.marginMb - total;
+  return usage(ctx, decisions, gpu) + foreign(ctx, gpu) + ctx.config.budget.marginMb - total;
 }
 
 function ramOver(ctx: Ctx, decisions: Decision[]): number {
   const budget = ctx.config.budget.hostRamMb;
-  return budget > 0 ? ramAfter(decisions) - budget : 0;
+  return budget > 0 ? ramAfter(ctx, decisions) - budget : 0;
 }
 
 function foreign(ctx: Ctx, gpu: number): number {
@@ -351,11 +376,11 @@ function cardOf(ctx: Ctx, gpu: number): string {
 function stopRunningForRoom(ctx: Ctx, decisions: Decision[]): void {
   const kept = decisions
     .filter((d) => !d.incoming && d.action === 'keep' && d.fate.kind === 'awake')
-    .sort((a, b) => b.svc.vramMb - a.svc.vramMb);
+    .sort((a, b) => vramOf(b.svc, AWAKE, ctx.sizes) - vramOf(a.svc, AWAKE, ctx.sizes));
   for (const d of kept) {
     if (overBy(ctx, decisions, d.svc.gpu) <= 0) continue;
     const depth = sleepDepth(ctx, d.svc);
-    const room = `its ${mb(d.svc.vramMb)} do not fit beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+    const room = `its ${mb(vramOf(d.svc, AWAKE, ctx.sizes))} do not fit beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
     if (depth && d.obs.state === 'running') {
       Object.assign(d, { action: 'sleep', depth, fate: asleep(depth), reason: `${d.why}; sleeps: ${room}` });
       ctx.notes.push(`${d.svc.name} sleeps rather than staying awake: ${room}.`);
@@ -371,12 +396,13 @@ function deepenForRam(ctx: Ctx, decisions: Decision[]): void {
   if (ramOver(ctx, decisions) <= 0) return;
   const l1 = decisions
     .filter((d) => d.action === 'sleep' && d.depth === 'l1' && ctx.caps(d.svc).sleepLevels.includes('l2'))
-    .sort((a, b) => b.svc.sleepRamMb - a.svc.sleepRamMb);
+    .sort((a, b) => ramOf(b.svc, asleep('l1'), ctx.sizes) - ramOf(a.svc, asleep('l1'), ctx.sizes));
   for (const d of l1) {
     if (ramOver(ctx, decisions) <= 0) return;
+    const weights = ramOf(d.svc, asleep('l1'), ctx.sizes);
     Object.assign(d, { depth: 'l2', fate: asleep('l2'), reason: `${d.why}; sleeps (L2: host RAM budget)` });
     ctx.notes.push(
-      `${d.svc.name} sleeps at L2 instead of L1: the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot also hold its ${mb(d.svc.sleepRamMb)} of weights; its wake takes ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l2'))} instead of ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l1'))}.`,
+      `${d.svc.name} sleeps at L2 instead of L1: the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot also hold its ${mb(weights)} of weights; its wake takes ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l2'))} instead of ~${formatMs(ctx.est.ms(d.svc, 'wake', 'l1'))}.`,
     );
   }
 }
@@ -432,11 +458,11 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
     for (let mask = 0; mask < 1 << candidates.length; mask++) {
       if (!fits(mask)) continue;
       const kept = candidates.map((_, i) => i).filter((i) => mask & (1 << i));
-      const score = [kept.reduce((s, i) => s + value[i], 0), kept.reduce((s, i) => s + candidates[i].length, 0), -kept.reduce((s, i) => s + weight(candidates[i]), 0)];
+      const score = [kept.reduce((s, i) => s + value[i], 0), kept.reduce((s, i) => s + candidates[i].length, 0), -kept.reduce((s, i) => s + weight(ctx, candidates[i], fates[i]), 0)];
       if (better(score, bestScore)) [best, bestScore] = [mask, score];
     }
   } else {
-    const order = candidates.map((_, i) => i).sort((a, b) => value[b] / weight(candidates[b]) - value[a] / weight(candidates[a]));
+    const order = candidates.map((_, i) => i).sort((a, b) => value[b] / weight(ctx, candidates[b], fates[b]) - value[a] / weight(ctx, candidates[a], fates[a]));
     for (const i of order) if (fits(best | (1 << i))) best |= 1 << i;
   }
   fits(best);
@@ -444,14 +470,14 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
   candidates.forEach((g, i) => {
     setFates(i, (best & (1 << i)) !== 0);
     if (best & (1 << i)) return;
-    const residueMb = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : g[0].svc.sleepVramMb;
+    const residueMb = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : vramOf(g[0].svc, fates[i][0], ctx.sizes);
     const router = g.length > 1 ? `the router ${g[0].svc.unit} (${g.map((d) => d.svc.name).join(', ')}) stops: ` : '';
-    for (const d of g) {
+    for (const [j, d] of g.entries()) {
       const wasSleepStep = d.action === 'sleep';
       const ramOnly = !vramWasOver.has(d.svc.gpu);
       const where = `beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
       const cause = ramOnly
-        ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(d.svc.sleepRamMb)}`
+        ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(ramOf(d.svc, fates[i][j], ctx.sizes))}`
         : alone.get(i)
           ? `its ${mb(residueMb)} residue does not fit ${where}`
           : `its ${mb(residueMb)} residue does not fit ${where} together with the residues kept (${keptNames.join(', ') || 'none'})`;
@@ -468,9 +494,11 @@ function better(a: number[], b: number[]): boolean {
   return false;
 }
 
-function weight(g: Decision[]): number {
-  const vram = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : g[0].svc.sleepVramMb;
-  return Math.max(1, vram + g.reduce((s, d) => s + d.svc.sleepRamMb, 0));
+/** The memory a kept residue holds: a sleeper's, or a shared router's once for all its models (`fates`: theirs asleep). */
+function weight(ctx: Ctx, g: Decision[], fates: Fate[] = g.map((d) => d.fate)): number {
+  const ram = g.reduce((s, d, i) => s + ramOf(d.svc, fates[i], ctx.sizes), 0);
+  const vram = g.length > 1 ? routerResidueMb(g.map((d) => d.svc)) : vramOf(g[0].svc, fates[0], ctx.sizes);
+  return Math.max(1, vram + ram);
 }
 
 /** (4) What still does not fit after giving up everything that can be given up. */
@@ -478,10 +506,10 @@ function refusal(ctx: Ctx, decisions: Decision[]): Refusal | undefined {
   for (const [g, total] of ctx.totals) {
     if (total === undefined || overBy(ctx, decisions, g) <= 0) continue;
     const on = decisions.filter((d) => d.svc.gpu === g);
-    const awake = on.filter((d) => d.incoming).reduce((s, d) => s + vramOf(d.svc, d.fate), 0);
-    const rest = usage(decisions, g) - awake;
+    const awake = on.filter((d) => d.incoming).reduce((s, d) => s + vramOf(d.svc, d.fate, ctx.sizes), 0);
+    const rest = usage(ctx, decisions, g) - awake;
     const margin = ctx.config.budget.marginMb;
-    const needed = usage(decisions, g) + foreign(ctx, g) + margin;
+    const needed = usage(ctx, decisions, g) + foreign(ctx, g) + margin;
     const parts = [`its services need ${awake} MB awake`];
     if (rest > 0) parts.push(`other services ${rest} MB`);
     parts.push(`other processes hold ${foreign(ctx, g)} MB`, `the margin is ${margin} MB`);
@@ -491,7 +519,7 @@ function refusal(ctx: Ctx, decisions: Decision[]): Refusal | undefined {
   }
   const over = ramOver(ctx, decisions);
   if (over > 0) {
-    const needed = ramAfter(decisions);
+    const needed = ramAfter(ctx, decisions);
     const reason = `the sleeping services need ${needed} MB of host RAM, but budget.host_ram_mb is ${ctx.config.budget.hostRamMb} MB.`;
     ctx.notes.push(reason);
     return { reason, neededMb: needed, availableMb: ctx.config.budget.hostRamMb };
@@ -508,7 +536,8 @@ function toStep(ctx: Ctx, d: Decision): PlanStep {
     depth: d.action === 'sleep' ? d.depth : undefined,
     reason: d.reason,
     estimateMs: stepEstimate(ctx, d),
-    vramAfterMb: vramOf(d.svc, d.fate),
+    vramAfterMb: vramOf(d.svc, d.fate, ctx.sizes),
+    ...(d.fate.kind !== 'off' ? { vramSource: sourceOf(d.svc, d.fate, ctx.sizes) } : {}),
     fromState: d.obs.state,
     fromSleep: d.obs.sleep,
     gpu: d.svc.gpu,
@@ -571,27 +600,36 @@ function coldStartWhy(ctx: Ctx, d: Decision): string {
   const total = ctx.totals.get(d.svc.gpu);
   if (!from || total === undefined) return 'it is stopped, so there is no process to wake';
   const services = (n: string) => ctx.config.services.get(n);
-  const awake = from.services.map(services).filter((s) => s?.gpu === d.svc.gpu).reduce((sum, s) => sum + (s?.vramMb ?? 0), 0);
+  const awake = from.services.map(services).filter((s) => s?.gpu === d.svc.gpu).reduce((sum, s) => sum + (s ? vramOf(s, AWAKE, ctx.sizes) : 0), 0);
   const room = total - awake - foreign(ctx, d.svc.gpu) - ctx.config.budget.marginMb;
   const where = `beside ${from.name} on this ${card(total)}`;
-  if (d.svc.sleepVramMb > room) return `its ${mb(d.svc.sleepVramMb)} residue does not fit ${where}`;
+  const residueOf = (s: ServiceConfig): number => {
+    const depth = sleepDepth(ctx, s);
+    return depth ? vramOf(s, asleep(depth), ctx.sizes) : 0;
+  };
+  const own = residueOf(d.svc);
+  if (own > room) return `its ${mb(own)} residue does not fit ${where}`;
   const residues = [...ctx.config.services.values()]
     .filter((s) => s.gpu === d.svc.gpu && !from.services.includes(s.name) && depthFor(s.sleep))
-    .reduce((sum, s) => sum + s.sleepVramMb, 0);
+    .reduce((sum, s) => sum + residueOf(s), 0);
   if (residues > room) {
-    return `it is stopped: beside ${from.name} this ${card(total)} keeps only ${mb(Math.max(0, room))} of sleeping residues, and its ${mb(d.svc.sleepVramMb)} residue was not among them`;
+    return `it is stopped: beside ${from.name} this ${card(total)} keeps only ${mb(Math.max(0, room))} of sleeping residues, and its ${mb(own)} residue was not among them`;
   }
   return 'it is stopped, so there is no process to wake';
 }
 
 function budgets(ctx: Ctx, decisions: Decision[]): Budget[] {
   return [...ctx.totals].map(([g, total]) => {
-    const before = decisions.filter((d) => d.svc.gpu === g).reduce((s, d) => s + vramOf(d.svc, fateOf(d.obs)), 0);
+    const on = decisions.filter((d) => d.svc.gpu === g);
+    const before = on.reduce((s, d) => s + vramOf(d.svc, fateOf(d.obs), ctx.sizes), 0);
+    const holding = on.filter((d) => d.fate.kind !== 'off' && vramOf(d.svc, d.fate, ctx.sizes) > 0);
+    const from = (src: string): string[] => holding.filter((d) => sourceOf(d.svc, d.fate, ctx.sizes) === src).map((d) => d.svc.name);
     return {
       gpu: g,
       totalMb: total,
       beforeMb: observedUsedMb(ctx.obs, g) ?? before + foreign(ctx, g),
-      afterMb: usage(decisions, g) + foreign(ctx, g),
+      afterMb: usage(ctx, decisions, g) + foreign(ctx, g),
+      sources: { measured: from('measured'), declared: from('declared'), unknown: from('unknown') },
       marginMb: ctx.config.budget.marginMb,
       foreignMb: foreign(ctx, g),
     };

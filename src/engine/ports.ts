@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import type { Driver } from './driverPort';
+import type { Footprints } from './footprints';
 import type { Logger } from './logger';
 import type { Gpu, HttpClient, Systemd } from './machinePorts';
 import type { SwitchRecord, SwitchState } from './types';
@@ -19,6 +20,9 @@ export interface StateStore {
   appendHistory(record: SwitchRecord): Promise<void>;
   /** The last `limit` records, oldest first. */
   readHistory(limit: number): Promise<SwitchRecord[]>;
+  /** The learned footprints ({} when none or unreadable). */
+  readFootprints(): Promise<Footprints>;
+  writeFootprints(footprints: Footprints): Promise<void>;
 }
 
 /** Who asks for the lock: shown to the loser as "switch in progress by PID N (→ rag)". */

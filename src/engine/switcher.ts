@@ -1,11 +1,13 @@
 import type { Config, ServiceConfig } from '../config/types';
 import type { GpuSnapshot } from './machinePorts';
 import { GpumodError, isGpumodError } from '../errors';
-import { AWAKE, card, depthFor, fateOf, gpuTotalMb, vramOf } from './budget';
+import { AWAKE, card, depthFor, fateOf, gpuTotalMb, sourceOf, vramOf, type Sizes } from './budget';
 import { currentMode } from './currentMode';
 import { formatMs } from './deadline';
 import { execute } from './executor';
+import { measuredNow, type Footprints } from './footprints';
 import { estimates } from './history';
+import { learnFrom } from './learn';
 import { lookAgainAtUnknown, observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
 import type { EnginePorts, ObservePorts } from './ports';
@@ -75,6 +77,8 @@ export interface Preview {
   from: string | undefined;
   /** The state file as it was (the recorded mode, the readiness answers). */
   prior: SwitchState | undefined;
+  /** The learned footprints, this observation included. */
+  footprints: Footprints;
 }
 
 /**
@@ -95,21 +99,23 @@ export async function previewPlan(
     ports.store.readState(),
   ]);
   explainEnded(config, obs, prior);
+  const footprints = await learnFrom(config, obs, ports.store, ports.log);
   const from = currentMode(config, obs, prior?.mode).mode;
   const plan = makePlan(config, obs, target, {
     estimates: estimates(history),
+    measured: measuredNow(footprints, config, obs),
     orphanPolicy: opts.orphanPolicy,
     currentMode: from,
     capabilities: (svc) => ports.drivers(svc).capabilities(svc),
   });
-  return { plan, observation: obs, from, prior };
+  return { plan, observation: obs, from, prior, footprints };
 }
 
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
   const startedAt = ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
   const seen = await lookAgainAtUnknown(config, await observe(config, ports, signal), ports, signal);
-  const { plan, observation: obs, from, prior } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
+  const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
   const references = currentAnswers(prior?.answers, obs);
   opts.onPlan?.(plan);
   if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
@@ -173,6 +179,8 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     }
   }
   const observation = final ?? (await observe(config, ports, new AbortController().signal));
+  // The verification does not query the GPU: it adds the sleepers' host RAM; the next observation the VRAM.
+  await learnFrom(config, observation, ports.store, ports.log, footprints);
   const mode = ok ? target : currentMode(config, observation, from).mode;
   const totalMs = ports.clock.now() - startedAt;
   await commitState(ports, { ...stateOf(observation, mode, ports.clock.now()), answers: currentAnswers(references, observation, exec.answers) });
@@ -333,6 +341,7 @@ export async function serviceAction(
   try {
     const signal = opts.signal ?? new AbortController().signal;
     const [obs, prior] = await Promise.all([observe(config, ports, signal), ports.store.readState()]);
+    const footprints = await learnFrom(config, obs, ports.store, ports.log);
     const o = obs.services.get(name);
     const state = o?.state ?? 'unknown';
     const caps = ports.drivers(svc).capabilities(svc);
@@ -344,7 +353,7 @@ export async function serviceAction(
       // Its port-mates hold the port it needs: starting it could only fail (or take their clients).
       const holder = svc.alternatives.find((a) => !['stopped', 'failed'].includes(obs.services.get(a)?.state ?? 'stopped'));
       if (holder) throw new GpumodError('USAGE', `cannot ${action} ${name}: ${holder} is ${obs.services.get(holder)?.state} on the same ${svc.host}:${svc.port}; stop it first, or switch to a mode with ${name}`);
-      if (!opts.force) checkRoom(config, obs, svc);
+      if (!opts.force) checkRoom(config, obs, svc, { measured: measuredNow(footprints, config, obs) });
     }
 
     const startedAt = ports.clock.now();
@@ -376,6 +385,7 @@ export async function serviceAction(
       }
     }
     const after = await observe(config, ports, new AbortController().signal);
+    await learnFrom(config, after, ports.store, ports.log, footprints);
     const mode = currentMode(config, after, prior?.mode).mode;
     const totalMs = ports.clock.now() - startedAt;
     await commitState(ports, { ...stateOf(after, mode, ports.clock.now()), answers: currentAnswers(prior?.answers, after, fresh) });
@@ -421,17 +431,19 @@ async function readyChecked(
 }
 
 /** Waking one service by hand must not push the card over: say so with the numbers (force overrides). */
-function checkRoom(config: Config, obs: Observation, svc: ServiceConfig): void {
+function checkRoom(config: Config, obs: Observation, svc: ServiceConfig, sizes: Sizes): void {
   const total = gpuTotalMb(config, obs, svc.gpu);
   if (total === undefined) return;
-  const on = [...config.services.values()].filter((s) => s.gpu === svc.gpu);
-  const used = on.reduce((sum, s) => sum + vramOf(s, s.name === svc.name ? AWAKE : fateOf(obs.services.get(s.name))), 0);
   const foreign = obs.foreignMb.get(svc.gpu) ?? 0;
+  const room: Sizes = { ...sizes, wholeCard: () => Math.max(0, total - foreign - config.budget.marginMb) };
+  const on = [...config.services.values()].filter((s) => s.gpu === svc.gpu);
+  const used = on.reduce((sum, s) => sum + vramOf(s, s.name === svc.name ? AWAKE : fateOf(obs.services.get(s.name)), room), 0);
+  const own = vramOf(svc, AWAKE, room);
   const needed = used + foreign + config.budget.marginMb;
   if (needed > total) {
     throw new GpumodError(
       'BUDGET',
-      `${svc.name} needs ${svc.vramMb} MB awake; with the other services (${used - svc.vramMb} MB), other processes (${foreign} MB) and the margin (${config.budget.marginMb} MB) that is ${needed} MB, but GPU ${svc.gpu} (${card(total)}) has ${total} MB. Sleep or stop something first, or force.`,
+      `${svc.name} needs ${own} MB awake${sourceOf(svc, AWAKE, room) === 'unknown' ? ' (its size is unknown: no vram_mb, never measured)' : ''}; with the other services (${used - own} MB), other processes (${foreign} MB) and the margin (${config.budget.marginMb} MB) that is ${needed} MB, but GPU ${svc.gpu} (${card(total)}) has ${total} MB. Sleep or stop something first, or force.`,
     );
   }
 }

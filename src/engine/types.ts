@@ -13,6 +13,8 @@ export interface ServiceObservation {
   healthy: boolean;
   /** VRAM attributed to the unit's processes by cgroup, when a GPU is visible. */
   vramMb?: number;
+  /** Host RAM resident in the unit's processes, read for sleepers that keep weights in RAM (L1, router, hook). */
+  ramMb?: number;
   unit?: UnitStatus;
   /** Why the state is what it is, for tooltips and `status` (e.g. "unit failed: exit-code 3"). */
   detail?: string;
@@ -43,6 +45,8 @@ export interface PlanStep {
   estimateMs: number;
   /** VRAM after the step for this service, MB. */
   vramAfterMb: number;
+  /** Where vramAfterMb comes from (absent when the service ends up holding nothing). */
+  vramSource?: 'measured' | 'declared' | 'unknown';
   /** The observed state before the switch: a rollback returns the service here. */
   fromState: ServiceState;
   fromSleep?: SleepDepth;
@@ -61,6 +65,8 @@ export interface Budget {
   afterMb: number;
   marginMb: number;
   foreignMb: number;
+  /** The services holding memory after the switch, by where their figure comes from. */
+  sources: { measured: string[]; declared: string[]; unknown: string[] };
 }
 
 /** Why a plan cannot be carried out, with the numbers. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 /** A process as recorded in a file (the lock, the in-progress marker): its PID and its start time. */
 export interface RecordedProcess {
@@ -33,4 +34,14 @@ export function pidAlive(p: number | RecordedProcess): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return typeof p === 'number' || (p.procStart !== undefined && procStartTime(pid) === p.procStart);
+}
+
+/** Resident memory of a process (/proc/PID/status VmRSS), kB; undefined when it is gone or unreadable. */
+export async function rssKb(pid: number): Promise<number | undefined> {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 // The engine's files under $XDG_STATE_HOME/gpumod: state.json (the current mode and any switch in
-// progress) and history.jsonl (one switch a line). Both rewritten atomically: a crash mid-write
+// progress), history.jsonl (one switch a line) and footprints.json (the memory each service was
+// measured holding). All rewritten atomically: a crash mid-write
 // leaves the previous valid file, and a torn or foreign line is skipped, never fatal.
 import { join } from 'node:path';
 import { errorMessage } from '../errors';
@@ -19,6 +20,8 @@ export interface JsonFiles {
   writeState(value: unknown): Promise<void>;
   appendHistory(value: unknown): Promise<void>;
   readHistory(limit: number): Promise<unknown[]>;
+  readFootprints(): Promise<unknown>;
+  writeFootprints(value: unknown): Promise<void>;
   readonly dir: string;
 }
 
@@ -36,23 +39,29 @@ async function readLines(path: string): Promise<unknown[]> {
   return out;
 }
 
+async function readOrNothing(path: string, what: string, log?: Pick<Logger, 'warn'>): Promise<unknown> {
+  try {
+    return await readJsonFile(path);
+  } catch (e) {
+    log?.warn(`ignoring ${what}: ${errorMessage(e)}`);
+    return undefined;
+  }
+}
+
 export function createJsonFiles(dir: string, log?: Pick<Logger, 'warn'>): JsonFiles {
   const statePath = join(dir, 'state.json');
   const historyPath = join(dir, 'history.jsonl');
+  const footprintsPath = join(dir, 'footprints.json');
   // Appends within one process are serialised so two never read the same old file.
   let chain: Promise<void> = Promise.resolve();
   return {
     dir,
-    async readState(): Promise<unknown> {
-      try {
-        return await readJsonFile(statePath);
-      } catch (e) {
-        // Unreadable state is no state: the next observation tells the truth, the next switch rewrites it.
-        log?.warn(`ignoring the state file: ${errorMessage(e)}`);
-        return undefined;
-      }
-    },
+    // Unreadable state is no state: the next observation tells the truth, the next switch rewrites it.
+    readState: () => readOrNothing(statePath, 'the state file', log),
     writeState: (value) => writeJsonFileAtomic(statePath, value),
+    // Unreadable footprints are none: the declared figures stand in until the next measurement.
+    readFootprints: () => readOrNothing(footprintsPath, 'the footprints file', log),
+    writeFootprints: (value) => writeJsonFileAtomic(footprintsPath, value),
     appendHistory(value: unknown): Promise<void> {
       chain = chain.then(async () => {
         const lines = (await readLines(historyPath)).slice(-(HISTORY_LIMIT - 1));

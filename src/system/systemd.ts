@@ -7,6 +7,7 @@ import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env, type ProcessResult } from './process';
 import type { ProcessOptions, Systemd, UnitStatus } from '../engine/machinePorts';
 import { parseJournalJson, type JournalEntry } from './journal';
+import { rssKb } from './pids';
 
 /** The properties `show` asks for; the manager prints them in its own order, so they are parsed by key. */
 export const SHOW_PROPERTIES = [
@@ -19,6 +20,7 @@ export const SHOW_PROPERTIES = [
   'ControlGroup',
   'NRestarts',
   'StateChangeTimestampMonotonic',
+  'ExecStart',
 ] as const;
 
 export interface SystemdOptions {
@@ -97,6 +99,7 @@ export function unitStatusFromShow(
   now: { epochUs: number; monotonicUs: number } = { epochUs: Date.now() * 1000, monotonicUs: monotonicNowUs() },
 ): UnitStatus {
   const mono = int(map.get('StateChangeTimestampMonotonic'));
+  const execStart = execArgv(map.get('ExecStart'));
   return {
     unit,
     loadState: map.get('LoadState') ?? 'unknown',
@@ -108,7 +111,18 @@ export function unitStatusFromShow(
     controlGroup: map.get('ControlGroup') ?? '',
     nRestarts: int(map.get('NRestarts')),
     stateChangeUs: mono > 0 ? Math.max(0, now.epochUs - (now.monotonicUs - mono)) : 0,
+    ...(execStart !== undefined ? { execStart } : {}),
   };
+}
+
+/**
+ * The command lines of an ExecStart value, `{ path=… ; argv[]=… ; ignore_errors=no ; start_time=[…] ;
+ * pid=… }` per command: only the argv, since the run-time fields change at every start.
+ */
+export function execArgv(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const argv = [...value.matchAll(/argv\[\]=(.*?) ; ignore_errors=/g)].map((m) => m[1]);
+  return argv.length > 0 ? argv.join('\n') : value.trim();
 }
 
 /** Every PID in a cgroup directory and its descendants (services with Delegate= have sub-cgroups). */
@@ -166,6 +180,16 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     return r.stdout;
   };
 
+  const unitPids = async (status: UnitStatus): Promise<number[]> => {
+    const cg = status.controlGroup;
+    if (!cg || !cg.startsWith('/') || cg.split('/').includes('..')) return [];
+    const found = new Set<number>();
+    // Hybrid hierarchy (unified + name=systemd) or pure cgroup v2; read every one that exists.
+    const candidates = [join(cgroupRoot, 'unified', cg), join(cgroupRoot, 'systemd', cg), join(cgroupRoot, cg)];
+    await Promise.all(candidates.map((dir) => cgroupPids(dir, found)));
+    return [...found].sort((a, b) => a - b);
+  };
+
   return {
     async show(unit, opts) {
       validateUnitName(unit);
@@ -196,14 +220,14 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
       return parseJournalJson(await journalctl(unit, lines, 'json', opts));
     },
 
-    async pids(status) {
-      const cg = status.controlGroup;
-      if (!cg || !cg.startsWith('/') || cg.split('/').includes('..')) return [];
-      const found = new Set<number>();
-      // Hybrid hierarchy (unified + name=systemd) or pure cgroup v2; read every one that exists.
-      const candidates = [join(cgroupRoot, 'unified', cg), join(cgroupRoot, 'systemd', cg), join(cgroupRoot, cg)];
-      await Promise.all(candidates.map((dir) => cgroupPids(dir, found)));
-      return [...found].sort((a, b) => a - b);
+    pids: unitPids,
+
+    async rssMb(status) {
+      const pids = await unitPids(status);
+      if (pids.length === 0) return undefined;
+      const kb = await Promise.all(pids.map(rssKb));
+      // A process that exited between the listing and the read holds nothing.
+      return Math.round(kb.reduce((sum: number, k) => sum + (k ?? 0), 0) / 1024);
     },
 
     async runTransient(unit, argv, props = {}, opts) {

@@ -4,6 +4,8 @@ import type { Config, ServiceConfig } from '../config/types';
 import type { DriverCapabilities } from '../engine/driverPort';
 import { driverFor } from '../drivers/registry';
 import { currentMode } from '../engine/currentMode';
+import { measuredNow } from '../engine/footprints';
+import { learnFrom } from '../engine/learn';
 import { observe } from '../engine/observe';
 import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
@@ -165,7 +167,9 @@ export class Controller implements vscode.Disposable {
       const cur = currentMode(config, obs, recorded?.mode);
       const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching) ? recorded.switching : undefined;
       const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
-      this.set({ observation: obs, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
+      // A file read and, when a figure moved, an atomic write: no extra process per poll.
+      const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, this.log), config, obs);
+      this.set({ observation: obs, measured, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
     } catch (e) {
       this.log.warn(`observe failed: ${errorMessage(e)}`);
     }

@@ -87,7 +87,7 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
     const svc = s.config?.services.get(node.name) as ServiceConfig;
     const o = s.observation?.services.get(node.name);
-    const m = serviceItem(svc, o);
+    const m = serviceItem(svc, o, s.measured?.get(node.name));
     const item = new vscode.TreeItem(m.name);
     item.id = `svc:${node.parent ?? ''}:${node.name}`;
     item.description = m.description;

@@ -2,6 +2,8 @@ import type { Config, ServiceConfig } from '../config/types';
 import type { SleepDepth } from '../engine/driverPort';
 import { mb } from '../engine/budget';
 import { formatMs } from '../engine/deadline';
+import type { Measured } from '../engine/footprints';
+import { figuresText, heldBy, heldText } from '../engine/heldMemory';
 import type { Observation, ServiceObservation } from '../engine/types';
 
 /**
@@ -12,6 +14,8 @@ export interface UiState {
   configState: 'loading' | 'missing' | 'invalid' | 'ok';
   config?: Config;
   observation?: Observation;
+  /** The learned footprints that apply to the observed units, by service. */
+  measured?: ReadonlyMap<string, Measured>;
   mode?: string;
   drift: string[];
   /** A switch under way, in this window or another (from the shared state file). */
@@ -38,9 +42,13 @@ export function vramSummary(obs: Observation | undefined): string | undefined {
   return `${gb(used)}/${gb(total)} GB`;
 }
 
-/** The VRAM a service holds, when it holds any: a stopped service's "0 MB" is noise. */
-export function heldVram(o: ServiceObservation | undefined): string | undefined {
-  return o?.vramMb ? mb(o.vramMb) : undefined;
+/**
+ * The VRAM a service holds, when it holds any (a stopped service's "0 MB" is noise): as observed, or
+ * without a GPU in view, the figure gpumod measured or the config declares, marked as such.
+ */
+export function heldVram(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured): string | undefined {
+  const h = heldBy(svc, o, measured);
+  return h ? heldText(h) : undefined;
 }
 
 export function stateText(o: ServiceObservation | undefined): string {
@@ -90,7 +98,7 @@ export function servicesTable(state: UiState, now: number): string {
   lines.push('| Service | State | VRAM |', '|---|---|--:|');
   for (const svc of cfg.services.values()) {
     const o = state.observation?.services.get(svc.name);
-    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${heldVram(o) ?? '–'} |`);
+    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${heldVram(svc, o, state.measured?.get(svc.name)) ?? '–'} |`);
   }
   const obs = state.observation;
   lines.push('');
@@ -149,9 +157,9 @@ export function serviceIcon(o: ServiceObservation | undefined): { icon: IconName
   }
 }
 
-export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined): ServiceItemModel {
+export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured): ServiceItemModel {
   const parts = [stateText(o)];
-  const vram = heldVram(o);
+  const vram = heldVram(svc, o, measured);
   if (vram) parts.push(vram);
   parts.push(`:${svc.port}`);
   const since = o?.unit?.stateChangeUs ? new Date(o.unit.stateChangeUs / 1000).toLocaleTimeString() : undefined;
@@ -159,7 +167,7 @@ export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefine
     `**${escapeMd(svc.name)}** — ${escapeMd(stateText(o))}`,
     '',
     `unit \`${svc.unit}\` · driver ${svc.driver} · ${svc.host}:${svc.port}`,
-    `VRAM ${mb(svc.vramMb)} awake${svc.sleep !== 'none' ? `, ${mb(svc.sleepVramMb)} asleep (${svc.sleep})` : ''}`,
+    figuresText(svc, measured),
     ...(since ? [`last transition ${since}${o?.unit ? ` (${o.unit.activeState}/${o.unit.subState})` : ''}`] : []),
     ...(o?.detail ? ['', escapeMd(o.detail)] : []),
   ].join('\n\n');

@@ -59,6 +59,15 @@ describe('config loader', () => {
     assert.equal(big.sleepRamMb, 6400);
   });
 
+  it('vram_mb may be left out: the service is of unknown size until measured, the residue takes its default', () => {
+    const s = ok(ONE('    driver: vllm\n    unit: a.service\n    port: 7000\n    sleep: l1')).services.get('a')!;
+    assert.deepEqual(s.undeclared, ['vram_mb', 'sleep_vram_mb', 'sleep_ram_mb']);
+    assert.equal(s.vramMb, 0);
+    assert.equal(s.sleepVramMb, 2600);
+    assert.equal(s.sleepRamMb, 0);
+    assert.equal(ok(ONE(`${VLLM}\n    sleep_vram_mb: 500`)).services.get('a')!.undeclared?.join(), 'sleep_ram_mb');
+  });
+
   it('reports a wrong type with file, line, column, value and expectation', () => {
     assert.deepEqual(problems(ONE(VLLM.replace('vram_mb: 1000', 'vram_mb: lots'))), [
       'gpumod.yaml:6:14: vram_mb: expected a whole number, got "lots"',

@@ -1,6 +1,7 @@
 import type { Config, ServiceConfig } from '../../../src/config/types';
 import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/engine/driverPort';
 import { configCapabilities } from '../../../src/engine/planner';
+import type { Footprints } from '../../../src/engine/footprints';
 import type { EnginePorts, LockRequest, StateStore, SwitchLock } from '../../../src/engine/ports';
 import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
 import { GpumodError } from '../../../src/errors';
@@ -42,6 +43,17 @@ interface Svc {
   pid: number;
   /** Woken while in `wakeDrifts`: answers differ from a fresh start's until the process restarts. */
   drifted?: boolean;
+  /** What the server really holds, where it differs from the config's declarations. */
+  actual: Actual;
+  /** The unit's ExecStart as `systemctl show` parses it (a change resets learned footprints). */
+  execStart: string;
+}
+
+/** Memory a fake server really holds: VRAM awake, VRAM asleep (any depth), host RAM asleep. */
+export interface Actual {
+  vram?: number;
+  residue?: number;
+  ram?: number;
 }
 
 export interface Call {
@@ -95,6 +107,8 @@ export class FakeMachine {
         vram: 0,
         healthy: false,
         pid: 0,
+        actual: {},
+        execStart: `/usr/bin/${cfg.name} --port ${cfg.port}`,
       });
     }
   }
@@ -108,11 +122,17 @@ export class FakeMachine {
       if (st === 'stopped' || st === 'failed') {
         Object.assign(s, { active: st === 'failed' ? 'failed' : 'inactive', model: 'down', depth: undefined, vram: 0, healthy: false, pid: 0 });
       } else if (st === 'running') {
-        Object.assign(s, { active: 'active', model: 'awake', depth: undefined, vram: s.cfg.vramMb, healthy: true, pid: this.nextPid++ });
+        Object.assign(s, { active: 'active', model: 'awake', depth: undefined, vram: awakeMb(s), healthy: true, pid: this.nextPid++ });
       } else {
-        Object.assign(s, { active: 'active', model: 'asleep', depth: st, vram: s.cfg.sleepVramMb, healthy: true, pid: this.nextPid++ });
+        Object.assign(s, { active: 'active', model: 'asleep', depth: st, vram: residueMb(s), healthy: true, pid: this.nextPid++ });
       }
     }
+    return this;
+  }
+
+  /** The service really holds these figures from its next state change on (a drifted declaration). */
+  holds(name: string, actual: Actual): this {
+    this.svc(name).actual = { ...actual };
     return this;
   }
 
@@ -211,6 +231,7 @@ export class FakeMachine {
         controlGroup: `/user.slice/${unit}`,
         nRestarts: 0,
         stateChangeUs: 0,
+        execStart: s.execStart,
       };
     },
     start: async (unit: string, opts?: ProcessOptions): Promise<void> => {
@@ -225,9 +246,9 @@ export class FakeMachine {
       s.pid = this.nextPid++;
       if (s.cfg.driver === 'llamacpp') {
         // The router comes up with no model loaded; awaitReady loads it.
-        Object.assign(s, { model: 'asleep', depth: 'router', vram: s.cfg.sleepVramMb, healthy: true });
+        Object.assign(s, { model: 'asleep', depth: 'router', vram: residueMb(s), healthy: true });
       } else {
-        Object.assign(s, { model: 'loading', readyAt: this.clock.now() + s.timing.coldMs, vram: s.cfg.vramMb, healthy: false });
+        Object.assign(s, { model: 'loading', readyAt: this.clock.now() + s.timing.coldMs, vram: awakeMb(s), healthy: false });
       }
     },
     stop: async (unit: string, opts?: ProcessOptions): Promise<void> => {
@@ -251,6 +272,10 @@ export class FakeMachine {
     isActive: async (unit: string) => this.byUnit(unit).active,
     journal: async () => '',
     pids: async (status) => (status.mainPid ? [status.mainPid] : []),
+    rssMb: async (status) => {
+      const s = this.byUnit(status.unit);
+      return s.model === 'asleep' ? (s.actual.ram ?? s.cfg.sleepRamMb) : 0;
+    },
   };
 
   private async snapshot(opts?: ProcessOptions): Promise<GpuSnapshot> {
@@ -295,7 +320,7 @@ export class FakeMachine {
         await m.clock.sleep(s.timing.sleepMs, ctx.signal);
         Object.assign(s, { model: 'asleep', depth });
         // A process that frees memory and stays alive shows it at the first poll (anchors.md: 23-29 ms).
-        if (!m.sleepFreesNothing.has(cfg.name)) s.pending = { at: m.clock.now() + 25, to: cfg.sleepVramMb };
+        if (!m.sleepFreesNothing.has(cfg.name)) s.pending = { at: m.clock.now() + 25, to: residueMb(s) };
       },
       async wake(_svc, ctx: DriverContext): Promise<void> {
         m.record('wake', cfg.name);
@@ -304,7 +329,7 @@ export class FakeMachine {
         if (s.active !== 'active') throw new GpumodError('HTTP_UNREACHABLE', `${cfg.name} is not running`);
         if (s.model === 'awake') return;
         await m.clock.sleep(s.timing.wakeMs[s.depth ?? 'l1'] ?? 500, ctx.signal);
-        Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, pending: undefined, healthy: kind !== 'unhealthy', drifted: m.wakeDrifts.has(cfg.name) });
+        Object.assign(s, { model: 'awake', depth: undefined, vram: awakeMb(s), pending: undefined, healthy: kind !== 'unhealthy', drifted: m.wakeDrifts.has(cfg.name) });
       },
       async awaitReady(_svc, ctx: DriverContext): Promise<void> {
         m.record('awaitReady', cfg.name);
@@ -312,7 +337,7 @@ export class FakeMachine {
         m.settle(s);
         if (cfg.driver === 'llamacpp' && s.model === 'asleep') {
           await m.clock.sleep(s.timing.coldMs, ctx.signal);
-          Object.assign(s, { model: 'awake', depth: undefined, vram: cfg.vramMb, healthy: true });
+          Object.assign(s, { model: 'awake', depth: undefined, vram: awakeMb(s), healthy: true });
           return;
         }
         if (s.readyAt !== undefined) await m.clock.sleep(s.readyAt - m.clock.now(), ctx.signal);
@@ -328,6 +353,9 @@ export class FakeMachine {
   }
 }
 
+const awakeMb = (s: Svc): number => s.actual.vram ?? s.cfg.vramMb;
+const residueMb = (s: Svc): number => s.actual.residue ?? s.cfg.sleepVramMb;
+
 const unusedHttp: HttpClient = {
   request: async () => {
     throw new Error('the engine must not call HTTP itself: drivers do');
@@ -338,6 +366,8 @@ export class MemoryStore implements StateStore {
   state: SwitchState | undefined;
   readonly writes: SwitchState[] = [];
   readonly history: SwitchRecord[] = [];
+  footprints: Footprints = {};
+  footprintWrites = 0;
 
   async readState(): Promise<SwitchState | undefined> {
     return this.state && structuredClone(this.state);
@@ -351,6 +381,13 @@ export class MemoryStore implements StateStore {
   }
   async readHistory(limit: number): Promise<SwitchRecord[]> {
     return this.history.slice(-limit);
+  }
+  async readFootprints(): Promise<Footprints> {
+    return structuredClone(this.footprints);
+  }
+  async writeFootprints(f: Footprints): Promise<void> {
+    this.footprints = structuredClone(f);
+    this.footprintWrites++;
   }
 }
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { isGpumodError } from '../../../src/errors';
-import { SHOW_PROPERTIES, parseShow, unitStatusFromShow, validateUnitName } from '../../../src/system/systemd';
+import { SHOW_PROPERTIES, execArgv, parseShow, unitStatusFromShow, validateUnitName } from '../../../src/system/systemd';
 
 // Recorded from systemd 252 (the manager's order, not the -p order).
 const RUNNING = [
@@ -19,6 +19,18 @@ const RUNNING = [
 const NOT_FOUND = ['MainPID=0', 'Result=success', 'NRestarts=0', 'ExecMainStatus=0', 'ControlGroup=', 'LoadState=not-found', 'ActiveState=inactive', 'SubState=dead', 'StateChangeTimestampMonotonic=0', ''].join('\n');
 
 describe('system/systemd parseShow', () => {
+  it('keeps the argv of ExecStart, without the run-time fields that change at every start', () => {
+    const run = (pid: number, at: string): string =>
+      `ExecStart={ path=/opt/vllm/bin/vllm ; argv[]=/opt/vllm/bin/vllm serve Qwen/Qwen3-8B --port 7071 --gpu-memory-utilization 0.3 ; ignore_errors=no ; start_time=[${at}] ; stop_time=[n/a] ; pid=${pid} ; code=(null) ; status=0/0 }`;
+    const a = unitStatusFromShow('chat.service', parseShow(run(4242, 'Tue 2025-06-03 10:00:00 CEST')));
+    const b = unitStatusFromShow('chat.service', parseShow(run(5151, 'Wed 2025-06-04 09:00:00 CEST')));
+    assert.equal(a.execStart, '/opt/vllm/bin/vllm serve Qwen/Qwen3-8B --port 7071 --gpu-memory-utilization 0.3');
+    assert.equal(a.execStart, b.execStart);
+    assert.ok(SHOW_PROPERTIES.includes('ExecStart'));
+    assert.equal(execArgv('{ path=/bin/a ; argv[]=/bin/a -x ; ignore_errors=no ; pid=0 } ; { path=/bin/b ; argv[]=/bin/b ; ignore_errors=yes ; pid=0 }'), '/bin/a -x\n/bin/b');
+    assert.equal(execArgv(''), undefined);
+  });
+
   it('parses Key=Value lines whatever their order', () => {
     const m = parseShow(RUNNING);
     assert.equal(m.get('ActiveState'), 'active');

@@ -86,4 +86,15 @@ describe('service rows', () => {
     assert.notEqual(serviceIcon({ name: 'x', state: 'sleeping', sleep: 'l1', healthy: true }).color, serviceIcon({ name: 'x', state: 'sleeping', sleep: 'l2', healthy: true }).color);
     assert.equal(serviceIcon({ name: 'x', state: 'running', healthy: false }).icon, 'warning');
   });
+
+  it('mark declared figures as such; measured ones win; without a GPU the held figure says where it comes from', () => {
+    const chat = config.services.get('vllm-chat')!;
+    const asleep = code.services.get('vllm-chat');
+    assert.match(serviceItem(chat, asleep).tooltip, /VRAM 7\.0 GB awake \(declared\), 1\.5 GB asleep \(l1, declared\)/);
+    const measured = { vram: { awake: 9200 }, ram: {} };
+    assert.match(serviceItem(chat, asleep, measured).tooltip, /VRAM 9\.2 GB awake \(measured\), 1\.5 GB asleep \(l1, declared\)/);
+    const blind = { ...asleep!, vramMb: undefined };
+    assert.equal(serviceItem(chat, blind).description, 'asleep L1 · 1.5 GB (declared) · :7071');
+    assert.equal(serviceItem(chat, { ...blind, state: 'running', sleep: undefined }, measured).description, 'running · 9.2 GB (measured) · :7071');
+  });
 });
