@@ -70,6 +70,14 @@ export async function rollBack(
   const run = async (u: Undo): Promise<void> => {
     // An outgoing service that died during its sleep (a crash) has nothing left to wake: start it again.
     if ((u.action === 'wake' || u.action === 'load') && (await processGone(u.svc, ports))) u.action = 'start';
+    // A sleeper that died while being woken is started again and put back to sleep: it was asleep.
+    if (u.action === 'sleep' && (await processGone(u.svc, ports))) {
+      const t = await timed(ports, rec, { service: u.svc.name, action: 'start', phase: 'rollback' }, () => runAction(u.svc, 'start', undefined, ports, signal));
+      if (t.error !== undefined) {
+        failures.push(failureOf(t.entry, t.error));
+        return;
+      }
+    }
     // Forced: requests in flight on a service that was just woken are the switch's own, if any.
     const t = await timed(ports, rec, { service: u.svc.name, action: u.action, phase: 'rollback', depth: u.depth }, () =>
       runAction(u.svc, u.action, u.depth, ports, signal, { force: true }),
