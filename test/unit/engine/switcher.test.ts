@@ -149,6 +149,41 @@ describe('switchMode: what it could not observe', () => {
   });
 });
 
+describe('switchMode: a wake is verified by the model\'s answer', () => {
+  it('keeps the answer after a cold start, and restarts cold a service that answers otherwise after its wake', async () => {
+    const m = machine(32, 'blank', { 'vllm-chat': 'stopped' });
+    const first = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(first.ok, true, first.message);
+    const recorded = m.store.state?.answers?.['vllm-chat'];
+    assert.equal(recorded?.answer, 'Hello from vllm-chat.');
+    await switchMode(m.config, 'code', m.ports());
+    assert.equal(m.stateOf('vllm-chat'), 'l1');
+    assert.equal(m.store.state?.answers?.['vllm-chat']?.answer, 'Hello from vllm-chat.', 'kept while the same process sleeps');
+
+    m.wakeDrifts.add('vllm-chat');
+    m.calls.length = 0;
+    const back = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(back.ok, true, back.message);
+    const ready = back.timeline.filter((e) => e.service === 'vllm-chat' && e.action === 'ready');
+    assert.equal(ready[0]?.result, 'failed');
+    assert.match(ready[0]?.error ?? '', /^vllm-chat answers "Hello form vllm-chat!" after its wake where it answered "Hello from vllm-chat\." after its cold start: woken wrong/);
+    assert.equal(back.timeline.find((e) => e.service === 'vllm-chat' && e.action === 'restart')?.result, 'ok');
+    assert.equal(ready[1]?.result, 'ok');
+    assert.match(back.message, /vllm-chat was restarted cold: vllm-chat answers "Hello form vllm-chat!"/);
+    assert.equal(m.stateOf('vllm-chat'), 'running');
+  });
+
+  it('does not compare with an answer from an earlier process (started again by hand)', async () => {
+    const m = machine(32, 'code');
+    m.store.state = { mode: 'code', at: 0, services: {}, answers: { 'vllm-chat': { answer: 'something else', pid: 1 } } };
+    m.wakeDrifts.add('vllm-chat');
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.timeline.some((e) => e.action === 'restart'), false);
+    assert.equal(m.store.state?.answers?.['vllm-chat'], undefined, 'a woken answer is no reference');
+  });
+});
+
 describe('recover', () => {
   it('reconciles after a crash mid-switch: the observed mode wins and the marker is cleared', async () => {
     const m = machine(32, 'rag');
