@@ -1,7 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../../src/config/load';
+import { loadConfig, parseConfig } from '../../../src/config/load';
+import { scratchDir } from '../support/testManager';
 
 /**
  * A config fuzzer: mutates valid files (types, unknown keys, huge values, unicode, duplicate keys,
@@ -139,5 +141,29 @@ describe('config fuzzer', function () {
       }
     }
     console.log(`      fuzz: ${CASES} cases (seed ${SEED}), ${rejected} rejected with located messages, ${CASES - rejected} accepted whole, slowest ${slowest} ms`);
+  });
+
+  it('answers special files at once with a located problem: FIFO, devices, a directory, links to them, oversized', async () => {
+    const dir = mkdtempSync(join(scratchDir(), 'fuzz-files-'));
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    mkdirSync(join(dir, 'dir.yaml'));
+    symlinkSync('/dev/zero', join(dir, 'zero-link.yaml'));
+    symlinkSync(fifo, join(dir, 'fifo-link.yaml'));
+    writeFileSync(join(dir, 'big.yaml'), `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    writeFileSync(join(dir, 'binary.yaml'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131) % 256)));
+    const files = ['/dev/zero', '/dev/urandom', fifo, join(dir, 'dir.yaml'), join(dir, 'zero-link.yaml'), join(dir, 'fifo-link.yaml'), join(dir, 'big.yaml'), join(dir, 'binary.yaml')];
+    for (const f of files) {
+      const t0 = Date.now();
+      const r = await loadConfig(f);
+      const ms = Date.now() - t0;
+      assert.ok(ms < 2000, `${f} took ${ms} ms`);
+      assert.equal(r.ok, false, `${f} was accepted`);
+      if (r.ok) continue;
+      for (const p of r.problems) {
+        assert.ok(p.line >= 1 && p.col >= 1, `${f}: bad position ${JSON.stringify(p)}`);
+        assert.doesNotMatch(p.message, /undefined|\[object Object\]|TypeError/, `${f}: ${p.message}`);
+      }
+    }
   });
 });
