@@ -5,8 +5,9 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../../../demo/workstation';
-import { installUnit, managerEnv, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
+import { installUnit, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
 import { gpumod } from '../cli/runCli';
+import { fakeGpuCliEnv } from '../support/cliEnv';
 
 const VLLM = join(REPO, 'out/test/fakes/vllm.js');
 
@@ -44,14 +45,7 @@ modes:
   blank: { services: [] }
 `,
     );
-    env = {
-      ...managerEnv(),
-      GPUMOD_CONFIG: config,
-      GPUMOD_NVIDIA_SMI: join(REPO, 'test/fakes/bin/nvidia-smi'),
-      FAKE_GPU_DIR: gpuDir,
-      FAKE_GPU_TOTAL_MB: '24564',
-      XDG_STATE_HOME: join(dir, 'state'),
-    };
+    env = fakeGpuCliEnv(dir, gpuDir, config);
   });
 
   after(async () => {

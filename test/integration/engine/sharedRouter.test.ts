@@ -7,8 +7,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../../../demo/workstation';
 import { readHolders } from '../../fakes/lib/gpuFiles';
-import { installUnit, managerEnv, managerSystemd, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
+import { installUnit, managerSystemd, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
 import { gpumod, type CliRun } from '../cli/runCli';
+import { fakeGpuCliEnv } from '../support/cliEnv';
 
 const ROUTER = join(REPO, 'out/test/fakes/llamaRouter.js');
 
@@ -30,14 +31,7 @@ async function setUp(name: string, port: number, routerArgs: string[], services:
   });
   const config = join(dir, 'gpumod.yaml');
   writeFileSync(config, `services:\n${services.replace(/UNIT/g, unit).replace(/PORT/g, String(port))}modes:\n${modes}`);
-  const env = {
-    ...managerEnv(),
-    GPUMOD_CONFIG: config,
-    GPUMOD_NVIDIA_SMI: join(REPO, 'test/fakes/bin/nvidia-smi'),
-    FAKE_GPU_DIR: gpuDir,
-    FAKE_GPU_TOTAL_MB: '24564',
-    XDG_STATE_HOME: join(dir, 'state'),
-  };
+  const env = fakeGpuCliEnv(dir, gpuDir, config);
   return { env, gpuDir, url: `http://127.0.0.1:${port}`, unit };
 }
 

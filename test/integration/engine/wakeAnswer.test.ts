@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../../../demo/workstation';
 import { gpumod } from '../cli/runCli';
-import { installUnit, managerEnv, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
+import { installUnit, removeUnit, scratchDir, testPort, unitName } from '../support/testManager';
+import { fakeGpuCliEnv } from '../support/cliEnv';
 
 const VLLM = join(REPO, 'out/test/fakes/vllm.js');
 
@@ -44,7 +45,7 @@ modes:
   quiet: { services: [] }
 `,
     );
-    env = { ...managerEnv(), GPUMOD_CONFIG: config, GPUMOD_NVIDIA_SMI: join(REPO, 'test/fakes/bin/nvidia-smi'), FAKE_GPU_DIR: gpuDir, FAKE_GPU_TOTAL_MB: '24564', XDG_STATE_HOME: join(dir, 'state') };
+    env = fakeGpuCliEnv(dir, gpuDir, config);
     stateFile = join(dir, 'state/gpumod/state.json');
   });
 
