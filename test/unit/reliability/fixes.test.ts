@@ -33,6 +33,11 @@ describe('reliability: fixes found by the fault matrix', () => {
     assert.ok(entry && entry.ms < 1000, `failed after ${entry?.ms} ms (its cold start is 120 s, its deadline 300 s)`);
     assert.equal(r.rolledBack, true);
     assert.equal(r.mode, 'blank');
+    // Nothing of the failed step outlives it: its health poll would keep the CLI up until the server's
+    // 120 s cold start (the virtual clock would jump there), or its 300 s deadline on a real machine.
+    const ended = m.clock.now();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(m.clock.now(), ended, 'a timer of the failed start was still pending');
   });
 
   it('a server that crashes while put to sleep is started again by the rollback: the machine is back in its mode', async () => {
