@@ -82,12 +82,27 @@ export async function runAction(
         return driver.readiness(svc, ctx);
       case 'start':
       case 'restart':
+        await forgetFailure(svc, ports, s);
         await (action === 'start' ? ports.systemd.start(svc.unit, { signal: s, timeoutMs }) : ports.systemd.restart(svc.unit, { signal: s, timeoutMs }));
         // What is left of the step's deadline: the driver's wait ends with the step's.
         return awaitReadyWhileAlive(svc, ports, ctx, Math.max(1, deadlineAt - ports.clock.now()));
     }
   });
 }
+
+/**
+ * A unit that failed (and hit its start limit doing so) stays failed: systemd refuses every start until
+ * its failure is forgotten. Starting it is what was asked, so the failure is forgotten first.
+ */
+async function forgetFailure(svc: ServiceConfig, ports: StepPorts, signal: AbortSignal): Promise<void> {
+  const u = await ports.systemd.show(svc.unit, { signal, timeoutMs: UNIT_QUERY_MS });
+  if (u.activeState !== 'failed') return;
+  ports.log.info(`${svc.unit} is failed (${u.result || 'no result'}): reset-failed before starting it`);
+  await ports.systemd.resetFailed(svc.unit, { signal, timeoutMs: UNIT_QUERY_MS });
+}
+
+/** A `systemctl show` or `reset-failed` answers in milliseconds; this bounds a wedged manager. */
+const UNIT_QUERY_MS = 5000;
 
 /** How often a start looks at the unit while the driver waits for the server. */
 const UNIT_WATCH_MS = 250;
@@ -105,7 +120,7 @@ async function awaitReadyWhileAlive(svc: ServiceConfig, ports: StepPorts, ctx: D
   const watch = async (): Promise<never> => {
     for (;;) {
       await ports.clock.sleep(UNIT_WATCH_MS, stop.signal);
-      const u = await ports.systemd.show(svc.unit, { signal: stop.signal, timeoutMs: 5000 }).catch(() => undefined);
+      const u = await ports.systemd.show(svc.unit, { signal: stop.signal, timeoutMs: UNIT_QUERY_MS }).catch(() => undefined);
       if (stop.signal.aborted) throw cancelledError(`watch ${svc.unit}`);
       if (u && (u.activeState === 'failed' || u.activeState === 'inactive')) {
         const how = u.execMainStatus ? `${u.result}, exit status ${u.execMainStatus}` : u.result || u.activeState;
