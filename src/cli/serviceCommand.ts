@@ -1,8 +1,8 @@
 import { serviceAction, type ServiceActionName } from '../engine/switcher';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
-import { progressLine } from './switchCommand';
 import { interruptSignal, withSession } from './session';
+import { printProgress, stepJson } from './timeline';
 
 function serviceArg(args: ParsedArgs, usage: string): string {
   const name = args.positional[0];
@@ -25,13 +25,10 @@ export function serviceCommand(action: 'sleep' | 'wake' | 'start' | 'stop' | 're
         const r = await serviceAction(config, name, run, machine.ports, {
           signal: interrupt.signal,
           force: args.flags.has('force'),
-          onStep: args.flags.has('json') ? undefined : (e) => {
-            const line = progressLine(e);
-            if (line) io.out(line + '\n');
-          },
+          onStep: args.flags.has('json') ? undefined : printProgress(io),
         });
         if (args.flags.has('json')) {
-          io.out(JSON.stringify({ ok: r.ok, service: name, action: run, total_ms: r.totalMs, steps: r.timeline, message: r.message }) + '\n');
+          io.out(JSON.stringify({ ok: r.ok, service: name, action: run, mode: r.mode ?? null, total_ms: r.totalMs, failure: r.failure ?? null, steps: r.timeline.map(stepJson), message: r.message }) + '\n');
         } else {
           io.out(`${r.message}\n`);
         }

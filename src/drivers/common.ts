@@ -154,6 +154,19 @@ export async function awaitHealth(svc: ServiceConfig, ctx: DriverContext, deadli
   });
 }
 
+/**
+ * The probe of a server without a sleep state: its health. It answers, so it runs: a non-2xx makes it
+ * unhealthy, not "still starting" (which would await it up to its start-up deadline).
+ */
+export async function healthProbe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+  try {
+    const res = await call(svc, ctx, 'GET', svc.healthPath, PROBE_TIMEOUT_MS);
+    return res.status >= 200 && res.status < 300 ? { state: 'awake', healthy: true } : { state: 'awake', healthy: false, detail: `${svc.healthPath} answered ${res.status}` };
+  } catch (e) {
+    return probeFailure(e);
+  }
+}
+
 /** Health after the sleep probe: a sleeping server is asleep, not unhealthy. */
 export async function healthy(svc: ServiceConfig, ctx: DriverContext): Promise<boolean> {
   try {

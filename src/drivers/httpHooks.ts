@@ -1,7 +1,7 @@
 import type { HookRequest, ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
 import { redactUrl } from '../system/redact';
-import { awaitHealth, call, excerpt, expectOk, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
+import { awaitHealth, call, excerpt, expectOk, healthProbe, healthy, jsonBody, pollUntil, PROBE_TIMEOUT_MS, probeFailure, runReadiness } from './common';
 import type { Driver, DriverCapabilities, DriverContext, Probe, ProbeState } from '../engine/driverPort';
 
 /**
@@ -62,14 +62,7 @@ export const httpHooksDriver: Driver = {
   },
 
   async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
-    if (!svc.hooks) {
-      try {
-        const ok = await healthy(svc, ctx);
-        return ok ? { state: 'awake', healthy: true } : { state: 'down', healthy: false };
-      } catch {
-        return { state: 'down', healthy: false };
-      }
-    }
+    if (!svc.hooks) return healthProbe(svc, ctx);
     let st: ProbeState;
     try {
       st = await probeState(svc, ctx);

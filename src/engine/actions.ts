@@ -11,8 +11,9 @@ export type ServiceAction = 'sleep' | 'sleepDeep' | 'wake' | 'start' | 'stop' | 
 export const ALL_ACTIONS: ServiceAction[] = ['sleep', 'sleepDeep', 'wake', 'start', 'stop', 'restart', 'logs', 'openEndpoint'];
 
 export function validActions(state: ServiceState, caps: DriverCapabilities, sleep?: SleepDepth): ServiceAction[] {
-  const shallow = caps.sleepLevels.some((l) => l !== 'l2');
-  const deep = caps.sleepLevels.includes('l2');
+  // Sleep is at the service's own depth (its first level); Sleep (deep) only where L2 is deeper than that.
+  const shallow = caps.sleepLevels.length > 0;
+  const deep = caps.sleepLevels.includes('l2') && caps.sleepLevels[0] !== 'l2';
   switch (state) {
     case 'running':
       return [...(shallow ? ['sleep' as const] : []), ...(deep ? ['sleepDeep' as const] : []), 'stop', 'restart', 'logs', 'openEndpoint'];

@@ -83,6 +83,12 @@ export function depthFor(mode: SleepMode): SleepDepth | undefined {
   return map[mode];
 }
 
+/** The depth a plain sleep puts the service in: the configured one where its driver offers it, else its shallowest. */
+export function ownSleepDepth(svc: ServiceConfig, levels: readonly SleepDepth[]): SleepDepth | undefined {
+  const configured = depthFor(svc.sleep);
+  return configured && levels.includes(configured) ? configured : levels[0];
+}
+
 /** Every GPU index that a service names or the snapshot shows. */
 export function gpuIndexes(config: Config, obs: Observation): number[] {
   const set = new Set<number>([...config.services.values()].map((s) => s.gpu));

@@ -20,8 +20,10 @@ export function cancelledError(what: string): GpumodError {
 }
 
 /**
- * Runs `fn` with a signal that aborts when `parent` aborts or `ms` pass. The race does not rely on
- * `fn` honouring its signal: a step that hangs and ignores it is still cut at its deadline.
+ * Runs `fn` with a signal that aborts when `parent` aborts or `ms` pass, and in any case when the step
+ * ends: work `fn` left behind (a health poll raced by a watch that failed first) stops with the step
+ * instead of polling until its own deadline. The race does not rely on `fn` honouring its signal: a
+ * step that hangs and ignores it is still cut at its deadline.
  */
 export async function withDeadline<T>(
   clock: Clock,
@@ -47,6 +49,7 @@ export async function withDeadline<T>(
   } finally {
     timer.abort();
     parent.removeEventListener('abort', onParent);
+    ctl.abort(new GpumodError('CANCELLED', `${what}: ended`));
   }
 }
 

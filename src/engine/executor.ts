@@ -9,7 +9,7 @@ import { rollBack, type Performed } from './rollback';
 import { inSeriesPerRouter, restoreKept } from './restoreKept';
 import { proveSleep } from './sleepProof';
 import { wakeChanged } from './wakeCheck';
-import { failureOf, readyAnswer, runAction, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
+import { awaitsUnderWay, failureOf, readyAnswer, runAction, StepNote, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import type { Observation, Plan, PlanStep, ServiceState, TimelineEntry } from './types';
 import { freeMb, snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, waitForRoom, type Released } from './waitFree';
 
@@ -82,7 +82,8 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     const p: Performed = { step: s, outcome: 'running' };
     performed.push(p);
     const depth = s.action === 'sleep' ? s.depth : s.action === 'wake' || s.action === 'load' ? s.fromSleep : undefined;
-    const t = await timed(ports, rec, { service: s.service, action: s.action, phase, depth }, async () => {
+    const label = { service: s.service, action: s.action, phase, depth, ...(awaitsUnderWay(s) ? { awaited: true as const } : {}) };
+    const t = await timed(ports, rec, label, async () => {
       const began = ports.clock.now();
       await gate?.();
       await runAction(svc, s.action as RunAction, depth, ports, run.signal, { force: opts.force });
@@ -214,26 +215,13 @@ async function waitFree(
   const estimate = new Map(release.map((s) => [s.service, s.estimateMs]));
   const bound = waitBoundMs(released, (r) => estimate.get(r.svc.name) ?? 0);
   let out: GpuSnapshot = baseline;
-  const t = await timed(ports, rec, { service: 'gpu', action: 'wait-free', phase: 'wait-free' }, async () => {
+  await timed(ports, rec, { service: 'gpu', action: 'wait-free', phase: 'wait-free' }, async () => {
     const w = await waitForFreedMemory(released, baseline, ports, signal, bound);
     out = w.last;
-    if (w.result === 'skipped' || w.result === 'timeout') throw new WaitNote(w.result, w.detail ?? '');
+    // Not seeing the memory freed is not a failure: the acquire phase re-checks the room it needs.
+    if (w.result === 'skipped' || w.result === 'timeout') throw new StepNote(w.result, w.detail ?? '');
   });
-  // Not seeing the memory freed is not a failure: the acquire phase re-checks the room it needs.
-  if (t.error instanceof WaitNote) {
-    t.entry.result = t.error.result;
-    t.entry.error = t.error.message;
-  }
   return out;
-}
-
-class WaitNote extends Error {
-  constructor(
-    readonly result: 'skipped' | 'timeout',
-    detail: string,
-  ) {
-    super(detail || result);
-  }
 }
 
 /** What a step adds on its card: the full VRAM, less the residue it already holds. */

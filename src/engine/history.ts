@@ -39,7 +39,7 @@ export function defaultEstimateMs(svc: ServiceConfig, action: EstimateAction, de
   }
 }
 
-/** The median of the last `lastN` successful runs per (service, action, depth), else the default. */
+/** The median of the last `lastN` successful runs per (service, action, depth of a sleep or wake), else the default. */
 export function estimates(history: SwitchRecord[], lastN: number = DEFAULT_LAST_N): Estimates {
   const samples = new Map<string, number[]>();
   const ordered = [...history].sort((a, b) => a.startedAt - b.startedAt);
@@ -47,6 +47,8 @@ export function estimates(history: SwitchRecord[], lastN: number = DEFAULT_LAST_
     for (const e of rec.steps) {
       // A rolled-back step did finish; its duration is still a measurement. Rollback steps are not.
       if ((e.result !== 'ok' && e.result !== 'rolled-back') || e.phase === 'rollback') continue;
+      // Joined a start or wake already under way: its time is the rest of someone else's, no measure of one.
+      if (e.awaited) continue;
       if (!isEstimated(e.action)) continue;
       // A hand-edited or foreign record (1e308 ms, NaN) must not become a plan's estimate.
       if (!(e.ms >= 0 && e.ms <= MAX_RECORDED_MS)) continue;
@@ -74,9 +76,12 @@ function isEstimated(a: TimelineAction): a is EstimateAction {
   return a !== 'verify' && a !== 'wait-free';
 }
 
-/** Wakes differ by depth (L1 0.3 s, L2 1.5 s); the depth of other actions does not change their cost. */
+/**
+ * Sleeps and wakes differ by depth (an L1 sleep copies the weights to RAM, an L2 one drops them; an L1
+ * wake takes 0.3 s, an L2 one 1.5 s); the depth of other actions does not change their cost.
+ */
 function depthKey(action: EstimateAction, depth: SleepDepth | undefined): SleepDepth | undefined {
-  return action === 'wake' ? depth : undefined;
+  return action === 'wake' || action === 'sleep' ? depth : undefined;
 }
 
 function key(service: string, action: string, depth: SleepDepth | undefined): string {

@@ -51,6 +51,8 @@ export interface Systemd {
   stop(unit: string, opts?: ProcessOptions): Promise<void>;
   restart(unit: string, opts?: ProcessOptions): Promise<void>;
   isActive(unit: string, opts?: ProcessOptions): Promise<string>;
+  /** `systemctl --user reset-failed`: forgets a failed state and the unit's start-limit counter. */
+  resetFailed(unit: string, opts?: ProcessOptions): Promise<void>;
   /** The last `lines` lines of the unit's journal. */
   journal(unit: string, lines: number, opts?: ProcessOptions): Promise<string>;
   /** PIDs in the unit's cgroup, children included (GPU memory belongs to children). */

@@ -4,17 +4,23 @@ import { errorMessage, GpumodError, isGpumodError, type GpumodErrorCode } from '
 import { depthFor } from './budget';
 import { cancelledError, withDeadline } from './deadline';
 import type { EnginePorts } from './ports';
-import type { Phase, StepResult, TimelineAction, TimelineEntry } from './types';
+import type { Phase, PlanStep, StepResult, TimelineAction, TimelineEntry } from './types';
 
 /** Everything a step can do to one service. */
 export type RunAction = 'sleep' | 'stop' | 'wake' | 'load' | 'start' | 'restart' | 'ready';
 
 export type StepPorts = Pick<EnginePorts, 'systemd' | 'drivers' | 'http' | 'log' | 'clock'>;
 
+/** What a timeline entry says of its step before it runs. */
+export type StepLabel = Pick<TimelineEntry, 'service' | 'action' | 'depth' | 'awaited'> & { phase: Phase };
+
 /** Progress for the UI: a step began, or ended (with its timeline entry). */
-export type StepEvent =
-  | { kind: 'begin'; service: string; action: TimelineAction; phase: Phase; depth?: SleepDepth }
-  | { kind: 'end'; entry: TimelineEntry };
+export type StepEvent = ({ kind: 'begin' } & StepLabel) | { kind: 'end'; entry: TimelineEntry };
+
+/** A start of a service already starting (a wake of one already waking) only awaits the transition under way. */
+export function awaitsUnderWay(s: Pick<PlanStep, 'action' | 'fromState'>): boolean {
+  return (s.action === 'start' && s.fromState === 'starting') || (s.action === 'wake' && s.fromState === 'waking');
+}
 
 export interface StepFailure {
   service: string;
@@ -77,6 +83,7 @@ export async function runAction(
         return;
       case 'start':
       case 'restart':
+        await forgetFailure(svc, ports, s);
         await (action === 'start' ? ports.systemd.start(svc.unit, { signal: s, timeoutMs }) : ports.systemd.restart(svc.unit, { signal: s, timeoutMs }));
         // What is left of the step's deadline: the driver's wait ends with the step's.
         return awaitReadyWhileAlive(svc, ports, ctx, Math.max(1, deadlineAt - ports.clock.now()));
@@ -90,6 +97,20 @@ export function readyAnswer(svc: ServiceConfig, ports: StepPorts, signal: AbortS
     ports.drivers(svc).readiness(svc, { http: ports.http, log: ports.log, signal: s }),
   );
 }
+
+/**
+ * A unit that failed (and hit its start limit doing so) stays failed: systemd refuses every start until
+ * its failure is forgotten. Starting it is what was asked, so the failure is forgotten first.
+ */
+async function forgetFailure(svc: ServiceConfig, ports: StepPorts, signal: AbortSignal): Promise<void> {
+  const u = await ports.systemd.show(svc.unit, { signal, timeoutMs: UNIT_QUERY_MS });
+  if (u.activeState !== 'failed') return;
+  ports.log.info(`${svc.unit} is failed (${u.result || 'no result'}): reset-failed before starting it`);
+  await ports.systemd.resetFailed(svc.unit, { signal, timeoutMs: UNIT_QUERY_MS });
+}
+
+/** A `systemctl show` or `reset-failed` answers in milliseconds; this bounds a wedged manager. */
+const UNIT_QUERY_MS = 5000;
 
 /** How often a start looks at the unit while the driver waits for the server. */
 const UNIT_WATCH_MS = 250;
@@ -107,7 +128,7 @@ async function awaitReadyWhileAlive(svc: ServiceConfig, ports: StepPorts, ctx: D
   const watch = async (): Promise<never> => {
     for (;;) {
       await ports.clock.sleep(UNIT_WATCH_MS, stop.signal);
-      const u = await ports.systemd.show(svc.unit, { signal: stop.signal, timeoutMs: 5000 }).catch(() => undefined);
+      const u = await ports.systemd.show(svc.unit, { signal: stop.signal, timeoutMs: UNIT_QUERY_MS }).catch(() => undefined);
       if (stop.signal.aborted) throw cancelledError(`watch ${svc.unit}`);
       if (u && (u.activeState === 'failed' || u.activeState === 'inactive')) {
         const how = u.execMainStatus ? `${u.result}, exit status ${u.execMainStatus}` : u.result || u.activeState;
@@ -118,7 +139,7 @@ async function awaitReadyWhileAlive(svc: ServiceConfig, ports: StepPorts, ctx: D
   const watcher = watch();
   watcher.catch(() => undefined); // settles after the race when the server came up first
   try {
-    await Promise.race([ports.drivers(svc).awaitReady(svc, ctx, deadlineMs), watcher]);
+    await Promise.race([ports.drivers(svc).awaitReady(svc, { ...ctx, signal: stop.signal }, deadlineMs), watcher]);
   } finally {
     stop.abort();
     ctx.signal.removeEventListener('abort', onAbort);
@@ -130,11 +151,25 @@ export interface Timed {
   error?: unknown;
 }
 
-/** Runs `fn`, records a timeline entry and logs it; never throws. */
+/**
+ * Thrown by a step that did not do its work for a reason that is no failure (nothing to measure,
+ * a bounded wait that ran out): recorded as `skipped` or `timeout` with the reason, and not a warning
+ * when skipped.
+ */
+export class StepNote extends Error {
+  constructor(
+    readonly result: 'skipped' | 'timeout',
+    detail: string,
+  ) {
+    super(detail || result);
+  }
+}
+
+/** Runs `fn`, records a timeline entry and logs it; never throws. A StepNote is returned as no error. */
 export async function timed(
   ports: Pick<EnginePorts, 'clock' | 'log'>,
   rec: Recorder,
-  what: { service: string; action: TimelineAction; phase: Phase; depth?: SleepDepth },
+  what: StepLabel,
   fn: () => Promise<void>,
 ): Promise<Timed> {
   const start = ports.clock.now();
@@ -145,17 +180,17 @@ export async function timed(
     await fn();
   } catch (e) {
     error = e;
-    result = isGpumodError(e, 'CANCELLED') ? 'cancelled' : isGpumodError(e, 'DEADLINE') ? 'timeout' : 'failed';
+    result = e instanceof StepNote ? e.result : isGpumodError(e, 'CANCELLED') ? 'cancelled' : isGpumodError(e, 'DEADLINE') ? 'timeout' : 'failed';
   }
   const entry: TimelineEntry = { ...what, startMs: start - rec.t0, ms: ports.clock.now() - start, result };
   if (error !== undefined) entry.error = errorMessage(error);
   if (entry.depth === undefined) delete entry.depth;
   rec.timeline.push(entry);
   const line = `${what.action} ${what.service}${what.depth ? ` (${what.depth})` : ''}: ${result}${entry.error ? `: ${entry.error}` : ''} [${entry.ms}ms]`;
-  if (result === 'ok') ports.log.info(line);
+  if (result === 'ok' || result === 'skipped') ports.log.info(line);
   else ports.log.warn(line);
   rec.onStep?.({ kind: 'end', entry });
-  return { entry, error };
+  return { entry, error: error instanceof StepNote ? undefined : error };
 }
 
 export function failureOf(entry: TimelineEntry, error: unknown): StepFailure {

@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types';
 import type { GpuSnapshot } from './machinePorts';
 import { GpumodError, isGpumodError } from '../errors';
-import { AWAKE, card, depthFor, fateOf, gpuTotalMb, sourceOf, vramOf, type Sizes } from './budget';
+import { AWAKE, card, fateOf, gpuTotalMb, ownSleepDepth, sourceOf, vramOf, type Sizes } from './budget';
 import { currentMode } from './currentMode';
 import { formatMs } from './deadline';
 import { execute } from './executor';
@@ -345,7 +345,10 @@ export async function serviceAction(
     const o = obs.services.get(name);
     const state = o?.state ?? 'unknown';
     const caps = ports.drivers(svc).capabilities(svc);
-    if (!validActions(state, caps, o?.sleep).includes(action)) {
+    const own = ownSleepDepth(svc, caps.sleepLevels);
+    // A `sleep: l2` service sleeps at L2 anyway: asking for L2 is asking for its own sleep.
+    const wanted = action === 'sleepDeep' && own === 'l2' ? 'sleep' : action;
+    if (!validActions(state, caps, o?.sleep).includes(wanted)) {
       const why = action.startsWith('sleep') && state === 'running' ? `it cannot sleep${action === 'sleepDeep' ? ' at L2' : ''}` : `it is ${state}`;
       throw new GpumodError('USAGE', `cannot ${action} ${name}: ${why}`);
     }
@@ -360,9 +363,7 @@ export async function serviceAction(
     const rec: Recorder = { t0: startedAt, timeline: [], onStep: opts.onStep };
     const run: RunAction =
       action === 'sleepDeep' ? 'sleep' : action === 'wake' && (svc.driver === 'llamacpp' || o?.sleep === 'router') ? 'load' : action;
-    const configured = depthFor(svc.sleep);
-    const shallow = configured && configured !== 'l2' ? configured : caps.sleepLevels.find((l) => l !== 'l2');
-    const depth = action === 'sleepDeep' ? 'l2' : action === 'sleep' ? shallow : action === 'wake' ? o?.sleep : undefined;
+    const depth = wanted === 'sleepDeep' ? 'l2' : wanted === 'sleep' ? own : action === 'wake' ? o?.sleep : undefined;
     // A model of a router that serves others: the action is the model's, not the unit's.
     const shared = routerServiceAction(config, obs, svc, action);
     const runs = shared?.runs ?? [{ action: run, depth }];

@@ -118,6 +118,8 @@ export interface TimelineEntry {
   ms: number;
   result: StepResult;
   error?: string;
+  /** The service was already starting (waking): the step only awaited the rest, no measure of a cold start (wake). */
+  awaited?: true;
 }
 
 /** What the store remembers of one service (JSON-friendly). */

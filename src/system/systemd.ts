@@ -39,7 +39,6 @@ export interface SystemdAdapter extends Systemd {
   /** `systemd-run --user --unit=UNIT -p K=V … -- argv`: a transient service (the demo's fake servers). */
   runTransient(unit: string, argv: readonly string[], props?: Readonly<Record<string, string>>, opts?: ProcessOptions): Promise<void>;
   daemonReload(opts?: ProcessOptions): Promise<void>;
-  resetFailed(unit: string, opts?: ProcessOptions): Promise<void>;
   /** The last `lines` entries of the unit's journal, parsed (`gpumod logs --json`). */
   journalEntries(unit: string, lines: number, opts?: ProcessOptions): Promise<JournalEntry[]>;
 }

@@ -7,6 +7,8 @@ export interface UnitSpec {
   env?: Readonly<Record<string, string>>;
   description?: string;
   type?: 'simple' | 'exec' | 'oneshot' | 'notify' | 'forking';
+  /** Further [Unit] settings, e.g. { StartLimitBurst: '1' } (values written as is). */
+  unit?: Readonly<Record<string, string>>;
   /** Further [Service] settings, e.g. { Restart: 'on-failure', TimeoutStopSec: '5' } (values written as is). */
   service?: Readonly<Record<string, string>>;
 }
@@ -37,7 +39,9 @@ export function quoteEnvironment(key: string, value: string): string {
 }
 
 export function unitFileText(name: string, spec: UnitSpec): string {
-  const lines = ['[Unit]', `Description=${(spec.description ?? `gpumod unit ${name}`).replace(/%/g, '%%').replace(/\n/g, ' ')}`, '', '[Service]'];
+  const lines = ['[Unit]', `Description=${(spec.description ?? `gpumod unit ${name}`).replace(/%/g, '%%').replace(/\n/g, ' ')}`];
+  for (const [k, v] of Object.entries(spec.unit ?? {})) lines.push(`${k}=${v}`);
+  lines.push('', '[Service]');
   lines.push(`Type=${spec.type ?? 'simple'}`);
   lines.push(`ExecStart=${spec.execStart.map(quoteExecArg).join(' ')}`);
   for (const [k, v] of Object.entries(spec.env ?? {})) lines.push(`Environment=${quoteEnvironment(k, v)}`);

@@ -12,10 +12,13 @@ const svcs = servicesFromYaml(`
 services:
   tts:     { driver: systemd, unit: ${U.tts}, port: ${P.tts}, vram_mb: 3000 }
   quitter: { driver: systemd, unit: ${U.quitter}, port: ${P.quitter}, vram_mb: 1000 }
+  web:     { driver: http, unit: ${U.tts}, port: ${P.tts}, vram_mb: 3000 }
 modes: {}
 `);
 const tts = svcs.get('tts')!;
 const quitter = svcs.get('quitter')!;
+// The same server as an `http` service without hooks: one rule for a health-only probe.
+const web = svcs.get('web')!;
 
 describe('drivers/plainSystemd against the fake plain server under the real systemd user manager', function () {
   this.timeout(60_000);
@@ -47,15 +50,17 @@ describe('drivers/plainSystemd against the fake plain server under the real syst
     assert.equal(o.detail, undefined, 'a clean stop has nothing to explain');
   });
 
-  it('faults on /health: a dead engine runs but is unhealthy, a crash fails the unit', async () => {
+  it('faults on /health: a dead engine runs but is unhealthy (plain and hook-less http alike), a crash fails the unit', async () => {
     await rig.runFake(U.tts, 'plainServer', P.tts, ['--vram-mb', '3000', '--startup-ms', scaled(100)]);
     await drv.awaitReady(tts, rig.ctx(), 10_000);
     // It answers 503: up, so running, but not healthy (and awaitReady keeps waiting for a 2xx).
     await rig.fault(P.tts, { endpoint: '/health', kind: 'engine-dead' });
     await rig.expectObserved(tts, { state: 'running', healthy: false, detail: /\/health answered 503/, vramMb: 3000 });
+    await rig.expectObserved(web, { state: 'running', healthy: false, detail: /\/health answered 503/, vramMb: 3000 });
     await rejectsWith(() => drv.awaitReady(tts, rig.ctx(), 300), 'DEADLINE', /last seen: HTTP 503/);
     await rig.clearFaults(P.tts);
     await rig.expectObserved(tts, { state: 'running', healthy: true });
+    await rig.expectObserved(web, { state: 'running', healthy: true });
 
     await rig.fault(P.tts, { endpoint: '/health', kind: 'crash' });
     await rig.expectObserved(tts, { state: 'starting', healthy: false }); // the probe that killed it saw nothing

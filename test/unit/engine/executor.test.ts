@@ -82,12 +82,19 @@ describe('executor', () => {
     assert.equal(m.stateOf('vllm-chat'), 'stopped');
   });
 
-  it('skips the freed-memory wait when no GPU is visible', async () => {
-    const { r } = await run(32, 'code', 'rag', (m) => (m.gpuVisible = false));
+  it('skips the freed-memory wait when no GPU is visible: skipped as it happens too, and no warning', async () => {
+    const { m, p } = await prepare(32, 'code', 'rag');
+    m.gpuVisible = false;
+    const warnings: string[] = [];
+    const ended: TimelineEntry[] = [];
+    const ports = { ...m.ports(), log: { ...m.ports().log, warn: (w: string) => warnings.push(w) } };
+    const r = await execute(p, m.config, ports, { onStep: (e) => e.kind === 'end' && ended.push({ ...e.entry }) });
     assert.equal(r.ok, true);
     const wait = entry(r, 'gpu', 'wait-free');
     assert.equal(wait.result, 'skipped');
     assert.equal(wait.ms, 0);
+    assert.deepEqual(ended.find((e) => e.action === 'wait-free'), wait, 'the progress event says what the timeline says');
+    assert.deepEqual(warnings, []);
   });
 
   it('a cold start is systemctl start then the driver awaiting readiness; a router load is a wake', async () => {

@@ -57,13 +57,13 @@ export interface Actual {
 }
 
 export interface Call {
-  op: Op | 'show' | 'snapshot';
+  op: Op | 'show' | 'snapshot' | 'resetFailed';
   service: string;
   t: number;
 }
 
 /** Operations that change the machine (a no-op switch must make none). */
-export const MUTATING: Call['op'][] = ['sleep', 'wake', 'start', 'stop', 'restart', 'awaitReady', 'ready'];
+export const MUTATING: Call['op'][] = ['sleep', 'wake', 'start', 'stop', 'restart', 'awaitReady', 'ready', 'resetFailed'];
 
 /**
  * An in-memory workstation: systemd user units, servers that sleep and wake with the profile's
@@ -270,6 +270,11 @@ export class FakeMachine {
       await this.systemd.start(unit, opts);
     },
     isActive: async (unit: string) => this.byUnit(unit).active,
+    resetFailed: async (unit: string): Promise<void> => {
+      const s = this.byUnit(unit);
+      this.record('resetFailed', s.cfg.name);
+      if (s.active === 'failed') s.active = 'inactive';
+    },
     journal: async () => '',
     pids: async (status) => (status.mainPid ? [status.mainPid] : []),
     rssMb: async (status) => {

@@ -65,6 +65,25 @@ describe('history estimates', () => {
     assert.equal(e.ms(svc('vllm-hyde'), 'start'), 60_000, 'other services keep their defaults');
   });
 
+  it('tells sleeps apart by depth: an L1 sleep (weights to RAM) is no estimate of an L2 one', () => {
+    const history = [rec(1, [{ action: 'sleep', ms: 4000, depth: 'l1' }, { action: 'sleep', ms: 200, depth: 'l2' }])];
+    const e = estimates(history);
+    assert.equal(e.ms(svc('vllm-chat'), 'sleep', 'l1'), 4000);
+    assert.equal(e.ms(svc('vllm-chat'), 'sleep', 'l2'), 200);
+  });
+
+  it('does not count a start (wake) that only awaited one already under way', () => {
+    const history = [
+      rec(1, [
+        { action: 'start', ms: 3000, awaited: true },
+        { action: 'wake', ms: 100, depth: 'l1', awaited: true },
+      ]),
+    ];
+    const e = estimates(history);
+    assert.equal(e.ms(svc('vllm-chat'), 'start'), 60_000);
+    assert.equal(e.ms(svc('vllm-chat'), 'wake', 'l1'), 500);
+  });
+
   it('counts steps that finished and were later rolled back as measurements', () => {
     const e = estimates([rec(1, [{ ms: 700, depth: 'l1', result: 'rolled-back' }])]);
     assert.equal(e.ms(svc('vllm-chat'), 'wake', 'l1'), 700);

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { estimates } from '../../../src/engine/history';
 import { recover, serviceAction, switchMode } from '../../../src/engine/switcher';
 import { isGpumodError } from '../../../src/errors';
 import type { FakeMachine } from './fakeMachine';
@@ -109,6 +110,19 @@ describe('switchMode', () => {
     const r = await switchMode(m.config, 'rag', m.ports());
     // The hyde wake measured 1.8 s (the default says 1.5 s).
     assert.equal(r.plan.steps.find((s) => s.service === 'vllm-hyde')?.estimateMs, 1800);
+  });
+
+  it('a service already starting is awaited: the timeline says so and the cold-start estimate does not learn from it', async () => {
+    const m = machine(32, 'blank');
+    await m.ports().systemd.start('vllm-embedding.service');
+    await m.clock.sleep(110_000); // 10 s of its 120 s cold start left
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, true, r.message);
+    const joined = r.timeline.find((e) => e.service === 'vllm-embedding' && e.action === 'start');
+    assert.ok(joined && joined.ms <= 10_000, JSON.stringify(joined));
+    assert.equal(joined.awaited, true);
+    assert.equal(r.timeline.find((e) => e.service === 'vllm-hyde' && e.action === 'wake')?.awaited, undefined);
+    assert.equal(estimates(m.store.history).ms(m.config.services.get('vllm-embedding')!, 'start'), 60_000, 'the default, not the rest of a start');
   });
 });
 
@@ -236,6 +250,17 @@ describe('serviceAction', () => {
     const m = machine(32, 'rag');
     await act(m, 'vllm-chat', 'sleepDeep');
     assert.equal(m.stateOf('vllm-chat'), 'l2');
+  });
+
+  it('sleep on a `sleep: l2` vLLM sleeps at its own depth, L2; asking for L2 is the same', async () => {
+    const m = machine(32, 'rag');
+    const r = await act(m, 'vllm-hyde', 'sleep');
+    assert.equal(r.ok, true, r.message);
+    assert.deepEqual([r.timeline[0].action, r.timeline[0].depth], ['sleep', 'l2']);
+    assert.equal(m.stateOf('vllm-hyde'), 'l2');
+    const deep = await act(m, 'vllm-reranker', 'sleepDeep');
+    assert.equal(deep.ok, true, deep.message);
+    assert.equal(m.stateOf('vllm-reranker'), 'l2');
   });
 
   it('wake of a router is a model load (checked against the card first)', async () => {

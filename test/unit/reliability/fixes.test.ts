@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import type { ServiceConfig } from '../../../src/config/types';
 import type { Driver } from '../../../src/engine/driverPort';
 import { vllmDriver } from '../../../src/drivers/vllm';
-import { switchMode } from '../../../src/engine/switcher';
+import { serviceAction, switchMode } from '../../../src/engine/switcher';
 import { GpumodError } from '../../../src/errors';
 import { silentLogger } from '../../../src/system/logger';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../../src/engine/machinePorts';
@@ -33,6 +33,32 @@ describe('reliability: fixes found by the fault matrix', () => {
     assert.ok(entry && entry.ms < 1000, `failed after ${entry?.ms} ms (its cold start is 120 s, its deadline 300 s)`);
     assert.equal(r.rolledBack, true);
     assert.equal(r.mode, 'blank');
+    // Nothing of the failed step outlives it: its health poll would keep the CLI up until the server's
+    // 120 s cold start (the virtual clock would jump there), or its 300 s deadline on a real machine.
+    const ended = m.clock.now();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(m.clock.now(), ended, 'a timer of the failed start was still pending');
+  });
+
+  it('a unit left failed at its start limit is reset before it is started: by hand and by a switch', async () => {
+    const m = machine(32, 'rag', { 'vllm-tts': 'failed', 'qwen3-asr': 'failed' });
+    const ports = m.ports();
+    const start = ports.systemd.start;
+    // systemd's answer while a unit sits at its start limit: every start is refused until reset-failed.
+    ports.systemd = {
+      ...ports.systemd,
+      start: async (unit, opts) => {
+        if ((await ports.systemd.show(unit)).activeState === 'failed') throw new GpumodError('PROCESS_FAILED', `${unit}: start request repeated too quickly`);
+        await start(unit, opts);
+      },
+    };
+    const r = await serviceAction(m.config, 'vllm-tts', 'start', ports, { force: true });
+    assert.equal(r.ok, true, r.message);
+    assert.deepEqual(m.mutations().filter((c) => c.service === 'vllm-tts').map((c) => c.op), ['resetFailed', 'start', 'awaitReady']);
+    const s = await switchMode(m.config, 'speak', ports);
+    assert.equal(s.ok, true, s.message);
+    assert.equal(m.stateOf('qwen3-asr'), 'running');
+    assert.equal(m.mutations().filter((c) => c.op === 'resetFailed').length, 2, 'only failed units are reset');
   });
 
   it('a server that crashes while put to sleep is started again by the rollback: the machine is back in its mode', async () => {

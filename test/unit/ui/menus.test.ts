@@ -69,5 +69,7 @@ describe('service context menus against the engine transition table', () => {
     assert.ok(validActions('running', l1).includes('sleepDeep'));
     assert.ok(!validActions('running', CAPS[3]).includes('sleepDeep'));
     assert.deepEqual(validActions('running', CAPS[0]).filter((a) => a.startsWith('sleep')), []);
+    // A `sleep: l2` vLLM: its own sleep is L2, so Sleep is offered and there is no deeper one.
+    assert.deepEqual(validActions('running', CAPS[2]).filter((a) => a.startsWith('sleep')), ['sleep']);
   });
 });
