@@ -140,7 +140,9 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
    */
   const stopInstead = async (s: PlanStep, svc: ServiceConfig, error: GpumodError): Promise<boolean> => {
     const snap = await snapshotOrUnavailable(ports, run.signal);
-    if (roomFor(config, acquire, snap, true)) {
+    // An empty mode exists to give the card back: there the memory is always needed.
+    const freeingTheCard = config.modes.get(plan.to)?.services.length === 0;
+    if (!freeingTheCard && roomFor(config, acquire, snap, true)) {
       fail({ service: s.service, action: 'sleep', error: `${error.message}; ${plan.to} does not need its memory, so the switch is undone rather than record a sleep that is not one`, code: error.code });
       return false;
     }

@@ -220,6 +220,13 @@ describe('executor', () => {
     assert.match(r.notes.join(' '), /vllm-chat stopped instead of sleeping/);
   });
 
+  it('a sleep that frees nothing on the way to an empty mode stops the service instead: that mode is there to free the card', async () => {
+    const { m, r } = await run(32, 'speak', 'blank', (mm) => mm.sleepFreesNothing.add('qwen3-asr'));
+    assert.equal(r.ok, true, JSON.stringify(r.failure));
+    assert.equal(r.timeline.find((e) => e.service === 'qwen3-asr' && e.action === 'sleep')?.result, 'failed');
+    assert.equal(m.stateOf('qwen3-asr'), 'stopped');
+  });
+
   it('a sleep that frees nothing where the target does not need the memory fails the switch and rolls it back', async () => {
     // speak → rag on 32 GB: the card has room for rag's wakes whatever qwen3-asr (a hook app) holds.
     const { m, r, before } = await run(32, 'speak', 'rag', (mm) => mm.sleepFreesNothing.add('qwen3-asr'));
