@@ -1,5 +1,4 @@
-import type { Config } from '../config/types';
-import type { ServiceConfig } from '../config/types';
+import type { Config, ServiceConfig } from '../config/types';
 import { GpumodError, isGpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
 import { childController } from './deadline';

@@ -1,6 +1,5 @@
 import * as assert from 'node:assert/strict';
-import type { Measured } from '../../../src/engine/footprints';
-import { measuredNow, updateFootprints } from '../../../src/engine/footprints';
+import { measuredNow, updateFootprints, type Measured } from '../../../src/engine/footprints';
 import { plan } from '../../../src/engine/planner';
 import { budgetLines } from '../../../src/engine/planText';
 import { previewPlan } from '../../../src/engine/switcher';
