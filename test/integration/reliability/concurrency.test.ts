@@ -107,6 +107,8 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
     name: string;
     /** Which service's fake is slowed, and how, so the phase lasts seconds. */
     svc: string;
+    /** Where the killed switch (and the recovery) goes from rag; default code. */
+    target?: string;
     args: string[];
     /** Resolves when the switch is in the phase. */
     reached: (run: ReturnType<typeof spawnCli>) => Promise<void>;
@@ -116,7 +118,10 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
 
   const port = (svc: string): number => rig.port(svc);
   const RELEASES = ['sleep vllm-chat (l1)', 'sleep vllm-hyde (l2)', 'sleep vllm-reranker (l2)'];
-  const releasesDone = (log: string): boolean => RELEASES.every((r) => log.includes(`] ${r}: ok`));
+  const releasesDone = (log: string, more: string[] = []): boolean => [...RELEASES, ...more].every((r) => log.includes(`] ${r}: ok`));
+  // rag → blank also stops what cannot sleep: the wait for freed memory is the stops' (a sleep is
+  // proven by the GPU within its own step, so a sleep's lag never reaches the wait).
+  const STOPS = ['stop vllm-embedding', 'stop vllm-embedding-code'];
 
   const PHASES: Phase[] = [
     {
@@ -133,13 +138,14 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
       },
     },
     {
-      name: 'during wait-free (vllm-chat slept, its memory not shown freed yet)',
-      svc: 'vllm-chat',
+      name: 'during wait-free (vllm-embedding stopped, its memory not shown freed yet)',
+      svc: 'vllm-embedding',
+      target: 'blank',
       args: ['--release-lag-ms', scaled(8000)],
-      reached: (run) => run.waitForLog('every release step to end', releasesDone),
+      reached: (run) => run.waitForLog('every release step to end', (log) => releasesDone(log, STOPS)),
       check: (log) => {
-        assert.ok(releasesDone(log), 'the release phase had not ended');
-        assert.doesNotMatch(log, /wait-free gpu:|models\/load/, 'the kill came after the wait');
+        assert.ok(releasesDone(log, STOPS), 'the release phase had not ended');
+        assert.doesNotMatch(log, /wait-free gpu:/, 'the kill came after the wait');
       },
     },
     {
@@ -164,7 +170,8 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
       await switchTo(rig, 'rag');
       const historyBefore = readHistory(rig).length;
 
-      const run = spawnCli(rig, ['switch', 'code', '--verbose']);
+      const target = phase.target ?? 'code';
+      const run = spawnCli(rig, ['switch', target, '--verbose']);
       await phase.reached(run);
       const atKill = run.stderr();
       process.kill(run.pid, 'SIGKILL');
@@ -174,32 +181,32 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
 
       // The dead switch left its lock and its in-progress marker.
       const lock = JSON.parse(readFileSync(join(rig.stateDir, 'switch.lock'), 'utf8')) as { pid: number; target?: string };
-      assert.deepEqual({ pid: lock.pid, target: lock.target }, { pid: run.pid, target: 'code' });
+      assert.deepEqual({ pid: lock.pid, target: lock.target }, { pid: run.pid, target });
       assert.equal(readState(rig).switching?.pid, run.pid);
 
       const s = await status(rig);
       assert.equal(s.switching?.pid, run.pid, 'status does not report the interrupted switch');
-      assert.equal(s.switching?.to, 'code');
+      assert.equal(s.switching?.to, target);
       assert.equal(s.recorded_mode, 'rag');
       assert.notEqual(s.mode, 'rag', `status trusted the recorded mode: ${JSON.stringify(s.services)}`);
       proven(s, MODES);
       assert.ok(s.drift.length > 0, 'no drift reported for a half-done switch');
       const text = await cli(rig, ['status']);
-      assert.match(text.stdout, new RegExp(`interrupted switch: rag → code by PID ${run.pid}`));
+      assert.match(text.stdout, new RegExp(`interrupted switch: rag → ${target} by PID ${run.pid}`));
 
       // The next switch breaks the stale lock, reconciles the half-done steps and gets there.
-      const next = await cli(rig, ['switch', 'code', '--json']);
+      const next = await cli(rig, ['switch', target, '--json']);
       assert.equal(next.code, 0, `recovery switch failed:\n${next.stdout}\n${next.stderr}`);
-      assert.equal((JSON.parse(next.stdout) as { mode: string }).mode, 'code');
+      assert.equal((JSON.parse(next.stdout) as { mode: string }).mode, target);
       assert.ok(!existsSync(join(rig.stateDir, 'switch.lock')), 'the lock was not released');
       const state = readState(rig);
       assert.equal(state.switching, undefined);
-      assert.equal(state.mode, 'code');
+      assert.equal(state.mode, target);
       const history = readHistory(rig);
       assert.equal(history.length, historyBefore + 1, 'the killed switch wrote no record; the recovery wrote one');
       assert.equal(history[history.length - 1].ok, true);
       const after = await status(rig);
-      assert.equal(after.mode, 'code');
+      assert.equal(after.mode, target);
       assert.equal(after.switching, null);
       proven(after, MODES);
       await assertNoOrphans(rig);
