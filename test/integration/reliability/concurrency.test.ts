@@ -121,7 +121,7 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
   const releasesDone = (log: string, more: string[] = []): boolean => [...RELEASES, ...more].every((r) => log.includes(`] ${r}: ok`));
   // rag → blank also stops what cannot sleep: the wait for freed memory is the stops' (a sleep is
   // proven by the GPU within its own step, so a sleep's lag never reaches the wait).
-  const STOPS = ['stop vllm-embedding', 'stop vllm-embedding-code'];
+  const STOPS = ['stop vllm-embedding'];
 
   const PHASES: Phase[] = [
     {
@@ -197,14 +197,17 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
       // The next switch breaks the stale lock, reconciles the half-done steps and gets there.
       const next = await cli(rig, ['switch', target, '--json']);
       assert.equal(next.code, 0, `recovery switch failed:\n${next.stdout}\n${next.stderr}`);
-      assert.equal((JSON.parse(next.stdout) as { mode: string }).mode, target);
+      const recovered = JSON.parse(next.stdout) as { mode: string; noop: boolean };
+      assert.equal(recovered.mode, target);
       assert.ok(!existsSync(join(rig.stateDir, 'switch.lock')), 'the lock was not released');
       const state = readState(rig);
       assert.equal(state.switching, undefined);
       assert.equal(state.mode, target);
       const history = readHistory(rig);
-      assert.equal(history.length, historyBefore + 1, 'the killed switch wrote no record; the recovery wrote one');
-      assert.equal(history[history.length - 1].ok, true);
+      // A recovery with something left to do writes its record; one whose target the killed switch had
+      // already reached (every release done) verifies it and has nothing to record.
+      assert.equal(history.length, historyBefore + (recovered.noop ? 0 : 1), 'the killed switch wrote no record; the recovery wrote one if it did anything');
+      if (!recovered.noop) assert.equal(history[history.length - 1].ok, true);
       const after = await status(rig);
       assert.equal(after.mode, target);
       assert.equal(after.switching, null);
