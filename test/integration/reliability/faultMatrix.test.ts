@@ -145,7 +145,7 @@ const KINDS: Kind[] = [
   },
   {
     key: 'unload', label: 'llama.cpp unload', svc: 'glm-code', prep: ['code'], target: 'rag', step: { action: 'sleep', depth: 'router' }, failAction: 'sleep',
-    cases: { ...httpFaults('/models/unload'), 'unit-fails': NA.noStart, 'mem-lag': unprovenSleep, 'nvidia-smi': smi('missing-driver') },
+    cases: { ...httpFaults('/models/unload'), 'unit-fails': NA.noStart, 'mem-lag': lagCase, 'nvidia-smi': smi('missing-driver') },
   },
   {
     key: 'hook-sleep', label: 'hook sleep (HTTP hooks)', svc: 'qwen3-asr', prep: ['speak'], target: 'blank', step: { action: 'sleep', depth: 'hook' }, failAction: 'sleep',
