@@ -55,7 +55,8 @@ describe('system/gpu snapshot', function () {
       assert.ok(snap.available);
       assert.equal(snap.gpus.length, 2);
       assert.deepEqual(snap.gpus[0].processes, [
-        { pid: childPid, usedMb: 25188, unit: UNIT },
+        // A process in a unit is read with its command line (a router's children are told apart by it).
+        { pid: childPid, usedMb: 25188, unit: UNIT, command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] },
         { pid: process.pid, usedMb: 2100 }, // the test runner: in no unit
         { pid: 999999999, usedMb: undefined }, // gone already
       ]);
