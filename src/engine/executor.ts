@@ -6,6 +6,7 @@ import { observe } from './observe';
 import type { EnginePorts } from './ports';
 import { rollBack, type Performed } from './rollback';
 import { inSeriesPerRouter, restoreKept } from './restoreKept';
+import { routerMates } from './routers';
 import { proveSleep } from './sleepProof';
 import { wakeChanged } from './wakeCheck';
 import { awaitsUnderWay, failureOf, readyAnswer, runAction, StepNote, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
@@ -89,7 +90,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
       if (s.action !== 'sleep') return;
       // Memory shows freed within a poll or two of a sleep's answer (anchors.md); the step's deadline caps it.
       const left = svc.sleepTimeoutMs - (ports.clock.now() - began);
-      await proveSleep(svc, baseline, ports, run.signal, Math.max(0, Math.min(left, SLEEP_PROOF_MS)));
+      await proveSleep(svc, baseline, ports, run.signal, Math.max(0, Math.min(left, SLEEP_PROOF_MS)), routerMates(config, svc));
     });
     p.entry = t.entry;
     p.outcome = t.entry.result === 'ok' ? 'ok' : t.entry.result === 'cancelled' ? 'cancelled' : 'failed';

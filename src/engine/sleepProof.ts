@@ -1,6 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
+import { childModel } from './routers';
 import { attributed, POLL_MS, snapshotOrUnavailable, type WaitPorts } from './waitFree';
 
 /** What a sleeping service may still hold beyond its declared residue (CUDA contexts differ by version and card). */
@@ -17,8 +18,8 @@ export function residueAllowanceMb(svc: ServiceConfig): number {
  * held before is known, at least half of its releasable memory freed (a residue larger than declared
  * is not a sleep that freed nothing).
  */
-export function sleepFreed(svc: ServiceConfig, heldMb: number, beforeMb: number | undefined): boolean {
-  if (heldMb <= residueAllowanceMb(svc)) return true;
+export function sleepFreed(svc: ServiceConfig, heldMb: number, beforeMb: number | undefined, allowanceMb = residueAllowanceMb(svc)): boolean {
+  if (heldMb <= allowanceMb) return true;
   return beforeMb !== undefined && beforeMb - heldMb >= Math.max(RESIDUE_SLACK_MB, (beforeMb - svc.sleepVramMb) / 2);
 }
 
@@ -38,9 +39,21 @@ function gb(mb: number): string {
 }
 
 /**
+ * What the sleeping part of `svc` holds per the snapshot: its unit's processes, or, for one model of a
+ * router serving several (`mates`), that model's child alone (the router and the other models stay).
+ */
+function heldMb(snap: GpuSnapshot, svc: ServiceConfig, mates: ServiceConfig[]): number | undefined {
+  if (mates.length === 0) return attributed(snap, svc.gpu, svc.unit);
+  if (!snap.available) return undefined;
+  const mine = snap.gpus.find((g) => g.index === svc.gpu)?.processes.filter((p) => p.unit === svc.unit && childModel(p.command, [svc, ...mates])?.name === svc.name) ?? [];
+  return mine.length > 0 ? mine.reduce((sum, p) => sum + (p.usedMb ?? 0), 0) : undefined;
+}
+
+/**
  * A sleep is proven by the GPU, not by the server's word: polls until the service's processes hold
  * no more than a sleeping service may, for at most `boundMs`. Throws SLEEP_INEFFECTIVE with the
  * numbers and the likely causes; returns at once where no GPU can be read (nothing to prove with).
+ * `mates`: the other models of its router, when it shares one (its residue is then the router's).
  */
 export async function proveSleep(
   svc: ServiceConfig,
@@ -48,18 +61,21 @@ export async function proveSleep(
   ports: WaitPorts,
   signal: AbortSignal,
   boundMs: number,
+  mates: ServiceConfig[] = [],
 ): Promise<void> {
-  const before = baseline ? attributed(baseline, svc.gpu, svc.unit) : undefined;
+  const before = baseline ? heldMb(baseline, svc, mates) : undefined;
+  // A model sharing its router leaves no residue of its own: the router's is counted once, elsewhere.
+  const allowance = mates.length > 0 ? RESIDUE_SLACK_MB : residueAllowanceMb(svc);
   const start = ports.clock.now();
   for (;;) {
     const snap = await snapshotOrUnavailable(ports, signal);
     if (!snap.available || !snap.gpus.some((g) => g.index === svc.gpu)) return;
-    const held = attributed(snap, svc.gpu, svc.unit) ?? 0;
-    if (sleepFreed(svc, held, before)) return;
+    const held = heldMb(snap, svc, mates) ?? 0;
+    if (sleepFreed(svc, held, before, allowance)) return;
     if (signal.aborted || ports.clock.now() - start >= boundMs) {
       throw new GpumodError(
         'SLEEP_INEFFECTIVE',
-        `${svc.name} answered its sleep but still holds ${gb(held)}${before !== undefined ? ` of the ${gb(before)} it held awake` : ''} (asleep it should hold about ${gb(svc.sleepVramMb)}): ${likelyCauses(svc)}`,
+        `${svc.name} answered its sleep but still holds ${gb(held)}${before !== undefined ? ` of the ${gb(before)} it held awake` : ''} (asleep it should hold about ${gb(mates.length > 0 ? 0 : svc.sleepVramMb)}): ${likelyCauses(svc)}`,
       );
     }
     await ports.clock.sleep(POLL_MS, signal).catch(() => undefined);
