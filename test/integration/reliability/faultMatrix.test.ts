@@ -145,7 +145,9 @@ const KINDS: Kind[] = [
   },
   {
     key: 'unload', label: 'llama.cpp unload', svc: 'glm-code', prep: ['code'], target: 'rag', step: { action: 'sleep', depth: 'router' }, failAction: 'sleep',
-    cases: { ...httpFaults('/models/unload'), 'unit-fails': NA.noStart, 'mem-lag': lagCase, 'nvidia-smi': smi('missing-driver') },
+    // 2 s: past the wait for freed memory (~0.7 s), within the wakes' 3 s deadline, for which each wake
+    // waits for its room (a wake never starts into memory that is not free; past its deadline it fails).
+    cases: { ...httpFaults('/models/unload'), 'unit-fails': NA.noStart, 'mem-lag': { ...lagCase, startArgs: ['--release-lag-ms', scaled(2000)], how: '--release-lag-ms 2 s' }, 'nvidia-smi': smi('missing-driver') },
   },
   {
     key: 'hook-sleep', label: 'hook sleep (HTTP hooks)', svc: 'qwen3-asr', prep: ['speak'], target: 'blank', step: { action: 'sleep', depth: 'hook' }, failAction: 'sleep',
