@@ -4,13 +4,13 @@ import type { GpuSnapshot } from './machinePorts';
 import { childController } from './deadline';
 import { observe } from './observe';
 import type { EnginePorts } from './ports';
-import { rollBack, type Performed } from './rollback';
+import { HOLDS_VRAM, rollBack, type Performed } from './rollback';
 import { inSeriesPerRouter, restoreKept } from './restoreKept';
 import { routerMates } from './routers';
 import { proveSleep } from './sleepProof';
 import { wakeChanged } from './wakeCheck';
 import { awaitsUnderWay, failureOf, readyAnswer, runAction, StepNote, stepTimeoutMs, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
-import type { Observation, Plan, PlanStep, ServiceState, TimelineEntry } from './types';
+import type { Observation, Plan, PlanStep, TimelineEntry } from './types';
 import { freeMb, snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, waitForRoom, type Released } from './waitFree';
 
 export interface ExecOptions {
@@ -47,7 +47,6 @@ export interface ExecResult {
   answers: Map<string, string>;
 }
 
-const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
 /** How long a sleep's freed memory may take to show on the GPU at most (it shows within a poll or two). */
 const SLEEP_PROOF_MS = 5000;
 

@@ -21,7 +21,8 @@ interface Undo {
   of: Performed;
 }
 
-const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
+/** States in which a service's process holds its full VRAM. */
+export const HOLDS_VRAM: ServiceState[] = ['running', 'starting', 'waking'];
 
 /**
  * What puts a service back in the state the switch OBSERVED it in (not the inverse of the step): an

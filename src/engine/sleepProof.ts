@@ -1,6 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
+import { mb } from './budget';
 import { childModel } from './routers';
 import { attributed, POLL_MS, snapshotOrUnavailable, type WaitPorts } from './waitFree';
 
@@ -32,10 +33,6 @@ function likelyCauses(svc: ServiceConfig): string {
     default:
       return 'its sleep hook does not release the GPU';
   }
-}
-
-function gb(mb: number): string {
-  return `${(mb / 1000).toFixed(1)} GB`;
 }
 
 /**
@@ -75,7 +72,7 @@ export async function proveSleep(
     if (signal.aborted || ports.clock.now() - start >= boundMs) {
       throw new GpumodError(
         'SLEEP_INEFFECTIVE',
-        `${svc.name} answered its sleep but still holds ${gb(held)}${before !== undefined ? ` of the ${gb(before)} it held awake` : ''} (asleep it should hold about ${gb(mates.length > 0 ? 0 : svc.sleepVramMb)}): ${likelyCauses(svc)}`,
+        `${svc.name} answered its sleep but still holds ${mb(held)}${before !== undefined ? ` of the ${mb(before)} it held awake` : ''} (asleep it should hold about ${mb(mates.length > 0 ? 0 : svc.sleepVramMb)}): ${likelyCauses(svc)}`,
       );
     }
     await ports.clock.sleep(POLL_MS, signal).catch(() => undefined);
