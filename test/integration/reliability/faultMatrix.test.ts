@@ -266,9 +266,16 @@ async function runCase(rig: Rig, kind: Kind, c: Case, o: Outcome): Promise<strin
       o.note = 'the sleep failed; stopped instead';
     } else {
       assert.equal(res.rolled_back, true, `not rolled back${where}`);
-      assert.equal(res.failure?.service, kind.svc);
-      assert.equal(res.failure?.action, 'sleep');
-      o.note = 'the sleep failed; rolled back';
+      if (res.failure?.service === kind.svc) {
+        assert.equal(res.failure?.action, 'sleep');
+        o.note = 'the sleep failed; rolled back';
+      } else {
+        // Stopped instead, but its memory (lagging too) did not show freed within the next wake's deadline:
+        // that wake refused to start into it, and the switch rolled back.
+        assert.ok(res.steps.some((s) => s.service === kind.svc && s.action === 'stop' && s.phase === 'release'), `${kind.svc} was not stopped instead${where}`);
+        assert.match(res.failure?.error ?? '', /not started into memory that is not free/, `another failure${where}`);
+        o.note = 'the sleep failed; stopped instead; the next wake found no room in time; rolled back';
+      }
     }
   } else if (c.expect === 'ok') {
     assert.equal(run.code, 0, `expected the switch to survive the fault${where}`);
