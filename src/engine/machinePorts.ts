@@ -85,6 +85,16 @@ export type GpuSnapshot =
   | { available: true; gpus: GpuInfo[]; ms: number }
   | { available: false; reason: string };
 
+export interface GpuLookOptions extends ProcessOptions {
+  /** A sample up to this old (ms) will do (a periodic status look); default 0: one taken after the call. */
+  maxAgeMs?: number;
+}
+
 export interface Gpu {
-  snapshot(opts?: ProcessOptions): Promise<GpuSnapshot>;
+  snapshot(opts?: GpuLookOptions): Promise<GpuSnapshot>;
+  /**
+   * Follows the GPU every `periodMs` (nvidia-smi's loop mode) until the returned function is called, so
+   * looks in between start no process. Optional: an implementation without it answers every look afresh.
+   */
+  follow?(periodMs: number): () => void;
 }

@@ -16,11 +16,12 @@ export const SECOND_LOOK_TIMEOUT_MS = 15_000;
 
 /**
  * Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. `gpu`
- * stands in for the GPU query when the caller needs only the services' states.
+ * stands in for the GPU query when the caller needs only the services' states; `gpuMaxAgeMs` lets a
+ * periodic status look take the GPU watch's latest sample.
  */
-export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal, opts: { gpu?: GpuSnapshot } = {}): Promise<Observation> {
+export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal, opts: { gpu?: GpuSnapshot; gpuMaxAgeMs?: number } = {}): Promise<Observation> {
   const [gpu, ...list] = await Promise.all([
-    opts.gpu ?? snapshot(ports, signal),
+    opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs),
     ...[...config.services.values()].map((svc) => observeService(svc, ports, signal)),
   ]);
   if (signal.aborted) throw cancelledError('observe');
@@ -65,9 +66,9 @@ export async function lookAgainAtUnknown(config: Config, obs: Observation, ports
   return { ...obs, services };
 }
 
-async function snapshot(ports: ObservePorts, signal: AbortSignal): Promise<GpuSnapshot> {
+async function snapshot(ports: ObservePorts, signal: AbortSignal, maxAgeMs?: number): Promise<GpuSnapshot> {
   try {
-    return await ports.gpu.snapshot({ signal, timeoutMs: SHOW_TIMEOUT_MS });
+    return await ports.gpu.snapshot({ signal, timeoutMs: SHOW_TIMEOUT_MS, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) });
   } catch (e) {
     return { available: false, reason: errorMessage(e) };
   }

@@ -3,7 +3,7 @@ import { GpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
 import { mb } from './budget';
 import { childModel } from './routers';
-import { attributed, POLL_MS, snapshotOrUnavailable, type WaitPorts } from './waitFree';
+import { attributed, snapshotOrUnavailable, untilNextLook, type WaitPorts } from './waitFree';
 
 /** What a sleeping service may still hold beyond its declared residue (CUDA contexts differ by version and card). */
 const RESIDUE_SLACK = 1.25;
@@ -65,6 +65,7 @@ export async function proveSleep(
   const allowance = mates.length > 0 ? RESIDUE_SLACK_MB : residueAllowanceMb(svc);
   const start = ports.clock.now();
   for (;;) {
+    const lookedAt = ports.clock.now();
     const snap = await snapshotOrUnavailable(ports, signal);
     if (!snap.available || !snap.gpus.some((g) => g.index === svc.gpu)) return;
     const held = heldMb(snap, svc, mates) ?? 0;
@@ -75,6 +76,6 @@ export async function proveSleep(
         `${svc.name} answered its sleep but still holds ${mb(held)}${before !== undefined ? ` of the ${mb(before)} it held awake` : ''} (asleep it should hold about ${mb(mates.length > 0 ? 0 : svc.sleepVramMb)}): ${likelyCauses(svc)}`,
       );
     }
-    await ports.clock.sleep(POLL_MS, signal).catch(() => undefined);
+    await untilNextLook(ports, lookedAt, signal).catch(() => undefined);
   }
 }

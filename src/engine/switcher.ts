@@ -17,6 +17,7 @@ import { explainEnded, routerServiceAction } from './routers';
 import { failureOf, readyAnswer, runAction, timed, type Recorder, type RunAction, type StepEvent, type StepFailure } from './steps';
 import { validActions, type ServiceAction } from './actions';
 import { wakeChanged } from './wakeCheck';
+import { WATCH_PERIOD_MS } from './waitFree';
 import type { Observation, Plan, RecordedAnswer, ServiceObservation, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
 
 /** The GPU of the observation a successful switch returns: its verification looks at the services only. */
@@ -63,11 +64,17 @@ export interface SwitchResult {
  */
 export async function switchMode(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions = {}): Promise<SwitchResult> {
   if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
-  const release = await ports.lock.acquire({ command: opts.owner ?? 'gpumod switch', target });
+  // The GPU watch starts while the lock is taken: its first sample is ready for the first look.
+  const unfollow = ports.gpu.follow?.(WATCH_PERIOD_MS);
   try {
-    return await switchLocked(config, target, ports, opts);
+    const release = await ports.lock.acquire({ command: opts.owner ?? 'gpumod switch', target });
+    try {
+      return await switchLocked(config, target, ports, opts);
+    } finally {
+      await release();
+    }
   } finally {
-    await release();
+    unfollow?.();
   }
 }
 
@@ -337,7 +344,11 @@ export async function serviceAction(
 ): Promise<ServiceActionResult> {
   const svc = config.services.get(name);
   if (!svc) throw new GpumodError('USAGE', `unknown service "${name}" (services: ${[...config.services.keys()].join(', ')})`);
-  const release = await ports.lock.acquire({ command: opts.owner ?? `gpumod ${action} ${name}` });
+  const unfollow = ports.gpu.follow?.(WATCH_PERIOD_MS);
+  const release = await ports.lock.acquire({ command: opts.owner ?? `gpumod ${action} ${name}` }).catch((e: unknown) => {
+    unfollow?.();
+    throw e;
+  });
   try {
     const signal = opts.signal ?? new AbortController().signal;
     const [obs, prior] = await Promise.all([observe(config, ports, signal), ports.store.readState()]);
@@ -408,6 +419,7 @@ export async function serviceAction(
     return { ok: !failure, service: name, action, timeline: rec.timeline, failure, observation: after.services.get(name), mode, totalMs, message };
   } finally {
     await release();
+    unfollow?.();
   }
 }
 

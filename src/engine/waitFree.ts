@@ -3,8 +3,18 @@ import { errorMessage } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
 import type { EnginePorts } from './ports';
 
-/** nvidia-smi shows a sleep's memory freed within one poll and a SIGTERM exit's within ~1 s (anchors.md). */
-export const POLL_MS = 50;
+/**
+ * nvidia-smi shows a sleep's memory freed within one poll and a SIGTERM exit's within ~1 s (anchors.md).
+ * During a switch the GPU is followed at WATCH_PERIOD_MS, and a look waits for the next sample: polling
+ * at that period costs no process. Without a watch each poll is a query (~28 ms) plus this pause.
+ */
+export const WATCH_PERIOD_MS = 25;
+const POLL_MS = WATCH_PERIOD_MS;
+
+/** The pause before the next look at the GPU: what is left of a period since the last look began, and at least half a period. */
+export function untilNextLook(ports: Pick<EnginePorts, 'clock'>, lookedAt: number, signal: AbortSignal): Promise<void> {
+  return ports.clock.sleep(Math.max(POLL_MS / 2, POLL_MS - (ports.clock.now() - lookedAt)), signal);
+}
 const LAG_AFTER_STOP_MS = 1500;
 const LAG_AFTER_SLEEP_MS = 300;
 /** A drop this close to the expected one counts: residues are never exactly as configured. */
@@ -67,6 +77,7 @@ export async function waitForFreedMemory(
   let last: GpuSnapshot = baseline;
   for (;;) {
     if (signal.aborted) return { result: 'cancelled', last };
+    const lookedAt = ports.clock.now();
     last = await snapshotOrUnavailable(ports, signal);
     if (!last.available) return { result: 'skipped', last, detail: last.reason };
     const snap = last;
@@ -83,7 +94,7 @@ export async function waitForFreedMemory(
       return { result: 'timeout', last, detail };
     }
     try {
-      await ports.clock.sleep(POLL_MS, signal);
+      await untilNextLook(ports, lookedAt, signal);
     } catch {
       return { result: 'cancelled', last };
     }
@@ -110,11 +121,12 @@ export async function waitForRoom(
 ): Promise<{ ok: boolean; freeMb?: number }> {
   const start = ports.clock.now();
   for (;;) {
+    const lookedAt = ports.clock.now();
     const free = freeMb(await snapshotOrUnavailable(ports, signal), gpu);
     if (free === undefined || free - marginMb >= needMb) return { ok: true, freeMb: free };
     if (signal.aborted || ports.clock.now() - start >= boundMs) return { ok: false, freeMb: free };
     try {
-      await ports.clock.sleep(POLL_MS, signal);
+      await untilNextLook(ports, lookedAt, signal);
     } catch {
       return { ok: false, freeMb: free };
     }

@@ -4,82 +4,9 @@ import { join } from 'node:path';
 import { GpumodError, errorMessage } from '../errors';
 import type { Logger } from '../engine/logger';
 import { isNotFound, resolveBinary, runProcess, type Env, type ProcessResult } from './process';
-import type { Gpu, GpuInfo, GpuProcess, GpuSnapshot, ProcessOptions } from '../engine/machinePorts';
-
-export const GPU_FIELDS = ['index', 'uuid', 'name', 'memory.total', 'memory.used', 'memory.free'] as const;
-/** No process_name: it may contain commas, which breaks the CSV (protocols.md 3.1). */
-export const APPS_FIELDS = ['gpu_uuid', 'pid', 'used_memory'] as const;
-
-export const GPU_QUERY_ARGS = [`--query-gpu=${GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
-export const APPS_QUERY_ARGS = [`--query-compute-apps=${APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
-
-export type GpuRow = Omit<GpuInfo, 'processes'>;
-
-export interface AppRow {
-  gpuUuid: string;
-  pid: number;
-  usedMb: number | undefined;
-}
-
-/** A cell as MiB; `[N/A]`, `[Not Supported]` and anything else non-numeric is unknown, not 0. */
-function mib(cell: string | undefined): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(?:\s*MiB)?$/.exec((cell ?? '').trim());
-  return m ? Number(m[1]) : undefined;
-}
-
-function rows(text: string): string[][] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l.trim() !== '')
-    .map((l) => l.split(', ').map((c) => c.trim()));
-}
-
-/**
- * `--query-gpu=…` output for the given field list (default index,uuid,name,memory.total,memory.used,
- * memory.free). Extra trailing fields, a header line and " MiB" units are tolerated.
- */
-export function parseGpuQuery(text: string, fields: readonly string[] = GPU_FIELDS): GpuRow[] {
-  const at = (name: string): number => fields.indexOf(name);
-  const [iIndex, iUuid, iName, iTotal, iUsed, iFree] = ['index', 'uuid', 'name', 'memory.total', 'memory.used', 'memory.free'].map(at);
-  const out: GpuRow[] = [];
-  for (const cells of rows(text)) {
-    if (cells.length < fields.length || !/^\d+$/.test(cells[iIndex] ?? '')) continue; // header line
-    out.push({
-      index: Number(cells[iIndex]),
-      uuid: iUuid === -1 ? '' : cells[iUuid],
-      name: iName === -1 ? '' : cells[iName],
-      totalMb: mib(cells[iTotal]),
-      usedMb: mib(cells[iUsed]),
-      freeMb: mib(cells[iFree]),
-    });
-  }
-  return out;
-}
-
-/**
- * `--query-compute-apps=…` output for the given field list (default gpu_uuid,pid,used_memory).
- * Empty output means no processes. When the list includes process_name (as the recordings do), the
- * cells beyond the field count are folded into it, so a name with ", " does not shift the columns.
- */
-export function parseAppsQuery(text: string, fields: readonly string[] = APPS_FIELDS): AppRow[] {
-  const iUuid = fields.indexOf('gpu_uuid');
-  const iPid = fields.indexOf('pid');
-  const iMem = fields.findIndex((f) => f === 'used_memory' || f === 'used_gpu_memory');
-  const iName = fields.indexOf('process_name');
-  const out: AppRow[] = [];
-  for (let cells of rows(text)) {
-    if (cells.length < fields.length) continue;
-    if (iName !== -1 && cells.length > fields.length) {
-      const extra = cells.length - fields.length;
-      cells = [...cells.slice(0, iName), cells.slice(iName, iName + extra + 1).join(', '), ...cells.slice(iName + extra + 1)];
-    }
-    const pid = cells[iPid];
-    if (!/^\d+$/.test(pid ?? '')) continue; // header line
-    out.push({ gpuUuid: cells[iUuid], pid: Number(pid), usedMb: iMem === -1 ? undefined : mib(cells[iMem]) });
-  }
-  return out;
-}
+import type { Gpu, GpuInfo, GpuLookOptions, GpuProcess, GpuSnapshot, ProcessOptions } from '../engine/machinePorts';
+import { startGpuWatch, type GpuWatch } from './gpuWatch';
+import { APPS_QUERY_ARGS, GPU_QUERY_ARGS, parseAppsQuery, parseGpuQuery, type AppRow, type GpuRow } from './smiCsv';
 
 /** systemd escapes cgroup names that could clash with kernel files by prefixing "_". */
 function cgUnescape(name: string): string {
@@ -140,17 +67,24 @@ export interface GpuOptions {
   timeoutMs?: number;
 }
 
+/** A look a watch cannot give within this long is taken by a one-shot query instead (one costs ~28 ms). */
+const ONE_SHOT_MS = 60;
+
+interface Following {
+  watch: GpuWatch;
+  users: number;
+}
+
 export function createGpu(log: Logger, options: GpuOptions = {}): Gpu {
   const env = options.env ?? {};
   const procRoot = options.procRoot ?? '/proc';
+  const binary = (): string => resolveBinary('nvidia-smi', env);
+  const following: Following[] = [];
+  /** Why loop mode cannot be used here (missing, refused the option): one-shot queries from then on. */
+  let noLoopMode: string | undefined;
 
   const query = (args: string[], opts?: ProcessOptions): Promise<ProcessResult> =>
-    runProcess(
-      resolveBinary('nvidia-smi', env),
-      args,
-      { timeoutMs: opts?.timeoutMs ?? options.timeoutMs ?? 10_000, signal: opts?.signal, env, reject: false },
-      log,
-    );
+    runProcess(binary(), args, { timeoutMs: opts?.timeoutMs ?? options.timeoutMs ?? 10_000, signal: opts?.signal, env, reject: false }, log);
 
   const unitOfPid = async (pid: number): Promise<string | undefined> => {
     try {
@@ -169,36 +103,104 @@ export function createGpu(log: Logger, options: GpuOptions = {}): Gpu {
     }
   };
 
+  const failed = (r: ProcessResult): GpuSnapshot | undefined => {
+    if (r.exitCode === 0) return undefined;
+    const said = (r.stderr.trim() || r.stdout.trim()).split('\n')[0] || '(no output)';
+    return { available: false, reason: `no NVIDIA GPU visible: nvidia-smi exited ${r.exitCode}: ${said}` };
+  };
+
+  const unavailable = (e: unknown): GpuSnapshot => {
+    if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
+    const why = isNotFound(e) ? `${binary()} not found` : errorMessage(e);
+    return { available: false, reason: `no NVIDIA GPU visible: ${why}` };
+  };
+
+  const joined = async (gpus: GpuRow[], apps: AppRow[], t0: number): Promise<GpuSnapshot> => {
+    if (gpus.length === 0) return { available: false, reason: 'no NVIDIA GPU visible: nvidia-smi listed no GPU' };
+    const known = new Set(gpus.map((g) => g.uuid));
+    for (const a of apps) if (!known.has(a.gpuUuid)) log.warn(`nvidia-smi: PID ${a.pid} on unknown GPU ${a.gpuUuid}`);
+    const pids = [...new Set(apps.map((a) => a.pid))];
+    const units = new Map(await Promise.all(pids.map(async (pid) => [pid, await unitOfPid(pid)] as const)));
+    const owned = pids.filter((pid) => units.get(pid) !== undefined);
+    const commands = new Map(await Promise.all(owned.map(async (pid) => [pid, await commandOfPid(pid)] as const)));
+    return { available: true, gpus: joinGpuApps(gpus, apps, (pid) => units.get(pid), (pid) => commands.get(pid)), ms: Math.round(performance.now() - t0) };
+  };
+
+  const oneShot = async (opts: ProcessOptions | undefined, t0: number): Promise<GpuSnapshot> => {
+    let gpuOut: ProcessResult;
+    let appsOut: ProcessResult;
+    try {
+      [gpuOut, appsOut] = await Promise.all([query(GPU_QUERY_ARGS, opts), query(APPS_QUERY_ARGS, opts)]);
+    } catch (e) {
+      return unavailable(e);
+    }
+    const bad = failed(gpuOut) ?? failed(appsOut);
+    return bad ?? joined(parseGpuQuery(gpuOut.stdout), parseAppsQuery(appsOut.stdout), t0);
+  };
+
+  /** A watch that ended after giving samples is worth another try; one that never gave any is not. */
+  const judge = (w: GpuWatch): void => {
+    if (!w.failed || w.failed === 'stopped' || w.latestAt() !== undefined || noLoopMode) return;
+    noLoopMode = w.failed;
+    log.info(`nvidia-smi loop mode unavailable (${noLoopMode}): one query per look`);
+  };
+
+  /** The fastest working watch, or undefined. */
+  const watch = (): GpuWatch | undefined => {
+    for (const f of following) judge(f.watch);
+    return following.filter((f) => !f.watch.failed).sort((a, b) => a.watch.periodMs - b.watch.periodMs)[0]?.watch;
+  };
+
+  const fromWatch = async (w: GpuWatch, opts: GpuLookOptions | undefined, t0: number): Promise<GpuSnapshot | undefined> => {
+    const notBefore = t0 - (opts?.maxAgeMs ?? 0);
+    const due = w.nextDueAt();
+    // A slow watch (a window's status polling) whose next sample is far off: a one-shot look is sooner.
+    if (due !== undefined && (w.latestAt() ?? -Infinity) < notBefore && due - t0 > ONE_SHOT_MS) return undefined;
+    const waitMs = Math.min(opts?.timeoutMs ?? options.timeoutMs ?? 10_000, Math.max(3 * w.periodMs, 2000));
+    const s = await w.sample(notBefore, waitMs, opts?.signal);
+    if (opts?.signal?.aborted) throw new GpumodError('CANCELLED', 'cancelled: nvidia-smi watch');
+    if (!s) {
+      judge(w);
+      return undefined;
+    }
+    let apps = s.apps;
+    if (apps === undefined) {
+      try {
+        const out = await query(APPS_QUERY_ARGS, opts);
+        const bad = failed(out);
+        if (bad) return bad;
+        apps = parseAppsQuery(out.stdout);
+      } catch (e) {
+        return unavailable(e);
+      }
+    }
+    return joined(s.gpus, apps, t0);
+  };
+
   return {
     async snapshot(opts) {
       const t0 = performance.now();
-      let gpuOut: ProcessResult;
-      let appsOut: ProcessResult;
-      try {
-        [gpuOut, appsOut] = await Promise.all([query(GPU_QUERY_ARGS, opts), query(APPS_QUERY_ARGS, opts)]);
-      } catch (e) {
-        if (e instanceof GpumodError && e.code === 'CANCELLED') throw e;
-        const why = isNotFound(e) ? `${resolveBinary('nvidia-smi', env)} not found` : errorMessage(e);
-        return { available: false, reason: `no NVIDIA GPU visible: ${why}` };
+      const w = watch();
+      return (w && (await fromWatch(w, opts, t0))) || oneShot(opts, t0);
+    },
+    follow(periodMs) {
+      if (noLoopMode) return () => undefined;
+      let f = following.find((x) => x.watch.periodMs === periodMs && !x.watch.failed);
+      if (!f) {
+        f = { watch: startGpuWatch(binary(), env, periodMs, log), users: 0 };
+        following.push(f);
       }
-      for (const r of [gpuOut, appsOut]) {
-        if (r.exitCode !== 0) {
-          const said = (r.stderr.trim() || r.stdout.trim()).split('\n')[0] || '(no output)';
-          return { available: false, reason: `no NVIDIA GPU visible: nvidia-smi exited ${r.exitCode}: ${said}` };
-        }
-      }
-      const gpus = parseGpuQuery(gpuOut.stdout);
-      if (gpus.length === 0) return { available: false, reason: 'no NVIDIA GPU visible: nvidia-smi listed no GPU' };
-      const apps = parseAppsQuery(appsOut.stdout);
-      const known = new Set(gpus.map((g) => g.uuid));
-      for (const a of apps) if (!known.has(a.gpuUuid)) log.warn(`nvidia-smi: PID ${a.pid} on unknown GPU ${a.gpuUuid}`);
-      const pids = [...new Set(apps.map((a) => a.pid))];
-      const units = new Map(await Promise.all(pids.map(async (pid) => [pid, await unitOfPid(pid)] as const)));
-      const owned = pids.filter((pid) => units.get(pid) !== undefined);
-      const commands = new Map(await Promise.all(owned.map(async (pid) => [pid, await commandOfPid(pid)] as const)));
-      const joined = joinGpuApps(gpus, apps, (pid) => units.get(pid), (pid) => commands.get(pid));
-      const snapshot: GpuSnapshot = { available: true, gpus: joined, ms: Math.round(performance.now() - t0) };
-      return snapshot;
+      const mine = f;
+      mine.users++;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        if (--mine.users > 0) return;
+        judge(mine.watch);
+        mine.watch.close();
+        following.splice(following.indexOf(mine), 1);
+      };
     },
   };
 }

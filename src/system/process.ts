@@ -185,3 +185,71 @@ export async function runProcess(
 export function isNotFound(e: unknown): boolean {
   return e instanceof GpumodError && e.code === 'PROCESS_FAILED' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
+
+export interface StreamOptions {
+  env?: Env;
+  /** Each complete line of stdout, without its newline, as it arrives. */
+  onLine(line: string, at: number): void;
+  /** Once, when the child has ended (by itself or by `stop`), with the first line of its stderr if any. */
+  onExit(why: string): void;
+}
+
+export interface StreamingChild {
+  /** Ends the child's process group (TERM, then KILL after the grace period). Idempotent. */
+  stop(): void;
+}
+
+/**
+ * A long-lived child whose stdout is read line by line (nvidia-smi's loop mode): its own process group,
+ * killed with gpumod like every other child. `at` is performance.now() when the line's chunk arrived.
+ */
+export function spawnStream(file: string, args: readonly string[], opts: StreamOptions, log: Logger): StreamingChild {
+  const command = formatCommand(file, args);
+  const child = execa(file, [...args], {
+    env: opts.env,
+    extendEnv: true,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+    encoding: 'utf8',
+  });
+  const pgid = child.pid;
+  if (pgid !== undefined) track(pgid);
+  log.info(`> ${command} (watching)`);
+  let partial = '';
+  let stderr = '';
+  let stopped = false;
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    const at = performance.now();
+    const text = partial + chunk;
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    // A runaway line (no newline) must not grow without bound.
+    if (partial.length > 65536) partial = '';
+    for (const l of lines) opts.onLine(l.replace(/\r$/, ''), at);
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    if (stderr.length < 4096) stderr += chunk;
+  });
+  void child.then((r) => {
+    if (pgid !== undefined) untrack(pgid);
+    const cause = r.cause as NodeJS.ErrnoException | undefined;
+    const why = stopped
+      ? 'stopped'
+      : cause?.code === 'ENOENT'
+        ? `${file} not found`
+        : `${command} ended${r.exitCode !== undefined ? ` with exit ${r.exitCode}` : r.signal ? ` by ${r.signal}` : ''}${firstLine(stderr) || firstLine(partial) ? `: ${firstLine(stderr) || firstLine(partial)}` : ''}`;
+    if (!stopped) log.info(`> ${command}: ${why}`);
+    opts.onExit(why);
+  });
+  return {
+    stop(): void {
+      if (stopped) return;
+      stopped = true;
+      if (pgid !== undefined) endGroup(pgid);
+    },
+  };
+}

@@ -35,6 +35,7 @@ export class Controller implements vscode.Disposable {
   private inFlight: Promise<void> | undefined;
   private again = false;
   private stateWatcher: FSWatcher | undefined;
+  private unfollowGpu: (() => void) | undefined;
   private localSwitch: { from?: string; to: string; step?: string } | undefined;
   private readonly users = new Map<Machine, number>();
   private disposed = false;
@@ -48,11 +49,14 @@ export class Controller implements vscode.Disposable {
       this.emitter,
       source.onDidChange((s) => this.onConfig(s)),
       vscode.window.onDidChangeWindowState((w) => {
+        this.followGpu();
         if (w.focused) void this.refresh();
         else this.schedule();
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('gpumod.pollIntervalSeconds')) this.schedule();
+        if (!e.affectsConfiguration('gpumod.pollIntervalSeconds')) return;
+        this.followGpu();
+        this.schedule();
       }),
     );
   }
@@ -83,6 +87,7 @@ export class Controller implements vscode.Disposable {
       if (this.machine) this.retire(this.machine);
       this.machine = createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
+      this.followGpu();
       this.set({ configState: 'ok', config: s.config });
       void this.refresh();
     } else if (s.kind !== 'loading') {
@@ -121,11 +126,26 @@ export class Controller implements vscode.Disposable {
     }
   }
 
+  /**
+   * While a window is focused, the GPU is followed at the polling interval by one long-lived
+   * nvidia-smi (loop mode): a poll reads its latest sample instead of starting two processes.
+   */
+  private followGpu(): void {
+    this.unfollowGpu?.();
+    this.unfollowGpu = undefined;
+    if (this.disposed || !this.machine || !vscode.window.state.focused) return;
+    this.unfollowGpu = this.machine.ports.gpu.follow?.(this.pollMs());
+  }
+
+  private pollMs(): number {
+    const s = vscode.workspace.getConfiguration('gpumod').get<number>('pollIntervalSeconds') ?? 5;
+    return Math.max(1, s) * 1000;
+  }
+
   private interval(): number | undefined {
     if (this.localSwitch || this.current.switching) return SWITCHING_POLL_MS;
     if (!vscode.window.state.focused) return undefined;
-    const s = vscode.workspace.getConfiguration('gpumod').get<number>('pollIntervalSeconds') ?? 5;
-    return Math.max(1, s) * 1000;
+    return this.pollMs();
   }
 
   private schedule(): void {
@@ -133,16 +153,19 @@ export class Controller implements vscode.Disposable {
     this.timer = undefined;
     const ms = this.interval();
     if (ms === undefined || this.disposed) return;
-    this.timer = setTimeout(() => void this.refresh(), ms);
+    this.timer = setTimeout(() => void this.refresh(ms), ms);
   }
 
-  /** Observes now (coalescing concurrent requests into one observation plus at most one more). */
-  refresh(): Promise<void> {
+  /**
+   * Observes now (coalescing concurrent requests into one observation plus at most one more). A
+   * periodic look (`gpuMaxAgeMs`) may take the GPU watch's latest sample; any other looks afresh.
+   */
+  refresh(gpuMaxAgeMs?: number): Promise<void> {
     if (this.inFlight) {
       this.again = true;
       return this.inFlight;
     }
-    this.inFlight = this.observeOnce().finally(() => {
+    this.inFlight = this.observeOnce(gpuMaxAgeMs).finally(() => {
       this.inFlight = undefined;
       if (this.again) {
         this.again = false;
@@ -154,13 +177,13 @@ export class Controller implements vscode.Disposable {
     return this.inFlight;
   }
 
-  private async observeOnce(): Promise<void> {
+  private async observeOnce(gpuMaxAgeMs?: number): Promise<void> {
     const config = this.source.config;
     const machine = this.machine;
     if (!config || !machine) return;
     try {
       const [obs, raw] = await Promise.all([
-        observe(config, machine.ports, new AbortController().signal),
+        observe(config, machine.ports, new AbortController().signal, gpuMaxAgeMs !== undefined ? { gpuMaxAgeMs } : {}),
         readJsonFile(`${machine.stateDir}/state.json`).catch(() => undefined),
       ]);
       const recorded = asSwitchState(raw);
@@ -246,6 +269,7 @@ export class Controller implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.unfollowGpu?.();
     this.stateWatcher?.close();
     void this.machine?.close();
     for (const d of this.disposables) d.dispose();

@@ -72,6 +72,9 @@ export const MUTATING: Call['op'][] = ['sleep', 'wake', 'start', 'stop', 'restar
 export class FakeMachine {
   readonly clock = new FakeClock();
   readonly calls: Call[] = [];
+  /** The GPU watch: the periods asked for, and how many followers are still on. */
+  readonly follows: number[] = [];
+  following = 0;
   readonly services = new Map<string, Svc>();
   readonly totals = new Map<number, number>();
   readonly foreign: { gpu: number; mb: number; pid: number }[] = [];
@@ -168,7 +171,18 @@ export class FakeMachine {
   ports(): EnginePorts {
     return {
       systemd: this.systemd,
-      gpu: { snapshot: (opts) => this.snapshot(opts) },
+      gpu: {
+        snapshot: (opts) => this.snapshot(opts),
+        follow: (periodMs) => {
+          this.follows.push(periodMs);
+          this.following++;
+          let done = false;
+          return () => {
+            if (!done) this.following--;
+            done = true;
+          };
+        },
+      },
       drivers: (svc) => this.driver(svc),
       http: unusedHttp,
       log: silentLogger,

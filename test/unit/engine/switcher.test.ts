@@ -61,6 +61,21 @@ describe('switchMode', () => {
     const second = switchMode(m.config, 'speak', m.ports(), { owner: 'window B' });
     await assert.rejects(second, mustThrow('LOCKED', /window A/));
     assert.equal((await first).ok, true);
+     assert.equal(m.follows.length, 2, 'each switch follows the GPU');
+    assert.equal(m.following, 0, 'and stops following when it ends, refused or not');
+  });
+
+  it('follows the GPU at the watch period while it runs, a service action too', async () => {
+    const m = machine(32, 'code');
+    const seen: number[] = [];
+    const r = await switchMode(m.config, 'rag', m.ports(), { onStep: () => seen.push(m.following) });
+    assert.equal(r.ok, true, r.message);
+    assert.ok(seen.length > 0 && seen.every((n) => n === 1), 'followed during every step');
+    assert.deepEqual(m.follows, [25]);
+    assert.equal(m.following, 0);
+    m.lock.holder = 'VS Code window (pid 777)';
+    await assert.rejects(serviceAction(m.config, 'vllm-chat', 'sleep', m.ports()), mustThrow('LOCKED', /pid 777/));
+    assert.equal(m.following, 0, 'a refused action stops following too');
   });
 
   it('a refused plan throws BUDGET with the numbers, touches nothing, and releases the lock', async () => {

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { APPS_FIELDS, GPU_FIELDS, joinGpuApps, parseAppsQuery, parseGpuQuery, unitOfCgroupFile } from '../../../src/system/gpu';
+import { joinGpuApps, unitOfCgroupFile } from '../../../src/system/gpu';
+import { APPS_FIELDS, GPU_FIELDS, parseAppsQuery, parseGpuQuery } from '../../../src/system/smiCsv';
 
 const FIXTURES = resolve(process.cwd(), 'test/fixtures');
 const UUID = 'GPU-0e90e587-2121-919b-2f88-bd4defb494ad';
