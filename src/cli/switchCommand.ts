@@ -13,6 +13,7 @@ export function switchJson(r: SwitchResult): unknown {
     to: r.to,
     mode: r.mode ?? null,
     total_ms: r.totalMs,
+    first_answer_ms: r.firstAnswerMs ?? null,
     noop: r.noop,
     cancelled: r.cancelled,
     rolled_back: r.rolledBack,

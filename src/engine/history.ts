@@ -1,7 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import type { SleepDepth } from './driverPort';
 import { MAX_RECORDED_MS } from './records';
-import type { StepAction, SwitchRecord, TimelineAction } from './types';
+import type { StepAction, SwitchRecord, TimelineAction, TimelineEntry } from './types';
 
 export type EstimateAction = StepAction | 'ready' | 'restart';
 
@@ -86,4 +86,15 @@ function depthKey(action: EstimateAction, depth: SleepDepth | undefined): SleepD
 
 function key(service: string, action: string, depth: SleepDepth | undefined): string {
   return `${service}\u0000${action}\u0000${depthKey(action as EstimateAction, depth) ?? ''}`;
+}
+
+/**
+ * When the incoming models first answered, relative to the switch's start: the end of the last
+ * readiness request (a deterministic completion: the time to a first token), and whose they were.
+ * undefined where no readiness request ran, so nothing says a model answered.
+ */
+export function firstAnswer(timeline: readonly TimelineEntry[]): { ms: number; services: string[] } | undefined {
+  const ready = timeline.filter((e) => e.action === 'ready' && e.result === 'ok' && e.phase !== 'rollback');
+  if (ready.length === 0) return undefined;
+  return { ms: Math.max(...ready.map((e) => e.startMs + e.ms)), services: [...new Set(ready.map((e) => e.service))] };
 }

@@ -6,7 +6,7 @@ import { currentMode } from './currentMode';
 import { formatMs } from './deadline';
 import { execute } from './executor';
 import { measuredNow, type Footprints } from './footprints';
-import { estimates } from './history';
+import { estimates, firstAnswer } from './history';
 import { learnFrom } from './learn';
 import { lookAgainAtUnknown, observe } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
@@ -54,8 +54,16 @@ export interface SwitchResult {
   rollbackFailures: StepFailure[];
   /** After a successful switch, the services as verified; the GPU is not queried again (unavailable). */
   observation: Observation;
+  /** When the incoming models first answered (readiness requests), ms from the start; undefined where none ran. */
+  firstAnswerMs?: number;
   /** One sentence for a notification. */
   message: string;
+}
+
+/** "its models" when every service the switch brought up answered a readiness request, else their names. */
+function answeredWho(plan: Plan, answered: string[]): string {
+  const incoming = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start').map((s) => s.service);
+  return incoming.every((n) => answered.includes(n)) ? 'its models' : answered.join(' and ');
 }
 
 /**
@@ -206,8 +214,10 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   if (failure) record.error = `${failure.action} ${failure.service}: ${failure.error}`;
   await appendHistory(ports, record);
   const aside = exec.notes.map((n) => ` ${n}.`).join('');
+  const answer = ok ? firstAnswer(exec.timeline) : undefined;
+  const answered = answer?.ms;
   const message = ok
-    ? `Switched to ${target} in ${formatMs(totalMs)} (estimate ${formatMs(plan.estimateMs)}).${aside}`
+    ? `Switched to ${target} in ${formatMs(totalMs)} (estimate ${formatMs(plan.estimateMs)})${answer ? `; ${answeredWho(plan, answer.services)} answered after ${formatMs(answer.ms)}` : ''}.${aside}`
     : partial
       ? `Switch to ${target} done as far as it could go, but ${target} is not fully reached: ${failure?.error}; the machine is ${mode ? `in ${mode}` : 'in no mode'}.`
       : `${exec.cancelled ? `Switch to ${target} cancelled` : `Switch to ${target} failed: ${failure?.action} ${failure?.service}: ${failure?.error}`}` +
@@ -215,7 +225,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
       `; the machine is ${mode ? `in ${mode}` : 'in no mode'}.`;
   if (ok) ports.log.info(message);
   else ports.log.warn(message);
-  return { ...base, ok, noop: false, cancelled: exec.cancelled, rolledBack, mode, timeline: exec.timeline, totalMs, failure, rollbackFailures, observation, message };
+  return { ...base, ok, noop: false, cancelled: exec.cancelled, rolledBack, mode, timeline: exec.timeline, totalMs, failure, rollbackFailures, observation, message, ...(answered !== undefined ? { firstAnswerMs: answered } : {}) };
 }
 
 /** The target's services that do not serve (or, for an empty mode, the services still holding the card). */

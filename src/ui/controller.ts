@@ -228,7 +228,8 @@ export class Controller implements vscode.Disposable {
           onStep(e);
         },
       });
-      this.set({ lastSwitch: { to: mode, ok: result.ok, totalMs: result.totalMs, at: Date.now(), message: result.message } });
+      const answered = result.firstAnswerMs !== undefined ? { firstAnswerMs: result.firstAnswerMs } : {};
+      this.set({ lastSwitch: { to: mode, ok: result.ok, totalMs: result.totalMs, at: Date.now(), message: result.message, ...answered } });
       return result;
     } finally {
       release();

@@ -20,7 +20,7 @@ export interface UiState {
   drift: string[];
   /** A switch under way, in this window or another (from the shared state file). */
   switching?: { from?: string; to: string; step?: string; elsewhere?: boolean };
-  lastSwitch?: { to: string; ok: boolean; totalMs: number; at: number; message: string };
+  lastSwitch?: { to: string; ok: boolean; totalMs: number; at: number; message: string; firstAnswerMs?: number };
 }
 
 export interface StatusBarModel {
@@ -106,7 +106,8 @@ export function servicesTable(state: UiState, now: number): string {
   else if (vramSummary(obs)) lines.push(`GPU: ${vramSummary(obs)} used`, '');
   if (state.lastSwitch) {
     const s = state.lastSwitch;
-    lines.push(`Last switch: ${escapeMd(s.to)}, ${s.ok ? formatMs(s.totalMs) : 'failed'}, ${ago(now - s.at)}`);
+    const answered = s.ok && s.firstAnswerMs !== undefined ? ` (first answer after ${formatMs(s.firstAnswerMs)})` : '';
+    lines.push(`Last switch: ${escapeMd(s.to)}, ${s.ok ? formatMs(s.totalMs) : 'failed'}${answered}, ${ago(now - s.at)}`);
   }
   return lines.join('\n');
 }

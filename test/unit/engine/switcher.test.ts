@@ -21,7 +21,7 @@ describe('switchMode', () => {
     assert.equal(r.ok, true, r.message);
     assert.equal(r.mode, 'rag');
     assert.equal(r.from, 'code');
-    assert.match(r.message, /^Switched to rag in 1\.9 s \(estimate 1\.9 s\)\.$/);
+    assert.match(r.message, /^Switched to rag in 1\.9 s \(estimate 1\.9 s\); vllm-chat answered after 588 ms\.$/);
     // First write: the in-progress marker, before anything changed; last: the committed mode.
     assert.deepEqual(m.store.writes[0].switching, { from: 'code', to: 'rag', pid: 4242, startedAt: 0 });
     assert.equal(m.store.writes[0].mode, 'code');
@@ -183,6 +183,11 @@ describe('switchMode: a wake is verified by the model\'s answer', () => {
     const m = machine(32, 'blank', { 'vllm-chat': 'stopped' });
     const first = await switchMode(m.config, 'rag', m.ports());
     assert.equal(first.ok, true, first.message);
+    // The readiness request is a first answer: the switch says when the models answered.
+    const readyEnd = Math.max(...first.timeline.filter((e) => e.action === 'ready').map((e) => e.startMs + e.ms));
+    assert.equal(first.firstAnswerMs, readyEnd);
+    assert.ok(readyEnd > 0 && readyEnd <= first.totalMs);
+    assert.match(first.message, /; vllm-chat answered after \d/);
     const recorded = m.store.state?.answers?.['vllm-chat'];
     assert.equal(recorded?.answer, 'Hello from vllm-chat.');
     await switchMode(m.config, 'code', m.ports());

@@ -67,6 +67,8 @@ describe('status bar model', () => {
     assert.match(t, /\| vllm-tts \| stopped \| – \|/);
     assert.match(t, /GPU: 23\.1\/81\.6 GB used/);
     assert.match(t, /Last switch: code, 1\.4 s, 2 min ago/);
+    const answered = servicesTable({ configState: 'ok', config, observation: code, mode: 'code', drift: [], lastSwitch: { to: 'code', ok: true, totalMs: 1400, at: 0, message: '', firstAnswerMs: 1300 } }, 90_000);
+    assert.match(answered, /Last switch: code, 1\.4 s \(first answer after 1\.3 s\), 2 min ago/);
   });
 
   it('does not show VRAM without a GPU', () => {
