@@ -53,6 +53,9 @@ export function instrumentGpu(inner: Gpu, spans: Array<[number, number]>): Gpu {
         spans.push([a, performance.now()]);
       }
     },
+    // The engine follows the GPU (nvidia-smi's loop mode) during a switch: waiting for a sample is the
+    // time inside nvidia-smi, counted above.
+    ...(inner.follow ? { follow: (periodMs: number) => inner.follow!(periodMs) } : {}),
   };
 }
 
