@@ -158,7 +158,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   if (release.length > 0) {
     baseline = opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
     await Promise.all(release.map((s) => step(s, 'release')));
-    if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal);
+    if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal, ports.clock.now());
   }
   if (acquire.length > 0 && run.signal.aborted) cutShort = true;
   else if (acquire.length > 0) {
@@ -201,6 +201,7 @@ async function waitFree(
   ports: EnginePorts,
   rec: Recorder,
   signal: AbortSignal,
+  releasedAt: number,
 ): Promise<GpuSnapshot> {
   // The wait only buys room: when the card already shows room for every incoming service, it is pure
   // delay. With nothing incoming (e.g. `blank`), the switch still waits, so the card is free when it ends.
@@ -217,7 +218,7 @@ async function waitFree(
   const bound = waitBoundMs(released, (r) => estimate.get(r.svc.name) ?? 0);
   let out: GpuSnapshot = baseline;
   await timed(ports, rec, { service: 'gpu', action: 'wait-free', phase: 'wait-free' }, async () => {
-    const w = await waitForFreedMemory(released, baseline, ports, signal, bound);
+    const w = await waitForFreedMemory(released, baseline, ports, signal, bound, releasedAt);
     out = w.last;
     // Not seeing the memory freed is not a failure: the acquire phase re-checks the room it needs.
     if (w.result === 'skipped' || w.result === 'timeout') throw new StepNote(w.result, w.detail ?? '');

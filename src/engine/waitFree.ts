@@ -29,9 +29,10 @@ export interface Released {
 
 export type WaitPorts = Pick<EnginePorts, 'gpu' | 'clock' | 'log'>;
 
-export async function snapshotOrUnavailable(ports: Pick<EnginePorts, 'gpu'>, signal: AbortSignal): Promise<GpuSnapshot> {
+/** A look at the GPU that never throws; `maxAgeMs`: a sample that recent will do (the watch's latest). */
+export async function snapshotOrUnavailable(ports: Pick<EnginePorts, 'gpu'>, signal: AbortSignal, maxAgeMs?: number): Promise<GpuSnapshot> {
   try {
-    return await ports.gpu.snapshot({ signal, timeoutMs: 5000 });
+    return await ports.gpu.snapshot({ signal, timeoutMs: 5000, ...(maxAgeMs !== undefined && maxAgeMs > 0 ? { maxAgeMs } : {}) });
   } catch (e) {
     return { available: false, reason: errorMessage(e) };
   }
@@ -63,6 +64,8 @@ export async function waitForFreedMemory(
   ports: WaitPorts,
   signal: AbortSignal,
   boundMs: number,
+  /** When the last release ended (clock ms): a sample taken since then is already a first look. */
+  releasedAt?: number,
 ): Promise<WaitResult> {
   if (!baseline.available) return { result: 'skipped', last: baseline, detail: baseline.reason };
   const targets = new Map<number, number>();
@@ -78,7 +81,8 @@ export async function waitForFreedMemory(
   for (;;) {
     if (signal.aborted) return { result: 'cancelled', last };
     const lookedAt = ports.clock.now();
-    last = await snapshotOrUnavailable(ports, signal);
+    const first = last === baseline && releasedAt !== undefined;
+    last = await snapshotOrUnavailable(ports, signal, first ? lookedAt - releasedAt : undefined);
     if (!last.available) return { result: 'skipped', last, detail: last.reason };
     const snap = last;
     const pending = [...targets].filter(([index, target]) => {
