@@ -157,6 +157,9 @@ describe('switchMode: what it could not observe', () => {
     assert.equal(r.ok, true, r.message);
     assert.equal(r.plan.steps.find((s) => s.service === 'vllm-chat')?.action, 'wake');
     assert.deepEqual(m.mutations().filter((c) => c.service === 'vllm-chat').map((c) => c.op), ['wake', 'ready']);
+    // The second look asks systemd about that one unit only; then the verification about all.
+    const units = [...m.config.services.values()].map((s) => s.unit);
+    assert.deepEqual(m.calls.filter((c) => c.op === 'show' || c.op === 'showMany').map((c) => c.units), [units, ['vllm-chat.service'], units]);
   });
 
   it('does not touch a service it still cannot see, finishes the rest and says the mode is not fully reached', async () => {
