@@ -45,8 +45,17 @@ export interface ProcessOptions {
   signal?: AbortSignal;
 }
 
+/** One unit's answer in a batch: its status, or the error a `show` of it alone would have thrown. */
+export type UnitLook = PromiseSettledResult<UnitStatus>;
+
 export interface Systemd {
   show(unit: string, opts?: ProcessOptions): Promise<UnitStatus>;
+  /**
+   * Every unit's status from one `systemctl show` (an observation costs one process, not one per
+   * unit): one answer per unit, in the order asked. Never rejects: a unit that cannot be shown gets
+   * its own error without costing the others their statuses.
+   */
+  showMany(units: readonly string[], opts?: ProcessOptions): Promise<UnitLook[]>;
   start(unit: string, opts?: ProcessOptions): Promise<void>;
   stop(unit: string, opts?: ProcessOptions): Promise<void>;
   restart(unit: string, opts?: ProcessOptions): Promise<void>;

@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types';
 import type { Probe } from './driverPort';
 import { errorMessage } from '../errors';
-import type { GpuSnapshot, UnitStatus } from './machinePorts';
+import type { GpuSnapshot, UnitLook, UnitStatus } from './machinePorts';
 import { classify } from './classify';
 import { attributeRouterProcess, sharedRouters } from './routers';
 import { cancelledError, withDeadline } from './deadline';
@@ -15,15 +15,12 @@ const SHOW_TIMEOUT_MS = 5000;
 export const SECOND_LOOK_TIMEOUT_MS = 15_000;
 
 /**
- * Every configured service (systemd, then the driver's probe) and the GPU, all in parallel. `gpu`
- * stands in for the GPU query when the caller needs only the services' states; `gpuMaxAgeMs` lets a
- * periodic status look take the GPU watch's latest sample.
+ * Every configured service and the GPU, in parallel: one `systemctl show` of all units, then the
+ * drivers' probes side by side. `gpu` stands in for the GPU query when the caller needs only the
+ * services' states; `gpuMaxAgeMs` lets a periodic status look take the GPU watch's latest sample.
  */
 export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal, opts: { gpu?: GpuSnapshot; gpuMaxAgeMs?: number } = {}): Promise<Observation> {
-  const [gpu, ...list] = await Promise.all([
-    opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs),
-    ...[...config.services.values()].map((svc) => observeService(svc, ports, signal)),
-  ]);
+  const [gpu, list] = await Promise.all([opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs), observeServices([...config.services.values()], ports, signal)]);
   if (signal.aborted) throw cancelledError('observe');
   const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, o]));
   const foreignMb = new Map<number, number>();
@@ -60,7 +57,7 @@ export async function lookAgainAtUnknown(config: Config, obs: Observation, ports
   const again = [...obs.services.values()].filter(worthASecondLook);
   if (again.length === 0) return obs;
   ports.log.info(`looking again at ${again.map((o) => o.name).join(', ')} (state unknown) with a ${SECOND_LOOK_TIMEOUT_MS / 1000} s deadline`);
-  const seen = await Promise.all(again.map((o) => observeService(config.services.get(o.name)!, ports, signal, SECOND_LOOK_TIMEOUT_MS)));
+  const seen = await observeServices(again.map((o) => config.services.get(o.name)!), ports, signal, SECOND_LOOK_TIMEOUT_MS);
   const services = new Map(obs.services);
   for (const o of seen) services.set(o.name, { ...o, vramMb: obs.services.get(o.name)?.vramMb });
   return { ...obs, services };
@@ -82,12 +79,30 @@ function lastLine(message: string): string {
 
 /** Observes one service; never throws (a failed look is an `unknown` state with the reason). */
 export async function observeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServiceObservation> {
-  let unit: UnitStatus;
+  return (await observeServices([svc], ports, signal, timeoutMs))[0];
+}
+
+/**
+ * Observes `svcs`, in their order: their units in one `showMany` (services sharing a unit, the models
+ * of one router, share its answer), then every probe in parallel. Never throws.
+ */
+export async function observeServices(svcs: readonly ServiceConfig[], ports: ObservePorts, signal: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServiceObservation[]> {
+  const units = [...new Set(svcs.map((s) => s.unit))];
+  let looks: UnitLook[];
   try {
-    unit = await ports.systemd.show(svc.unit, { signal, timeoutMs: Math.max(SHOW_TIMEOUT_MS, timeoutMs) });
-  } catch (e) {
-    return { name: svc.name, state: 'unknown', healthy: false, detail: `systemd: ${lastLine(errorMessage(e))}` };
+    looks = await ports.systemd.showMany(units, { signal, timeoutMs: Math.max(SHOW_TIMEOUT_MS, timeoutMs) });
+    if (looks.length !== units.length) throw new Error(`showMany answered ${looks.length} of ${units.length} units`);
+  } catch (reason) {
+    looks = units.map(() => ({ status: 'rejected', reason }));
   }
+  const byUnit = new Map(units.map((u, i) => [u, looks[i]]));
+  return Promise.all(svcs.map((svc) => seeService(svc, byUnit.get(svc.unit)!, ports, signal, timeoutMs)));
+}
+
+/** One service from its unit's status: the driver's probe where a process runs, the RAM of a sleeper. */
+async function seeService(svc: ServiceConfig, look: UnitLook, ports: ObservePorts, signal: AbortSignal, timeoutMs: number): Promise<ServiceObservation> {
+  if (look.status === 'rejected') return { name: svc.name, state: 'unknown', healthy: false, detail: `systemd: ${lastLine(errorMessage(look.reason))}` };
+  const unit: UnitStatus = look.value;
   let probe: Probe | undefined;
   if (unit.activeState === 'active' || unit.activeState === 'reloading') {
     const driver = ports.drivers(svc);

@@ -104,7 +104,8 @@ export async function previewPlan(
   config: Config,
   target: string,
   ports: ObservePorts & Pick<EnginePorts, 'store'>,
-  opts: { signal?: AbortSignal; orphanPolicy?: OrphanPolicy; observation?: Observation } = {},
+  /** `observation` may still be under way: the state file and the history are read meanwhile. */
+  opts: { signal?: AbortSignal; orphanPolicy?: OrphanPolicy; observation?: Observation | Promise<Observation> } = {},
 ): Promise<Preview> {
   if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
   const signal = opts.signal ?? new AbortController().signal;
@@ -129,7 +130,7 @@ export async function previewPlan(
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
   const startedAt = ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
-  const seen = await lookAgainAtUnknown(config, await observe(config, ports, signal), ports, signal);
+  const seen = observe(config, ports, signal).then((o) => lookAgainAtUnknown(config, o, ports, signal));
   const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
   const references = currentAnswers(prior?.answers, obs);
   opts.onPlan?.(plan);

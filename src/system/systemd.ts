@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GpumodError } from '../errors';
 import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env, type ProcessResult } from './process';
-import type { ProcessOptions, Systemd, UnitStatus } from '../engine/machinePorts';
+import type { ProcessOptions, Systemd, UnitLook, UnitStatus } from '../engine/machinePorts';
 import { parseJournalJson, type JournalEntry } from './journal';
 import { rssKb } from './pids';
 
@@ -22,6 +22,9 @@ export const SHOW_PROPERTIES = [
   'StateChangeTimestampMonotonic',
   'ExecStart',
 ] as const;
+
+/** Asked besides SHOW_PROPERTIES when several units are shown at once: they say whose block is whose. */
+export const BATCH_KEYS = ['Id', 'Names'] as const;
 
 export interface SystemdOptions {
   /** Merged over process.env for every child (the test sandbox's XDG_RUNTIME_DIR etc.). */
@@ -76,6 +79,36 @@ export function parseShow(text: string): Map<string, string> {
     map.set(line.slice(0, eq), line.slice(eq + 1));
   }
   return map;
+}
+
+/** `systemctl show` of several units: one block of `Key=Value` lines per unit, an empty line between blocks. */
+export function parseShowBlocks(text: string): Map<string, string>[] {
+  const blocks: Map<string, string>[] = [];
+  let lines: string[] = [];
+  for (const raw of [...text.split('\n'), '']) {
+    const line = raw.replace(/\r$/, '');
+    if (line !== '') lines.push(line);
+    else if (lines.length > 0) {
+      blocks.push(parseShow(lines.join('\n')));
+      lines = [];
+    }
+  }
+  return blocks;
+}
+
+/**
+ * Which block answers which unit, by the block's Id or one of its Names (an alias is shown under the
+ * unit it names). Not by position: systemctl stops at the first name it rejects, and a name it has
+ * to escape comes back escaped. Units no block names are left out.
+ */
+export function matchBlocks(units: readonly string[], blocks: readonly Map<string, string>[]): Map<string, Map<string, string>> {
+  const matched = new Map<string, Map<string, string>>();
+  for (const block of blocks) {
+    const names = [block.get('Id') ?? '', ...(block.get('Names') ?? '').split(/\s+/)].filter((n) => n !== '');
+    const unit = units.find((u) => !matched.has(u) && names.includes(u));
+    if (unit !== undefined) matched.set(unit, block);
+  }
+  return matched;
 }
 
 function int(value: string | undefined): number {
@@ -189,12 +222,48 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     return [...found].sort((a, b) => a - b);
   };
 
+  const show = async (unit: string, opts?: ProcessOptions): Promise<UnitStatus> => {
+    validateUnitName(unit);
+    const r = await systemctl(['show', '-p', SHOW_PROPERTIES.join(','), '--', unit], opts);
+    return unitStatusFromShow(unit, parseShow(r.stdout));
+  };
+
+  const showMany = async (units: readonly string[], opts?: ProcessOptions): Promise<UnitLook[]> => {
+    const found = new Map<string, UnitLook>();
+    for (const unit of units) {
+      try {
+        validateUnitName(unit);
+      } catch (reason) {
+        found.set(unit, { status: 'rejected', reason });
+      }
+    }
+    const asked = [...new Set(units)].filter((u) => !found.has(u));
+    if (asked.length > 0) {
+      let out: ProcessResult | undefined;
+      try {
+        out = await systemctl(['show', '-p', [...BATCH_KEYS, ...SHOW_PROPERTIES].join(','), '--', ...asked], opts, false);
+      } catch (reason) {
+        // No answer at all (deadline, cancel, no systemctl): one call per unit would fare no better.
+        for (const unit of asked) found.set(unit, { status: 'rejected', reason });
+      }
+      if (out) {
+        for (const [unit, block] of matchBlocks(asked, parseShowBlocks(out.stdout))) found.set(unit, { status: 'fulfilled', value: unitStatusFromShow(unit, block) });
+        // A name the manager rejects ends the batch there (exit 1): it and those after it are asked
+        // alone, so each gets its own answer, the rejected one its own error.
+        const rest = asked.filter((u) => !found.has(u));
+        if (rest.length > 0) {
+          log.info(`systemctl show answered ${asked.length - rest.length} of ${asked.length} units (exit ${out.exitCode}): asking ${rest.join(', ')} one by one`);
+          const alone = await Promise.allSettled(rest.map((u) => show(u, opts)));
+          rest.forEach((u, i) => found.set(u, alone[i]));
+        }
+      }
+    }
+    return units.map((u) => found.get(u) as UnitLook);
+  };
+
   return {
-    async show(unit, opts) {
-      validateUnitName(unit);
-      const r = await systemctl(['show', '-p', SHOW_PROPERTIES.join(','), '--', unit], opts);
-      return unitStatusFromShow(unit, parseShow(r.stdout));
-    },
+    show,
+    showMany,
 
     start: (unit, opts) => job('start', unit, opts),
     stop: (unit, opts) => job('stop', unit, opts),

@@ -6,7 +6,7 @@ import type { EnginePorts, LockRequest, StateStore, SwitchLock } from '../../../
 import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
 import { GpumodError } from '../../../src/errors';
 import { silentLogger } from '../../../src/system/logger';
-import type { GpuInfo, GpuProcess, GpuSnapshot, HttpClient, ProcessOptions, Systemd, UnitStatus } from '../../../src/engine/machinePorts';
+import type { GpuInfo, GpuProcess, GpuSnapshot, HttpClient, ProcessOptions, Systemd, UnitLook, UnitStatus } from '../../../src/engine/machinePorts';
 import { FakeClock } from './fakeClock';
 
 /** How long things take for one service, in (virtual) ms. */
@@ -57,9 +57,12 @@ export interface Actual {
 }
 
 export interface Call {
-  op: Op | 'show' | 'snapshot' | 'resetFailed';
+  op: Op | 'show' | 'showMany' | 'snapshot' | 'resetFailed';
+  /** The service acted on ('' for the GPU and for a batch). */
   service: string;
   t: number;
+  /** The units of a showMany, in the order asked. */
+  units?: string[];
 }
 
 /** Operations that change the machine (a no-op switch must make none). */
@@ -193,8 +196,8 @@ export class FakeMachine {
     };
   }
 
-  private record(op: Call['op'], service: string): void {
-    this.calls.push({ op, service, t: this.clock.now() });
+  private record(op: Call['op'], service: string, units?: string[]): void {
+    this.calls.push({ op, service, t: this.clock.now(), ...(units ? { units } : {}) });
   }
 
   /** Time-driven transitions: a starting server becomes ready, freed memory shows. */
@@ -228,25 +231,40 @@ export class FakeMachine {
     return s;
   }
 
+  /** What `systemctl show` says of the unit now (no call recorded: show and showMany record theirs). */
+  private unitStatus(unit: string): UnitStatus {
+    const s = this.byUnit(unit);
+    if (this.systemdDown) throw new GpumodError('PROCESS_FAILED', 'systemctl --user show exited 1: Failed to connect to bus: No medium found');
+    this.settle(s);
+    return {
+      unit,
+      loadState: 'loaded',
+      activeState: s.active,
+      subState: s.active === 'active' ? 'running' : s.active === 'failed' ? 'failed' : s.active === 'deactivating' ? 'stop-sigterm' : 'dead',
+      mainPid: s.pid,
+      result: s.active === 'failed' ? 'exit-code' : 'success',
+      execMainStatus: s.active === 'failed' ? 1 : 0,
+      controlGroup: `/user.slice/${unit}`,
+      nRestarts: 0,
+      stateChangeUs: 0,
+      execStart: s.execStart,
+    };
+  }
+
   private readonly systemd: Systemd = {
     show: async (unit: string): Promise<UnitStatus> => {
-      const s = this.byUnit(unit);
-      this.record('show', s.cfg.name);
-      if (this.systemdDown) throw new GpumodError('PROCESS_FAILED', 'systemctl --user show exited 1: Failed to connect to bus: No medium found');
-      this.settle(s);
-      return {
-        unit,
-        loadState: 'loaded',
-        activeState: s.active,
-        subState: s.active === 'active' ? 'running' : s.active === 'failed' ? 'failed' : s.active === 'deactivating' ? 'stop-sigterm' : 'dead',
-        mainPid: s.pid,
-        result: s.active === 'failed' ? 'exit-code' : 'success',
-        execMainStatus: s.active === 'failed' ? 1 : 0,
-        controlGroup: `/user.slice/${unit}`,
-        nRestarts: 0,
-        stateChangeUs: 0,
-        execStart: s.execStart,
-      };
+      this.record('show', this.byUnit(unit).cfg.name);
+      return this.unitStatus(unit);
+    },
+    showMany: async (units: readonly string[]): Promise<UnitLook[]> => {
+      this.record('showMany', '', [...units]);
+      return units.map((u): UnitLook => {
+        try {
+          return { status: 'fulfilled', value: this.unitStatus(u) };
+        } catch (reason) {
+          return { status: 'rejected', reason };
+        }
+      });
     },
     start: async (unit: string, opts?: ProcessOptions): Promise<void> => {
       const s = this.byUnit(unit);

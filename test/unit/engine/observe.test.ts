@@ -18,26 +18,30 @@ describe('observe', () => {
     assert.ok(!m.calls.some((c) => c.op === 'probe' && c.service === 'vllm-tts'));
   });
 
-  it('runs the services in parallel', async () => {
+  it('asks systemd once for every unit, then probes the services in parallel, beside the GPU query', async () => {
     const m = machine(32, 'code');
     const slow = m.ports();
-    const show = slow.systemd.show;
-    slow.systemd = { ...slow.systemd, show: async (u, o) => (await m.clock.sleep(100), show(u, o)) };
+    const showMany = slow.systemd.showMany;
+    slow.systemd = { ...slow.systemd, showMany: async (u, o) => (await m.clock.sleep(30), showMany(u, o)) };
+    for (const name of m.config.services.keys()) m.probeDelayMs.set(name, 100);
     const t0 = m.clock.now();
     await observe(m.config, slow, new AbortController().signal);
-    assert.equal(m.clock.now() - t0, 100, 'eight 100 ms shows take 100 ms');
+    assert.equal(m.clock.now() - t0, 130, 'a 30 ms show, then seven 100 ms probes side by side (the 28 ms GPU query meanwhile)');
+    assert.deepEqual(
+      m.calls.filter((c) => c.op === 'show' || c.op === 'showMany').map((c) => [c.op, c.units]),
+      [['showMany', [...m.config.services.values()].map((s) => s.unit)]],
+    );
+    assert.equal(m.calls.filter((c) => c.op === 'probe').length, 7, 'the stopped vllm-tts is not probed');
   });
 
   it('a unit systemd cannot show is unknown, with the reason; a hanging probe is cut at 5 s', async () => {
     const m = machine(32, 'code');
     const ports = m.ports();
-    const show = ports.systemd.show;
+    const showMany = ports.systemd.showMany;
     ports.systemd = {
       ...ports.systemd,
-      show: async (u, o) => {
-        if (u === 'vllm-tts.service') throw new GpumodError('PROCESS_FAILED', 'systemctl exited 1');
-        return show(u, o);
-      },
+      showMany: async (units, o) =>
+        (await showMany(units, o)).map((look, i) => (units[i] === 'vllm-tts.service' ? { status: 'rejected', reason: new GpumodError('PROCESS_FAILED', 'systemctl exited 1') } : look)),
     };
     const drivers = ports.drivers;
     ports.drivers = (svc) => (svc.name === 'glm-code' ? { ...drivers(svc), probe: () => new Promise(() => undefined) } : drivers(svc));

@@ -48,6 +48,29 @@ describe('switchMode', () => {
     assert.equal(m.store.state?.mode, 'code');
   });
 
+  it('code → code observes once: one systemctl show of every unit and one GPU snapshot', async () => {
+    const m = machine(32, 'code');
+    const r = await switchMode(m.config, 'code', m.ports());
+    assert.equal(r.noop, true);
+    assert.equal(r.ok, true, r.message);
+    const units = [...m.config.services.values()].map((s) => s.unit);
+    const looks = m.calls.filter((c) => c.op === 'show' || c.op === 'showMany' || c.op === 'snapshot');
+    assert.deepEqual(looks.map((c) => [c.op, c.units]), [['snapshot', undefined], ['showMany', units]]);
+    // The observation returned is that one look, the GPU included.
+    assert.equal(r.observation.gpu.available, true);
+  });
+
+  it('code → rag: each of its two observations (before, and the verification) is one systemctl show', async () => {
+    const m = machine(32, 'code');
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, true, r.message);
+    const units = [...m.config.services.values()].map((s) => s.unit);
+    const shows = m.calls.filter((c) => c.op === 'show' || c.op === 'showMany');
+    assert.deepEqual(shows.map((c) => [c.op, c.units]), [['showMany', units], ['showMany', units]]);
+    const verify = r.timeline.find((e) => e.action === 'verify')!;
+    assert.equal(shows[1].t, verify.startMs, 'the second look is the verification');
+  });
+
   it('lock contention: the holder is named, and nothing is observed or touched', async () => {
     const m = machine(32, 'code');
     m.lock.holder = 'VS Code window (pid 777)';
@@ -149,6 +172,9 @@ describe('switchMode: what it could not observe', () => {
     assert.equal(r.ok, true, r.message);
     assert.equal(r.plan.steps.find((s) => s.service === 'vllm-chat')?.action, 'wake');
     assert.deepEqual(m.mutations().filter((c) => c.service === 'vllm-chat').map((c) => c.op), ['wake', 'ready']);
+    // The second look asks systemd about that one unit only; then the verification about all.
+    const units = [...m.config.services.values()].map((s) => s.unit);
+    assert.deepEqual(m.calls.filter((c) => c.op === 'show' || c.op === 'showMany').map((c) => c.units), [units, ['vllm-chat.service'], units]);
   });
 
   it('does not touch a service it still cannot see, finishes the rest and says the mode is not fully reached', async () => {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { isGpumodError } from '../../../src/errors';
-import { SHOW_PROPERTIES, execArgv, parseShow, unitStatusFromShow, validateUnitName } from '../../../src/system/systemd';
+import { SHOW_PROPERTIES, execArgv, matchBlocks, parseShow, parseShowBlocks, unitStatusFromShow, validateUnitName } from '../../../src/system/systemd';
 
 // Recorded from systemd 252 (the manager's order, not the -p order).
 const RUNNING = [
@@ -81,6 +81,44 @@ describe('system/systemd parseShow', () => {
     for (const p of ['LoadState', 'ActiveState', 'SubState', 'MainPID', 'Result', 'ExecMainStatus', 'ControlGroup', 'NRestarts', 'StateChangeTimestampMonotonic']) {
       assert.ok((SHOW_PROPERTIES as readonly string[]).includes(p), p);
     }
+  });
+});
+
+describe('system/systemd parseShowBlocks and matchBlocks', () => {
+  // Recorded from systemd 252: `show -p Id,Names,LoadState,ActiveState -- a.service b@.service c.service`
+  // prints a.service's block, then stops at the name it rejects (exit 1, the error on stderr).
+  const STOPPED_AT_REJECTED = 'Id=a.service\nNames=a.service\nLoadState=loaded\nActiveState=active\n';
+  const TWO = ['Id=a.service', 'Names=a.service', 'LoadState=loaded', 'ActiveState=active', '', 'Id=c.service', 'Names=c.service', 'LoadState=not-found', 'ActiveState=inactive', ''].join('\n');
+
+  it('splits one block per unit at the empty lines, ignoring a missing final newline and CRLF', () => {
+    const blocks = parseShowBlocks(TWO);
+    assert.deepEqual(blocks.map((b) => [b.get('Id'), b.get('LoadState')]), [['a.service', 'loaded'], ['c.service', 'not-found']]);
+    assert.equal(parseShowBlocks(TWO.trimEnd().replace(/\n/g, '\r\n')).length, 2);
+    assert.deepEqual(parseShowBlocks(''), []);
+    assert.deepEqual(parseShowBlocks('\n\n'), []);
+  });
+
+  it('matches blocks to units by Id, whatever their order, and leaves out units no block names', () => {
+    const [a, c] = parseShowBlocks(TWO);
+    const m = matchBlocks(['c.service', 'x.service', 'a.service'], [a, c]);
+    assert.equal(m.get('a.service'), a);
+    assert.equal(m.get('c.service'), c);
+    assert.equal(m.has('x.service'), false);
+    assert.deepEqual([...matchBlocks(['a.service', 'b@.service', 'c.service'], parseShowBlocks(STOPPED_AT_REJECTED)).keys()], ['a.service']);
+  });
+
+  it('matches an alias by Names: the manager shows it under the unit it names', () => {
+    const [real] = parseShowBlocks('Id=real.service\nNames=real.service alias.service\nActiveState=active\n');
+    assert.equal(matchBlocks(['alias.service'], [real]).get('alias.service'), real);
+    // Both names asked: two blocks of the one unit, one for each.
+    const m = matchBlocks(['alias.service', 'real.service'], [real, real]);
+    assert.deepEqual([...m.keys()], ['alias.service', 'real.service']);
+  });
+
+  it('a block naming no asked unit, or two blocks of one unit, take nothing from the others', () => {
+    const [a, c] = parseShowBlocks(TWO);
+    const m = matchBlocks(['a.service'], [c, a, a]);
+    assert.deepEqual([...m.entries()], [['a.service', a]]);
   });
 });
 
