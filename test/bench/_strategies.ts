@@ -18,6 +18,8 @@ import { previewPlan, switchMode } from '../../src/engine/switcher';
 import type { PlanStep, ServiceState } from '../../src/engine/types';
 import { freeMb, waitBoundMs, waitForFreedMemory, type Released } from '../../src/engine/waitFree';
 import type { Gpu, GpuSnapshot } from '../../src/engine/machinePorts';
+import { loadavg } from 'node:os';
+import type { FirstRequest } from './_firstToken';
 import type { BenchAction, BenchStep } from './_latency';
 
 export type Strategy = 'naive' | 'sequential' | 'gpumod';
@@ -33,6 +35,12 @@ export interface Run {
   /** Wall time spent inside nvidia-smi queries during the run (union of their intervals). */
   gpuQueryMs: number;
   notes: string[];
+  /** performance.now() when the switch returned. */
+  endedAt: number;
+  /** The 1-minute load average when the switch returned. */
+  load: number;
+  /** Measured switches: each incoming service's first answer (test/bench/_firstToken.ts). */
+  firstRequests?: FirstRequest[];
 }
 
 /** The ports of one workstation, with every nvidia-smi query's interval recorded. */
@@ -82,11 +90,13 @@ async function act(m: BenchMachine, service: string, action: RunAction, depth?: 
   if (action !== 'sleep' && action !== 'stop' && svc.readiness) await runAction(svc, 'ready', undefined, m.ports, m.signal);
 }
 
-async function timedRun(m: BenchMachine, strategy: Strategy, from: string, to: string, body: () => Promise<Omit<Run, 'strategy' | 'from' | 'to' | 'wallMs' | 'gpuQueryMs'>>): Promise<Run> {
+type Measured = 'strategy' | 'from' | 'to' | 'wallMs' | 'gpuQueryMs' | 'endedAt' | 'load';
+
+async function timedRun(m: BenchMachine, strategy: Strategy, from: string, to: string, body: () => Promise<Omit<Run, Measured>>): Promise<Run> {
   const t0 = performance.now();
   const r = await body();
   const t1 = performance.now();
-  return { strategy, from, to, wallMs: t1 - t0, gpuQueryMs: coveredMs(m.gpuSpans, t0, t1), ...r };
+  return { strategy, from, to, wallMs: t1 - t0, gpuQueryMs: coveredMs(m.gpuSpans, t0, t1), endedAt: t1, load: loadavg()[0], ...r };
 }
 
 export function naiveSwitch(m: BenchMachine, from: string, to: string): Promise<Run> {
