@@ -296,10 +296,10 @@ async function main(): Promise<void> {
       packageError = e instanceof Error ? e.message.split('\n')[0] : String(e);
       return undefined;
     });
-  } else packageError = 'skipped (--no-package)';
+  }
 
   const wallS = Math.round((Date.now() - t0) / 1000);
-  const g = goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError });
+  const g = goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE });
   const machine = { cpus: cpus().length, model: cpuModel(), memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: { before: loadBefore, after: loadAfter } };
   const spawnText = Object.entries(floors.spawnMs).map(([k, v]) => `${k} ${Math.round(v ?? 0)} ms`).join(', ');
   const lines = [
@@ -336,7 +336,7 @@ async function main(): Promise<void> {
     // Kept for readers of the earlier bench.json.
     loadAverage: machine.loadAverage,
     spawn: floors,
-    package: pkg ?? { error: packageError },
+    package: pkg ?? { error: packageError ?? 'skipped (--no-package)' },
     rows: all,
     firstRequestMs: firstRequestFigures(all),
     goals: g,
