@@ -109,14 +109,20 @@ function fakeLatency(o: (name: string) => number, fake: FakeKind, step: BenchSte
 
 const isRelease = (s: BenchStep): boolean => s.action === 'sleep' || s.action === 'stop';
 
+/** The part of the critical path spent waiting for the GPU to show the released memory freed, in ms. */
+export function freedWaitMs(model: LatencyModel, steps: BenchStep[], waitedForFreed: boolean): number {
+  if (!waitedForFreed) return 0;
+  const release = steps.filter(isRelease).map((s) => stepLatency(model, s));
+  return (Math.max(0, ...release.map((l) => l.busy + l.lag)) - Math.max(0, ...release.map((l) => l.busy))) / model.timeScale;
+}
+
 /** The critical path of a parallel switch (the formula above), in ms. */
 export function criticalPathMs(model: LatencyModel, steps: BenchStep[], waitedForFreed: boolean): number {
   const release = steps.filter(isRelease).map((s) => stepLatency(model, s));
   const acquiring = steps.filter((s) => !isRelease(s));
   const releaseMs = Math.max(0, ...release.map((l) => l.busy));
-  const freedMs = waitedForFreed ? Math.max(0, ...release.map((l) => l.busy + l.lag)) - releaseMs : 0;
   const acquireMs = Math.max(0, ...acquiring.map((s) => stepLatency(model, s).busy / model.timeScale + spawnLatency(model, s)));
-  return (releaseMs + freedMs) / model.timeScale + acquireMs;
+  return releaseMs / model.timeScale + freedWaitMs(model, steps, waitedForFreed) + acquireMs;
 }
 
 /** The slowest wake or load among `steps`, ms (0 when there is none), with the process a llama.cpp load spawns. */

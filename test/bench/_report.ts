@@ -3,7 +3,7 @@
 import { median } from '../../src/engine/history';
 import type { FirstRequest } from './_firstToken';
 import { ttftOf } from './_firstToken';
-import { criticalPathMs, slowestWakeMs, type BenchStep, type LatencyModel } from './_latency';
+import { criticalPathMs, freedWaitMs, slowestWakeMs, type BenchStep, type LatencyModel } from './_latency';
 import type { Run, Strategy } from './_strategies';
 
 export type Card = '32' | '24';
@@ -33,10 +33,13 @@ export interface RowReport {
   ttftSpeedup: number | undefined;
   /** gpumod: wall minus the fakes' critical path, median over runs (a cycle: summed over its legs). */
   overheadMs: number | undefined;
-  /** gpumod: the same minus the time inside nvidia-smi, median over runs. */
+  /** gpumod: the same minus the time inside nvidia-smi it holds (`gpuOverheadMs`), median over runs. */
   overheadBesidesGpuMs: number | undefined;
   criticalMs: number | undefined;
+  /** gpumod: all the time inside nvidia-smi, median over runs. */
   gpuQueryMs: number | undefined;
+  /** gpumod: the part of it that is overhead (not spent waiting for memory the fakes had not freed yet), median over runs. */
+  gpuOverheadMs: number | undefined;
   /** Median 1-minute load average when gpumod's switches (else the row's any) returned. */
   load: number | undefined;
   what: string;
@@ -60,9 +63,20 @@ function describeSteps(steps: BenchStep[]): string {
   return [...by].map(([a, names]) => `${verbs[a]} ${names.join(' ')}`).join('; ') || 'nothing';
 }
 
-function criticalOf(model: LatencyModel, r: Run, row: Row, legs: Run[]): number {
-  if (row === 'full cycle') return legs.reduce((t, l) => t + criticalPathMs(model, l.steps, l.waitedForFreed), 0);
-  return criticalPathMs(model, r.steps, r.waitedForFreed);
+/**
+ * A switch's critical path, and the part of its time inside nvidia-smi that is overhead: the queries
+ * outside the wait for freed memory, and those inside it only as far as the wait outlasted what the
+ * fakes' release lags make it (a query while the memory is still held costs nothing).
+ */
+export function measure(model: LatencyModel, r: Run): { critical: number; gpu: number } {
+  const expected = freedWaitMs(model, r.steps, r.waitedForFreed);
+  const inWait = Math.min(r.gpuQueryInWaitMs, Math.max(0, r.waitFreeMs - expected));
+  return { critical: criticalPathMs(model, r.steps, r.waitedForFreed), gpu: r.gpuQueryMs - r.gpuQueryInWaitMs + inWait };
+}
+
+function measureRow(model: LatencyModel, r: Run, row: Row, legs: Run[]): { critical: number; gpu: number } {
+  if (row !== 'full cycle') return measure(model, r);
+  return legs.map((l) => measure(model, l)).reduce((t, m) => ({ critical: t.critical + m.critical, gpu: t.gpu + m.gpu }), { critical: 0, gpu: 0 });
 }
 
 const medianOr = (xs: number[]): number | undefined => (xs.length ? median(xs) : undefined);
@@ -73,7 +87,7 @@ export function report(model: LatencyModel, card: Card, results: Results): RowRe
   for (const row of ROWS) {
     const runs = results[row];
     const g = runs.gpumod;
-    const critical = g.map((r, i) => criticalOf(model, r, row, LEG_ROWS.map((lr) => results[lr].gpumod[i])));
+    const measured = g.map((r, i) => measureRow(model, r, row, LEG_ROWS.map((lr) => results[lr].gpumod[i])));
     const acquire = g.flatMap((r) => r.steps.filter((s) => s.action !== 'sleep' && s.action !== 'stop'));
     const medianMs = per((s) => medianOr(runs[s].map((r) => r.wallMs)));
     // A cycle's time to first token is its legs', not one figure: left out.
@@ -90,10 +104,11 @@ export function report(model: LatencyModel, card: Card, results: Results): RowRe
       ttftMs,
       ttftRunsMs,
       ttftSpeedup: ttftMs.naive !== undefined && ttftMs.gpumod ? ttftMs.naive / ttftMs.gpumod : undefined,
-      overheadMs: medianOr(g.map((r, i) => r.wallMs - critical[i])),
-      overheadBesidesGpuMs: medianOr(g.map((r, i) => r.wallMs - critical[i] - r.gpuQueryMs)),
-      criticalMs: medianOr(critical),
+      overheadMs: medianOr(g.map((r, i) => r.wallMs - measured[i].critical)),
+      overheadBesidesGpuMs: medianOr(g.map((r, i) => r.wallMs - measured[i].critical - measured[i].gpu)),
+      criticalMs: medianOr(measured.map((m) => m.critical)),
       gpuQueryMs: medianOr(g.map((r) => r.gpuQueryMs)),
+      gpuOverheadMs: medianOr(measured.map((m) => m.gpu)),
       load: medianOr(loads),
       what: g.length ? (row === 'full cycle' ? `${g[0].steps.length} steps` : describeSteps(g[0].steps)) : '',
       naiveWhat: runs.naive.length ? (row === 'full cycle' ? `${runs.naive[0].steps.length} steps` : describeSteps(runs.naive[0].steps)) : '',
@@ -151,7 +166,7 @@ export function table(rows: RowReport[]): string {
     sOrDash(r.ttftMs.gpumod),
     xOrDash(r.ttftSpeedup),
     msOrDash(r.overheadMs),
-    msOrDash(r.gpuQueryMs),
+    msOrDash(r.gpuOverheadMs),
     r.load === undefined ? '-' : r.load.toFixed(1),
     r.what,
   ]);

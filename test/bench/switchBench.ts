@@ -167,6 +167,8 @@ async function benchCard(card: Card, sandbox: string, portBase: number, signal: 
       steps: legs.flatMap((l) => l.steps),
       waitedForFreed: false,
       gpuQueryMs: legs.reduce((t, l) => t + l.gpuQueryMs, 0),
+      waitFreeMs: legs.reduce((t, l) => t + l.waitFreeMs, 0),
+      gpuQueryInWaitMs: legs.reduce((t, l) => t + l.gpuQueryInWaitMs, 0),
       notes: [],
       endedAt: legs[legs.length - 1].endedAt,
       load: legs[legs.length - 1].load,
@@ -315,7 +317,7 @@ async function main(): Promise<void> {
     '24 GB code→rag: the same runs as from blank: nothing that cannot sleep fits beside code on that card, so code is the same state either way.',
     'TTFT: from the switch\'s start until the slowest incoming service answered its first request (a one-token completion, a first embedding or rerank, a transcription).',
     `overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts; with their processes' start-up here: ${spawnText}, a child ${Math.round(floors.holderMs)} ms); ` +
-      'nvidia-smi ms = time inside GPU queries, part of the overhead; load = 1-minute load average as the switches returned.',
+      'nvidia-smi ms = the part of the overhead spent inside GPU queries (those made while the memory waited for was not freed yet cost nothing); load = 1-minute load average as the switches returned.',
     '',
     ...g.map(goalLine),
   ];

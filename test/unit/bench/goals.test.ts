@@ -23,6 +23,7 @@ function row(card: Card, name: Row, r: Partial<RowReport>): RowReport {
     overheadBesidesGpuMs: undefined,
     criticalMs: undefined,
     gpuQueryMs: undefined,
+    gpuOverheadMs: undefined,
     load: 1.2,
     what: '',
     naiveWhat: '',
@@ -47,10 +48,11 @@ function passing(): RowReport[] {
       overheadMs: 70,
       overheadBesidesGpuMs: 40,
       gpuQueryMs: 30,
+      gpuOverheadMs: 30,
       allAsleep: true,
       slowestWakeMs: 160,
     }),
-    row('32', 'code→code', { medianMs: { naive: 70, sequential: 50, gpumod: 45 }, overheadMs: 45, overheadBesidesGpuMs: 20, gpuQueryMs: 25 }),
+    row('32', 'code→code', { medianMs: { naive: 70, sequential: 50, gpumod: 45 }, overheadMs: 45, overheadBesidesGpuMs: 20, gpuQueryMs: 25, gpuOverheadMs: 25 }),
     row('32', 'full cycle', { medianMs: { naive: 50000, sequential: 34000, gpumod: 30000 }, overheadMs: 900, overheadBesidesGpuMs: 700 }),
   ];
 }

@@ -7,6 +7,8 @@ import { H100_PROFILE } from '../../../demo/h100Latency';
 import { PROFILE, type ProfileService } from '../../../demo/profile';
 import { fakePath } from '../../fakes/lib/spawnFake';
 import { criticalPathMs, option, slowestWakeMs, type BenchStep, type LatencyModel } from '../../bench/_latency';
+import { measure } from '../../bench/_report';
+import type { Run } from '../../bench/_strategies';
 
 const model = (services: ProfileService[], timeScale: number, extra: Partial<LatencyModel> = {}): LatencyModel => ({
   services,
@@ -77,5 +79,19 @@ describe('bench profiles', () => {
     assert.equal(criticalPathMs(spawned, blankToCode, false), 6000 + 150);
     assert.equal(slowestWakeMs(spawned, blankToCode), 3000 + 60);
     assert.equal(criticalPathMs(spawned, [{ service: 'glm-code', action: 'start' }], false), 10 + 3000 + 80 + 60);
+  });
+
+  it('counts the time inside nvidia-smi as overhead except while the memory waited for is not freed yet', () => {
+    // A stop: the process exits at 70 ms, its memory shows freed 30 ms later (time scale 10).
+    const run = (waitFreeMs: number, gpuQueryInWaitMs: number): Run => ({
+      strategy: 'gpumod', from: 'speak', to: 'blank', wallMs: 400, steps: [{ service: 'vllm-tts', action: 'stop' }], waitedForFreed: true,
+      gpuQueryMs: 200, waitFreeMs, gpuQueryInWaitMs, notes: [], endedAt: 0, load: 0,
+    });
+    const ws = model(PROFILE, 10);
+    // The wait took 50 ms where the lag is 30: of its 45 ms of queries, 20 are overhead.
+    assert.deepEqual(measure(ws, run(50, 45)), { critical: 100, gpu: 200 - 45 + 20 });
+    // A wait no longer than the lag: its queries cost nothing.
+    assert.deepEqual(measure(ws, run(30, 30)), { critical: 100, gpu: 170 });
+    assert.deepEqual(measure(ws, { ...run(0, 0), waitedForFreed: false }), { critical: 70, gpu: 200 });
   });
 });
