@@ -4,12 +4,12 @@
 // part of a switch no manager can avoid. The benchmark's "engine overhead" is a switch's wall time
 // minus this critical path.
 //
-// Critical path of one switch, for the steps the plan ran (real-world ms, then / time scale):
+// Critical path of one switch, for the steps the plan ran (busy and lag: real-world ms / time scale):
 //   release  = max over sleeps and stops of busy(step)                 (they run in parallel)
 //   freed    = max over them of busy(step) + lag(step), minus release  (only when the engine waited
 //              for the GPU to show the memory freed; 0 when it skipped that wait)
-//   acquire  = max over wakes, loads and starts of busy(step)          (in parallel)
-//   critical = (release + freed + acquire) / timeScale + the processes the acquisitions spawn
+//   acquire  = max over wakes, loads and starts of busy(step) + spawn(step)   (in parallel)
+//   critical = release + freed + acquire
 // with, per fake:
 //   vLLM   sleep L1/L2: --sleep-ms-l1/-l2, lag 25 ms      wake L1: --wake-ms-l1
 //          wake L2: --wake-ms-l2 + --reload-ms + --wake-ms-kv (the three-step wake)
@@ -20,7 +20,7 @@
 //   any    stop: the process exits at 0.7 × --stop-ms, the memory shows freed at --stop-ms
 //   vLLM with a readiness request: its wake or start also waits for the first request, which pays
 //          --first-request-ms (the warm-up), else --infer-ms
-// Process start-up (real ms, not scaled): a start spawns the fake (vLLM: and its EngineCore child);
+// spawn (this machine's ms, not scaled): a start spawns the fake (vLLM: and its EngineCore child);
 // a llama.cpp load spawns the model's child. Real servers have that cost inside their figures; the
 // fakes' Node processes add it on top.
 import type { SleepDepth } from '../../src/engine/driverPort';
