@@ -43,6 +43,10 @@ export interface WorkstationOptions {
   log: Logger;
   /** Extra fake options per service (faults, lags), appended to the profile's. */
   extraArgs?: Record<string, string[]>;
+  /** The services with their fakes' figures (default: the workstation's, demo/profile.ts). */
+  profile?: ProfileService[];
+  /** Extra gpumod.yaml keys per service (a readiness request, say), merged into the profile's entry. */
+  extraConfig?: Record<string, Record<string, unknown>>;
 }
 
 export interface Workstation {
@@ -68,9 +72,15 @@ export function fakeArgs(s: ProfileService, port: number, opts: Pick<Workstation
   ];
 }
 
-export function workstationConfig(units: Map<string, string>, ports: Map<string, number>, card: '32' | '24'): string {
+export function workstationConfig(
+  units: Map<string, string>,
+  ports: Map<string, number>,
+  card: '32' | '24',
+  profile: ProfileService[] = PROFILE,
+  extraConfig: Record<string, Record<string, unknown>> = {},
+): string {
   const services: Record<string, unknown> = {};
-  for (const s of PROFILE) services[s.name] = { ...s.config, unit: units.get(s.name), port: ports.get(s.name) };
+  for (const s of profile) services[s.name] = { ...s.config, ...extraConfig[s.name], unit: units.get(s.name), port: ports.get(s.name) };
   // Deadlines scale with the card's profile, not the time scale: the fakes are faster, never slower.
   return `# The demo workstation (docs/WORKSTATION.md) on a ${card} GB card.\n` + stringify({ budget: { margin_mb: 512 }, services, modes: MODES }, { lineWidth: 0 });
 }
@@ -84,12 +94,13 @@ export async function bringUp(opts: WorkstationOptions): Promise<Workstation> {
   const base = opts.portBase ?? 17070;
   const units = new Map<string, string>();
   const ports = new Map<string, number>();
-  PROFILE.forEach((s, i) => {
+  const profile = opts.profile ?? PROFILE;
+  profile.forEach((s, i) => {
     units.set(s.name, `${prefix}${s.name}.service`);
     ports.set(s.name, base + i);
   });
   const card = CARDS[opts.card];
-  for (const s of PROFILE) {
+  for (const s of profile) {
     const unit = units.get(s.name) as string;
     const text = unitFileText(unit, {
       description: `gpumod demo: fake ${s.fake} as ${s.name}`,
@@ -99,7 +110,7 @@ export async function bringUp(opts: WorkstationOptions): Promise<Workstation> {
     writeFileSync(join(opts.unitDir, unit), text);
   }
   const configPath = join(opts.dir, 'gpumod.yaml');
-  writeFileSync(configPath, workstationConfig(units, ports, opts.card));
+  writeFileSync(configPath, workstationConfig(units, ports, opts.card, profile, opts.extraConfig));
   const env: Record<string, string> = {
     ...opts.managerEnv,
     GPUMOD_NVIDIA_SMI: join(REPO, 'test/fakes/bin/nvidia-smi'),

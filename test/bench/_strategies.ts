@@ -13,11 +13,13 @@
 import type { Config } from '../../src/config/types';
 import { observe } from '../../src/engine/observe';
 import type { EnginePorts } from '../../src/engine/ports';
-import { runAction, type RunAction } from '../../src/engine/steps';
+import { runAction, type RunAction, type StepEvent } from '../../src/engine/steps';
 import { previewPlan, switchMode } from '../../src/engine/switcher';
 import type { PlanStep, ServiceState } from '../../src/engine/types';
 import { freeMb, waitBoundMs, waitForFreedMemory, type Released } from '../../src/engine/waitFree';
 import type { Gpu, GpuSnapshot } from '../../src/engine/machinePorts';
+import { loadavg } from 'node:os';
+import type { FirstRequest } from './_firstToken';
 import type { BenchAction, BenchStep } from './_latency';
 
 export type Strategy = 'naive' | 'sequential' | 'gpumod';
@@ -32,7 +34,16 @@ export interface Run {
   waitedForFreed: boolean;
   /** Wall time spent inside nvidia-smi queries during the run (union of their intervals). */
   gpuQueryMs: number;
+  /** Wall time of the wait for the GPU to show freed memory, and the part of it inside nvidia-smi queries. */
+  waitFreeMs: number;
+  gpuQueryInWaitMs: number;
   notes: string[];
+  /** performance.now() when the switch returned. */
+  endedAt: number;
+  /** The 1-minute load average when the switch returned. */
+  load: number;
+  /** Measured switches: each incoming service's first answer (test/bench/_firstToken.ts). */
+  firstRequests?: FirstRequest[];
 }
 
 /** The ports of one workstation, with every nvidia-smi query's interval recorded. */
@@ -85,11 +96,27 @@ async function act(m: BenchMachine, service: string, action: RunAction, depth?: 
   if (action !== 'sleep' && action !== 'stop' && svc.readiness) await runAction(svc, 'ready', undefined, m.ports, m.signal);
 }
 
-async function timedRun(m: BenchMachine, strategy: Strategy, from: string, to: string, body: () => Promise<Omit<Run, 'strategy' | 'from' | 'to' | 'wallMs' | 'gpuQueryMs'>>): Promise<Run> {
+type Measured = 'strategy' | 'from' | 'to' | 'wallMs' | 'gpuQueryMs' | 'waitFreeMs' | 'gpuQueryInWaitMs' | 'endedAt' | 'load';
+
+/** The body's result, with the interval (performance.now()) of its wait for freed memory if it waited. */
+type Body = Omit<Run, Measured> & { waitFree?: [number, number] };
+
+async function timedRun(m: BenchMachine, strategy: Strategy, from: string, to: string, body: () => Promise<Body>): Promise<Run> {
   const t0 = performance.now();
-  const r = await body();
+  const { waitFree, ...r } = await body();
   const t1 = performance.now();
-  return { strategy, from, to, wallMs: t1 - t0, gpuQueryMs: coveredMs(m.gpuSpans, t0, t1), ...r };
+  return {
+    strategy,
+    from,
+    to,
+    wallMs: t1 - t0,
+    gpuQueryMs: coveredMs(m.gpuSpans, t0, t1),
+    waitFreeMs: waitFree ? waitFree[1] - waitFree[0] : 0,
+    gpuQueryInWaitMs: waitFree ? coveredMs(m.gpuSpans, waitFree[0], waitFree[1]) : 0,
+    endedAt: t1,
+    load: loadavg()[0],
+    ...r,
+  };
 }
 
 export function naiveSwitch(m: BenchMachine, from: string, to: string): Promise<Run> {
@@ -124,13 +151,16 @@ export function sequentialSwitch(m: BenchMachine, from: string, to: string): Pro
       steps.push({ service: s.service, action: s.action as BenchAction, depth: s.depth });
     }
     const waited = release.length > 0 && !(acquire.length > 0 && roomForAll(m.config, acquire, observation.gpu));
+    let waitFree: [number, number] | undefined;
     if (waited) {
+      const w0 = performance.now();
       const released: Released[] = release.map((s) => ({
         svc: m.config.services.get(s.service)!,
         action: s.action as 'sleep' | 'stop',
         wasAwake: HOLDS.includes(s.fromState),
       }));
       await waitForFreedMemory(released, observation.gpu, m.ports, m.signal, waitBoundMs(released));
+      waitFree = [w0, performance.now()];
     }
     for (const s of acquire) {
       await act(m, s.service, s.action as RunAction, s.action === 'start' ? undefined : s.fromSleep);
@@ -141,7 +171,7 @@ export function sequentialSwitch(m: BenchMachine, from: string, to: string): Pro
       const bad = plan.steps.filter((s) => s.incoming && after.services.get(s.service)?.state !== 'running');
       if (bad.length > 0) throw new Error(`sequential ${from} → ${to}: ${bad.map((s) => s.service).join(', ')} not running afterwards`);
     }
-    return { steps, waitedForFreed: waited, notes: plan.notes };
+    return { steps, waitedForFreed: waited, notes: plan.notes, waitFree };
   });
 }
 
@@ -157,13 +187,19 @@ function roomForAll(config: Config, acquire: PlanStep[], snap: GpuSnapshot): boo
 
 export function gpumodSwitch(m: BenchMachine, from: string, to: string): Promise<Run> {
   return timedRun(m, 'gpumod', from, to, async () => {
-    const r = await switchMode(m.config, to, m.ports, { signal: m.signal, owner: 'gpumod bench' });
+    let waitBegan: number | undefined;
+    let waitFree: [number, number] | undefined;
+    const onStep = (e: StepEvent): void => {
+      if (e.kind === 'begin' && e.action === 'wait-free') waitBegan = performance.now();
+      if (e.kind === 'end' && e.entry.action === 'wait-free' && waitBegan !== undefined && e.entry.result !== 'skipped') waitFree = [waitBegan, performance.now()];
+    };
+    const r = await switchMode(m.config, to, m.ports, { signal: m.signal, owner: 'gpumod bench', onStep });
     if (!r.ok) throw new Error(`gpumod ${from} → ${to}: ${r.message}`);
     const steps: BenchStep[] = r.timeline
       .filter((e) => (e.phase === 'release' || e.phase === 'acquire') && ['sleep', 'stop', 'wake', 'load', 'start'].includes(e.action))
       .map((e) => ({ service: e.service, action: e.action as BenchAction, depth: e.depth }));
     const wait = r.timeline.find((e) => e.action === 'wait-free');
-    return { steps, waitedForFreed: wait !== undefined && wait.result !== 'skipped', notes: r.plan.notes };
+    return { steps, waitedForFreed: wait !== undefined && wait.result !== 'skipped', notes: r.plan.notes, waitFree };
   });
 }
 

@@ -1,7 +1,9 @@
 // `npm run bench`: mode switches on the profile workstation (docs/WORKSTATION.md) with three
-// strategies (test/bench/_strategies.ts), on a 32 GB and a 24 GB card, at time scale 10 (a 60 s vLLM
-// cold start takes 6 s). Runs outside mocha: it starts its own systemd user manager
-// (scripts/userManager.sh) and stops it at the end, on errors and on Ctrl-C.
+// strategies (test/bench/_strategies.ts), on a 32 GB and a 24 GB card. The fakes' latencies come from
+// a profile: `workstation` (demo/profile.ts, the default, at time scale 10: a 60 s vLLM cold start
+// takes 6 s) or `h100` (demo/h100Latency.ts, measured on an H100, at time scale 1). Runs outside mocha:
+// it starts its own systemd user manager (scripts/userManager.sh) and stops it at the end, on errors
+// and on Ctrl-C.
 //
 // Steady states: every strategy starts each transition from the state its own previous switches left.
 //   naive       runs the cycle blank → code → rag → speak → blank from "everything stopped"; its legs are
@@ -14,54 +16,63 @@
 //                 stops what cannot sleep, so code → rag also cold-starts vllm-embedding);
 //               - code → code.
 //   gpumod and sequential run the same plan, so they leave the same states and are interleaved.
+// After each measured switch every incoming service is sent its first request (test/bench/_firstToken.ts):
+// the time to first token.
 // Scheduling: the two cards (separate fake GPUs and units in one manager) run at the same time, to
 // keep the benchmark near 6 minutes, except for the sub-second switches (code → rag from rag, code →
 // code), which run one card at a time: on two CPUs the other card's activity would be most of what
 // they measure. The cycles run at once: their legs are seconds of cold starts.
-// Options: --runs N (3), --naive-runs N (1), --cards 32,24, --serial (one card after the other).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+// Options: --profile workstation|h100, --time-scale N (the profile's), --runs N (3), --naive-runs N (1),
+// --cards 32,24, --serial (one card after the other), --readiness (each vLLM service configured with
+// its first request as readiness request: gpumod warms it up inside the switch), --no-package (skip
+// `npm run package`).
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { H100_PROFILE, H100_TIME_SCALE } from '../../demo/h100Latency';
+import { PROFILE, type ProfileService } from '../../demo/profile';
 import { bringUp, REPO } from '../../demo/workstation';
 import { loadConfig, formatProblems } from '../../src/config/load';
-import { median } from '../../src/engine/history';
 import { createMachine } from '../../src/machine';
 import { silentLogger } from '../../src/system/logger';
 import { sandboxVars, startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
-import { criticalPathMs, slowestWakeMs, type BenchStep } from './_latency';
+import { measurePackage, measureSpawn, type PackageSize, type SpawnFloors } from './_calibrate';
+import { firstRequests } from './_firstToken';
+import { goalLine, goals } from './_goals';
+import type { LatencyModel } from './_latency';
+import { emptyResults, firstRequestFigures, fmtS, report, table, type Card, type Results, type Row, type RowReport } from './_report';
 import { instrumentGpu, SWITCHERS, type BenchMachine, type Run, type Strategy } from './_strategies';
 
-const TIME_SCALE = 10;
+const PROFILES: Record<string, { services: ProfileService[]; timeScale: number }> = {
+  workstation: { services: PROFILE, timeScale: 10 },
+  h100: { services: H100_PROFILE, timeScale: H100_TIME_SCALE },
+};
 const CYCLE = ['blank', 'code', 'rag', 'speak', 'blank'];
-/** Rows of the table, in order. */
-const ROWS = ['code→rag', 'code→rag (from blank)', 'rag→speak', 'speak→blank', 'blank→code', 'code→code', 'full cycle'] as const;
-type Row = (typeof ROWS)[number];
-/** gpumod counts as "not slower" than sequential within this noise: both run identical steps where nothing is parallel. */
-const NOISE_MS = 30;
-const NOISE_FRACTION = 0.03;
-
-type Card = '32' | '24';
-type Results = Record<Row, Record<Strategy, Run[]>>;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 
+const PROFILE_NAME = arg('profile') ?? 'workstation';
+if (!PROFILES[PROFILE_NAME]) {
+  process.stderr.write(`bench: --profile must be one of ${Object.keys(PROFILES).join(', ')}\n`);
+  process.exit(2);
+}
+const SERVICES = PROFILES[PROFILE_NAME].services;
+const TIME_SCALE = Number(arg('time-scale') ?? PROFILES[PROFILE_NAME].timeScale);
 const RUNS = Number(arg('runs') ?? 3);
 const NAIVE_RUNS = Number(arg('naive-runs') ?? 1);
 const CARDS = (arg('cards') ?? '32,24').split(',') as Card[];
 const SERIAL = process.argv.includes('--serial');
+const READINESS = process.argv.includes('--readiness');
+const PACKAGE = !process.argv.includes('--no-package');
+/** With --readiness: the vLLM services (the ones whose first request is slow) warm up inside the switch. */
+const WARMED = READINESS ? SERVICES.filter((s) => s.fake === 'vllm') : [];
 
-function emptyResults(): Results {
-  return Object.fromEntries(ROWS.map((r) => [r, { naive: [], sequential: [], gpumod: [] }])) as unknown as Results;
+function progress(card: Card | undefined, text: string): void {
+  process.stderr.write(`${card ? `[${card} GB] ` : ''}${text}\n`);
 }
-
-function progress(card: Card, text: string): void {
-  process.stderr.write(`[${card} GB] ${text}\n`);
-}
-
-const fmtS = (ms: number): string => (ms / 1000).toFixed(ms < 10000 ? 2 : 1);
 
 /** How the cards' runs line up: all at the barriers, one at a time inside `exclusive`. */
 interface Sync {
@@ -109,6 +120,8 @@ async function benchCard(card: Card, sandbox: string, portBase: number, signal: 
     portBase,
     unitPrefix: `bench${card}-`,
     log: silentLogger,
+    profile: SERVICES,
+    extraConfig: Object.fromEntries(WARMED.map((s) => [s.name, { readiness: s.firstRequest }])),
   });
   const loaded = await loadConfig(ws.configPath);
   if (!loaded.ok) {
@@ -128,8 +141,11 @@ async function benchCard(card: Card, sandbox: string, portBase: number, signal: 
     signal.addEventListener('abort', onStop, { once: true });
     try {
       const r = await SWITCHERS[s]({ ...m, signal: one.signal }, from, to);
+      // At once: the time to first token counts from the switch's start.
+      if (row) r.firstRequests = await firstRequests(SERVICES, ws.ports, r.steps, r.wallMs, r.endedAt);
       if (row) results[row][s].push(r);
-      progress(card, `${s.padEnd(10)} ${from}→${to}${row ? '' : ' (prepares)'}: ${fmtS(r.wallMs)} s`);
+      const ttft = r.firstRequests?.length ? `, first token ${fmtS(Math.max(...r.firstRequests.map((f) => f.ttftMs)))} s` : '';
+      progress(card, `${s.padEnd(10)} ${from}→${to}${row ? '' : ' (prepares)'}: ${fmtS(r.wallMs)} s${ttft}`);
       return r;
     } finally {
       signal.removeEventListener('abort', onStop);
@@ -151,7 +167,11 @@ async function benchCard(card: Card, sandbox: string, portBase: number, signal: 
       steps: legs.flatMap((l) => l.steps),
       waitedForFreed: false,
       gpuQueryMs: legs.reduce((t, l) => t + l.gpuQueryMs, 0),
+      waitFreeMs: legs.reduce((t, l) => t + l.waitFreeMs, 0),
+      gpuQueryInWaitMs: legs.reduce((t, l) => t + l.gpuQueryInWaitMs, 0),
       notes: [],
+      endedAt: legs[legs.length - 1].endedAt,
+      load: legs[legs.length - 1].load,
     });
   };
   try {
@@ -205,165 +225,25 @@ async function benchCard(card: Card, sandbox: string, portBase: number, signal: 
   }
 }
 
-// ---- report ----
-
-interface RowReport {
-  card: Card;
-  row: Row;
-  medianMs: Record<Strategy, number | undefined>;
-  runsMs: Record<Strategy, number[]>;
-  speedup: number | undefined;
-  /** gpumod: wall minus the fakes' critical path, median over runs (a cycle: summed over its legs). */
-  overheadMs: number | undefined;
-  criticalMs: number | undefined;
-  gpuQueryMs: number | undefined;
-  what: string;
-  naiveWhat: string;
-  notes: string[];
-  allAsleep: boolean;
-  slowestWakeMs: number;
-  /** gpumod, every run: the services it cold-started, and those of them no plan note explains. */
-  coldStarts: number;
-  unexplained: string[];
-}
-
-function describeSteps(steps: BenchStep[]): string {
-  const by = new Map<string, string[]>();
-  for (const s of steps) by.set(s.action, [...(by.get(s.action) ?? []), s.service + (s.depth && s.action === 'sleep' ? `(${s.depth})` : '')]);
-  const verbs: Record<string, string> = { sleep: 'slept', wake: 'woke', load: 'loaded', start: 'started', stop: 'stopped' };
-  return [...by].map(([a, names]) => `${verbs[a]} ${names.join(' ')}`).join('; ') || 'nothing';
-}
-
-function overheadOf(r: Run, row: Row, legs: Run[]): { overhead: number; critical: number } {
-  if (row === 'full cycle') {
-    const critical = legs.reduce((t, l) => t + criticalPathMs(l.steps, TIME_SCALE, l.waitedForFreed), 0);
-    return { overhead: r.wallMs - critical, critical };
-  }
-  const critical = criticalPathMs(r.steps, TIME_SCALE, r.waitedForFreed);
-  return { overhead: r.wallMs - critical, critical };
-}
-
-function report(card: Card, results: Results): RowReport[] {
-  const out: RowReport[] = [];
-  const legRows: Row[] = ['blank→code', 'code→rag (from blank)', 'rag→speak', 'speak→blank'];
-  for (const row of ROWS) {
-    const runs = results[row];
-    const med = (s: Strategy): number | undefined => (runs[s].length ? median(runs[s].map((r) => r.wallMs)) : undefined);
-    const g = runs.gpumod;
-    const over = g.map((r, i) => overheadOf(r, row, legRows.map((lr) => results[lr].gpumod[i])));
-    const acquire = g.flatMap((r) => r.steps.filter((s) => s.action !== 'sleep' && s.action !== 'stop'));
-    const medianMs = { naive: med('naive'), sequential: med('sequential'), gpumod: med('gpumod') };
-    const started = row === 'full cycle' ? [] : g.flatMap((r) => r.steps.filter((s) => s.action === 'start').map((s) => ({ name: s.service, notes: r.notes })));
-    out.push({
-      card,
-      row,
-      medianMs,
-      runsMs: { naive: runs.naive.map((r) => r.wallMs), sequential: runs.sequential.map((r) => r.wallMs), gpumod: g.map((r) => r.wallMs) },
-      speedup: medianMs.naive !== undefined && medianMs.gpumod ? medianMs.naive / medianMs.gpumod : undefined,
-      overheadMs: over.length ? median(over.map((o) => o.overhead)) : undefined,
-      criticalMs: over.length ? median(over.map((o) => o.critical)) : undefined,
-      gpuQueryMs: g.length ? median(g.map((r) => r.gpuQueryMs)) : undefined,
-      what: g.length ? (row === 'full cycle' ? `${g[0].steps.length} steps` : describeSteps(g[0].steps)) : '',
-      naiveWhat: runs.naive.length ? (row === 'full cycle' ? `${runs.naive[0].steps.length} steps` : describeSteps(runs.naive[0].steps)) : '',
-      notes: g[0]?.notes ?? [],
-      allAsleep: row !== 'full cycle' && acquire.length > 0 && acquire.every((s) => s.action === 'wake' || s.action === 'load'),
-      slowestWakeMs: g.length ? slowestWakeMs(g[0].steps, TIME_SCALE) : 0,
-      coldStarts: started.length,
-      unexplained: [...new Set(started.filter((x) => !x.notes.some((n) => n.startsWith(`${x.name} `) && n.includes('cold-start'))).map((x) => x.name))],
-    });
-  }
-  return out;
-}
-
-function table(rows: RowReport[]): string {
-  const head = ['card', 'transition', 'naive s', 'sequential s', 'gpumod s', 'speed-up', 'overhead ms', 'nvidia-smi ms', 'gpumod did'];
-  const cells = rows.map((r) => [
-    `${r.card} GB`,
-    r.row,
-    r.medianMs.naive === undefined ? '-' : fmtS(r.medianMs.naive),
-    r.medianMs.sequential === undefined ? '-' : fmtS(r.medianMs.sequential),
-    r.medianMs.gpumod === undefined ? '-' : fmtS(r.medianMs.gpumod),
-    r.speedup === undefined ? '-' : `${r.speedup.toFixed(r.speedup < 10 ? 1 : 0)}x`,
-    r.overheadMs === undefined ? '-' : String(Math.round(r.overheadMs)),
-    r.gpuQueryMs === undefined ? '-' : String(Math.round(r.gpuQueryMs)),
-    r.what,
-  ]);
-  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]): string => c.map((x, i) => (i >= 2 && i <= 7 ? x.padStart(width[i]) : x.padEnd(width[i]))).join('  ').trimEnd();
-  return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
-}
-
-interface Goal {
-  name: string;
-  pass: boolean;
-  detail: string;
-}
-
-function goals(rows: RowReport[]): Goal[] {
-  const out: Goal[] = [];
-  const c2r = rows.find((r) => r.card === '32' && r.row === 'code→rag');
-  if (c2r) {
-    out.push({
-      name: '32 GB code→rag at least 20x faster than naive',
-      pass: (c2r.speedup ?? 0) >= 20,
-      detail: `${c2r.speedup?.toFixed(1)}x (naive ${fmtS(c2r.medianMs.naive ?? 0)} s, gpumod ${fmtS(c2r.medianMs.gpumod ?? 0)} s)`,
-    });
-  }
-  const slower = rows.filter((r) => r.medianMs.gpumod !== undefined && r.medianMs.sequential !== undefined && r.medianMs.gpumod > r.medianMs.sequential * (1 + NOISE_FRACTION) + NOISE_MS);
-  const closest = [...rows]
-    .filter((r) => r.medianMs.gpumod !== undefined && r.medianMs.sequential !== undefined)
-    .sort((a, b) => (b.medianMs.gpumod ?? 0) - (b.medianMs.sequential ?? 0) - ((a.medianMs.gpumod ?? 0) - (a.medianMs.sequential ?? 0)))[0];
-  out.push({
-    name: `gpumod never slower than sequential (both cards, every transition; noise allowance ${NOISE_MS} ms + ${NOISE_FRACTION * 100}%)`,
-    pass: slower.length === 0,
-    detail: slower.length
-      ? slower.map((r) => `${r.card} GB ${r.row}: ${Math.round(r.medianMs.gpumod ?? 0)} vs ${Math.round(r.medianMs.sequential ?? 0)} ms`).join('; ')
-      : closest
-        ? `closest: ${closest.card} GB ${closest.row}, gpumod ${Math.round(closest.medianMs.gpumod ?? 0)} ms vs sequential ${Math.round(closest.medianMs.sequential ?? 0)} ms`
-        : '',
-  });
-  const perSwitch = rows.filter((r) => r.row !== 'full cycle' && r.overheadMs !== undefined);
-  if (perSwitch.length) {
-    const range = (xs: number[]): string => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))} ms`;
-    const worst = [...perSwitch].sort((a, b) => (b.overheadMs ?? 0) - (a.overheadMs ?? 0))[0];
-    out.push({
-      name: 'engine overhead under 50 ms per switch',
-      pass: (worst.overheadMs ?? 0) < 50,
-      detail:
-        `median per transition ${range(perSwitch.map((r) => r.overheadMs ?? 0))} (worst ${worst.card} GB ${worst.row}); ` +
-        `inside nvidia-smi (the fake is a node process, ~0.1 s a query here, 28 ms on real hardware) ${range(perSwitch.map((r) => r.gpuQueryMs ?? 0))}; ` +
-        `the rest ${range(perSwitch.map((r) => (r.overheadMs ?? 0) - (r.gpuQueryMs ?? 0)))}`,
-    });
-  }
-  const asleep = rows.filter((r) => r.allAsleep && r.medianMs.gpumod !== undefined);
-  out.push({
-    name: 'a switch whose incoming services are all asleep costs at most the slowest wake + 50 ms',
-    pass: asleep.length > 0 && asleep.every((r) => (r.medianMs.gpumod ?? 0) <= r.slowestWakeMs + 50),
-    detail: asleep.length
-      ? asleep
-          .map((r) => `${r.card} GB ${r.row}: ${Math.round(r.medianMs.gpumod ?? 0)} ms (${Math.round(r.gpuQueryMs ?? 0)} ms of it in nvidia-smi) vs ${Math.round(r.slowestWakeMs)} + 50 ms`)
-          .join('; ')
-      : 'no such transition was measured',
-  });
-  // On 24 GB the code→rag row shares its runs with the cycle leg: counted once.
-  const cold24 = rows.filter((r) => r.card === '24' && r.row !== 'code→rag');
-  const unexplained = cold24.flatMap((r) => r.unexplained.map((n) => `${r.row}: ${n}`));
-  const coldStarts = cold24.reduce((t, r) => t + r.coldStarts, 0);
-  if (CARDS.includes('24')) {
-    out.push({
-      name: "24 GB: the plan's notes name the unavoidable cold starts",
-      pass: coldStarts > 0 && unexplained.length === 0,
-      detail: unexplained.length ? `not explained: ${unexplained.join(', ')}` : `${coldStarts} cold starts over all runs, each named in its plan's notes`,
-    });
-  }
-  return out;
-}
-
 // ---- main ----
+
+/** The CPU's model name as /proc/cpuinfo gives it (os.cpus() can be empty in containers). */
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch {
+    /* not Linux */
+  }
+  return cpus()[0]?.model ?? 'unknown CPU';
+}
 
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg()[0];
+  // Before anything else runs: what starting the fakes' processes costs here (part of their critical path).
+  const floors: SpawnFloors = await measureSpawn(SERVICES.map((s) => s.fake));
+  const model: LatencyModel = { services: SERVICES, timeScale: TIME_SCALE, ...floors, readiness: new Set(WARMED.map((s) => s.name)) };
   const stop = new AbortController();
   const sandbox = await startSandbox();
   let stopped = false;
@@ -391,7 +271,7 @@ async function main(): Promise<void> {
   let all: RowReport[];
   try {
     const run = (card: Card, i: number, sync: Sync): Promise<RowReport[]> =>
-      benchCard(card, sandbox, 18800 + 20 * i, stop.signal, sync).then((r) => report(card, r));
+      benchCard(card, sandbox, 18800 + 20 * i, stop.signal, sync).then((r) => report(model, card, r));
     if (SERIAL) {
       all = [];
       for (const [i, c] of CARDS.entries()) all.push(...(await run(c, i, createSync(1))));
@@ -408,31 +288,62 @@ async function main(): Promise<void> {
       await stopSandbox(sandbox);
     }
   }
+  const loadAfter = loadavg()[0];
+
+  let pkg: PackageSize | undefined;
+  let packageError: string | undefined;
+  if (PACKAGE) {
+    progress(undefined, 'npm run package');
+    pkg = await measurePackage(REPO).catch((e: unknown) => {
+      packageError = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      return undefined;
+    });
+  }
 
   const wallS = Math.round((Date.now() - t0) / 1000);
-  const g = goals(all);
+  const g = goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE });
+  const machine = { cpus: cpus().length, model: cpuModel(), memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: { before: loadBefore, after: loadAfter } };
+  const spawnText = Object.entries(floors.spawnMs).map(([k, v]) => `${k} ${Math.round(v ?? 0)} ms`).join(', ');
   const lines = [
-    `gpumod switch benchmark: profile workstation, time scale ${TIME_SCALE} (a 60 s cold start takes 6 s), ` +
+    `gpumod switch benchmark: profile ${PROFILE_NAME}, time scale ${TIME_SCALE}${READINESS ? ', vLLM services with a readiness request' : ''}, ` +
       `median of ${RUNS} runs for sequential and gpumod, ${NAIVE_RUNS} run${NAIVE_RUNS === 1 ? '' : 's'} for naive${NAIVE_RUNS === 1 ? ' (to keep the benchmark near 6 minutes)' : ''}; ` +
       `${SERIAL ? 'cards one after the other' : 'cards at the same time on separate fake GPUs, except the sub-second switches (one card at a time)'}; ${wallS} s in all; ` +
-      `load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${cpus().length} CPUs.`,
+      `${machine.cpus} × ${machine.model}, load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after.`,
     '',
     table(all),
     '',
     'code→rag: code entered from rag (vllm-embedding still running where the card has room); naive: its cycle leg (naive leaves the same state on any path).',
     'code→rag (from blank): the cycle leg; blank stops what cannot sleep, so vllm-embedding cold-starts.',
     '24 GB code→rag: the same runs as from blank: nothing that cannot sleep fits beside code on that card, so code is the same state either way.',
-    'overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts); nvidia-smi ms = time inside GPU queries, part of the overhead.',
+    'TTFT: from the switch\'s start until the slowest incoming service answered its first request (a one-token completion, a first embedding or rerank, a transcription).',
+    `overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts; with their processes' start-up here: ${spawnText}, a child ${Math.round(floors.holderMs)} ms); ` +
+      'nvidia-smi ms = the part of the overhead spent inside GPU queries (those made while the memory waited for was not freed yet cost nothing); load = 1-minute load average as the switches returned.',
     '',
-    ...g.map((x) => `${x.pass ? 'PASS' : 'FAIL'}  ${x.name}: ${x.detail}`),
+    ...g.map(goalLine),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   const dir = join(REPO, 'bench-results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'bench.json'),
-    JSON.stringify({ timeScale: TIME_SCALE, runs: RUNS, naiveRuns: NAIVE_RUNS, serial: SERIAL, wallSeconds: wallS, loadAverage: { before: loadBefore, after: loadavg()[0] }, rows: all, goals: g }, null, 2) + '\n',
-  );
+  const json = {
+    date: new Date().toISOString(),
+    profile: PROFILE_NAME,
+    timeScale: TIME_SCALE,
+    readiness: READINESS,
+    runs: RUNS,
+    naiveRuns: NAIVE_RUNS,
+    cards: CARDS,
+    serial: SERIAL,
+    wallSeconds: wallS,
+    machine,
+    // Kept for readers of the earlier bench.json.
+    loadAverage: machine.loadAverage,
+    spawn: floors,
+    package: pkg ?? { error: packageError ?? 'skipped (--no-package)' },
+    rows: all,
+    firstRequestMs: firstRequestFigures(all),
+    goals: g,
+  };
+  writeFileSync(join(dir, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(`results: ${join(dir, 'bench.json')}\n`);
 }
 

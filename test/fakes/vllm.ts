@@ -18,7 +18,14 @@ const SPECS: OptionSpec[] = [
   { name: 'wake-ms-l2', kind: 'number', default: 300, help: 'waking the weights after a level-2 sleep (remap empty memory)' },
   { name: 'wake-ms-kv', kind: 'number', default: 50, help: 'waking the kv_cache tag' },
   { name: 'reload-ms', kind: 'number', default: 1500, help: 'collective_rpc reload_weights' },
-  { name: 'infer-ms', kind: 'number', default: 50, help: 'time to answer a completion' },
+  { name: 'infer-ms', kind: 'number', default: 50, help: 'time to answer a request (completion, embedding, rerank) on a warm server' },
+  {
+    name: 'first-request-ms',
+    kind: 'number',
+    default: 0,
+    help: 'the first request after a start or a wake takes this instead of --infer-ms (kernels, allocator and caches warming up); any request pays it, a readiness warm-up too, and requests arriving meanwhile wait for it; 0 = no penalty',
+  },
+  { name: 'runner', kind: 'string', default: 'generate', help: 'generate (completions, chat) | pooling (embeddings, rerank): the other kind answers 400, as vLLM does' },
   { name: 'asleep-policy', kind: 'string', default: 'hang', help: 'inference while asleep: hang (queued until wake, >=0.16) | abort (finish_reason "abort") | crash (old V0: the server dies)' },
   { name: 'vram-mb', kind: 'int', default: 7000, help: 'VRAM held awake' },
   { name: 'vram-asleep-mb', kind: 'int', default: 1500, help: 'VRAM still held asleep (CUDA context, graphs)' },
@@ -29,17 +36,24 @@ const SPECS: OptionSpec[] = [
   { name: 'max-model-len', kind: 'int', default: 4096, help: 'max_model_len in /v1/models' },
 ];
 
-const SUMMARY = `Fake vLLM OpenAI-compatible server with sleep mode. Faults: ENDPOINT:KIND[:AFTER_N[:TIMES]].
+const SUMMARY = `Fake vLLM OpenAI-compatible server with sleep mode: /v1/completions and /v1/chat/completions
+(--runner generate), /v1/embeddings, /v1/rerank and /rerank (--runner pooling). Faults: ENDPOINT:KIND[:AFTER_N[:TIMES]].
 Runtime control: POST /_fake/fault {"endpoint","kind","after","times","message","forMs"}, DELETE /_fake/fault, GET /_fake/state.
 After a level-2 wake without reload_weights, completions return text "\\u0000\\u0000garbage…" and "fake_garbage":true.`;
 
 type Tag = 'weights' | 'kv_cache';
+/** The OpenAI-style APIs the fake serves; the first two need --runner generate, the others pooling. */
+type Api = 'completion' | 'chat' | 'embedding' | 'rerank';
+const API_NAMES: Record<Api, string> = { completion: 'Completions API', chat: 'Chat Completions API', embedding: 'Embeddings API', rerank: 'Rerank (Score) API' };
+const POOLING: Api[] = ['embedding', 'rerank'];
 type JobState = 'running' | 'waiting' | 'frozen';
 
 interface Job {
   ctx: Ctx;
-  chat: boolean;
+  api: Api;
   promptTokens: number;
+  /** Rerank: how many documents to score. */
+  documents: number;
   maxTokens: number;
   state: JobState;
   remainingMs: number;
@@ -77,6 +91,11 @@ async function main(): Promise<void> {
   const kvMb = opts.optNum('kv-cache-mb') ?? Math.round((vramMb - residueMb) * 0.4);
   const weightsMb = vramMb - residueMb - kvMb;
   const sleepModeEnabled = opts.bool('sleep-mode-enabled');
+  const runner = opts.str('runner');
+  if (!['generate', 'pooling'].includes(runner)) {
+    process.stderr.write(`vllm: --runner must be generate|pooling\n`);
+    process.exit(2);
+  }
 
   let holder: Holder | undefined;
   let shuttingDown = false;
@@ -102,6 +121,10 @@ async function main(): Promise<void> {
     drifted: false,
     engineDead: false,
     busy: 0,
+    /** Started or woken and not asked anything since: the next request pays --first-request-ms. */
+    cold: true,
+    /** When the request that paid the warm-up finishes: requests started before then wait for it. */
+    warmAt: 0,
   };
   const jobs = new Set<Job>();
   let chain: Promise<unknown> = Promise.resolve();
@@ -129,12 +152,13 @@ async function main(): Promise<void> {
   const respond = (job: Job, reason: 'length' | 'abort'): void => {
     if (job.timer) clearTimeout(job.timer);
     jobs.delete(job);
+    if (POOLING.includes(job.api)) return job.ctx.sendJson(200, poolingBody(job, reason));
     const garbage = reason !== 'abort' && (job.garbage || !st.weightsValid);
     const completionTokens = reason === 'abort' ? 0 : job.maxTokens;
     const text = reason === 'abort' ? '' : garbage ? '\u0000\u0000garbage\u0000\ufffd\ufffd' : st.drifted ? `Hello form ${model}!` : `Hello from ${model}.`;
     const usage = { prompt_tokens: job.promptTokens, total_tokens: job.promptTokens + completionTokens, completion_tokens: completionTokens, prompt_tokens_details: null };
     const created = Math.floor(Date.now() / 1000);
-    const body: Record<string, unknown> = job.chat
+    const body: Record<string, unknown> = job.api === 'chat'
       ? {
           id: `chatcmpl-${randomId(32)}`,
           object: 'chat.completion',
@@ -160,9 +184,37 @@ async function main(): Promise<void> {
     job.ctx.sendJson(200, body);
   };
 
+  /** vLLM's /v1/embeddings and /v1/rerank answers; an aborted pooling request still answers 200, with nothing in it. */
+  const poolingBody = (job: Job, reason: 'length' | 'abort'): Record<string, unknown> => {
+    const created = Math.floor(Date.now() / 1000);
+    if (job.api === 'embedding') {
+      const vector = reason === 'abort' || !st.weightsValid ? [] : Array.from({ length: 8 }, (_, i) => Number(Math.sin(i + job.promptTokens).toFixed(6)));
+      const body: Record<string, unknown> = {
+        id: `embd-${randomId(32)}`,
+        object: 'list',
+        created,
+        model,
+        data: reason === 'abort' ? [] : [{ index: 0, object: 'embedding', embedding: vector }],
+        usage: { prompt_tokens: job.promptTokens, total_tokens: job.promptTokens, completion_tokens: 0, prompt_tokens_details: null },
+      };
+      if (!st.weightsValid) body.fake_garbage = true;
+      return body;
+    }
+    const results = reason === 'abort' ? [] : Array.from({ length: job.documents }, (_, i) => ({ index: i, document: null, relevance_score: st.weightsValid ? 1 / (i + 2) : 0 }));
+    const body: Record<string, unknown> = { id: `rerank-${randomId(32)}`, model, usage: { total_tokens: job.promptTokens }, results };
+    if (!st.weightsValid) body.fake_garbage = true;
+    return body;
+  };
+
   const run = (job: Job): void => {
     job.state = 'running';
     job.startedAt = Date.now();
+    if (st.cold) {
+      // The first request after a start or a wake warms the server up, whoever sends it.
+      st.cold = false;
+      st.warmAt = job.startedAt + opts.ms('first-request-ms');
+    }
+    job.remainingMs = Math.max(job.remainingMs, st.warmAt - job.startedAt);
     job.timer = setTimeout(() => respond(job, 'length'), job.remainingMs);
   };
 
@@ -183,7 +235,7 @@ async function main(): Promise<void> {
     while (count('running') > 0) await sleep(5);
   };
 
-  const inference = (chat: boolean) => async (ctx: Ctx): Promise<void> => {
+  const inference = (api: Api) => async (ctx: Ctx): Promise<void> => {
     const body = await ctx.json();
     if (!body.ok || typeof body.value !== 'object' || body.value === null) {
       return ctx.sendJson(400, vllmError(body.ok ? 'Input should be a valid dictionary' : `JSON decode error: ${pythonJsonError(body.text, body.error)}`, 'Bad Request', 400));
@@ -192,10 +244,12 @@ async function main(): Promise<void> {
     if (req.model !== undefined && req.model !== model) {
       return ctx.sendJson(404, vllmError(`The model \`${String(req.model)}\` does not exist.`, 'NotFoundError', 404, 'model'));
     }
+    if (POOLING.includes(api) !== (runner === 'pooling')) return ctx.sendJson(400, vllmError(`The model does not support ${API_NAMES[api]}`, 'BadRequestError', 400));
     if (st.engineDead) return ctx.sendJson(500, vllmError('EngineCore encountered an issue. See stack trace (above) for the root cause.', 'InternalServerError', 500));
-    const prompt = chat ? JSON.stringify(req.messages ?? '') : String(req.prompt ?? '');
+    const prompt = api === 'chat' ? JSON.stringify(req.messages ?? '') : api === 'embedding' ? JSON.stringify(req.input ?? '') : api === 'rerank' ? `${String(req.query ?? '')}${JSON.stringify(req.documents ?? [])}` : String(req.prompt ?? '');
     const maxTokens = typeof req.max_tokens === 'number' ? req.max_tokens : 16;
-    const job: Job = { ctx, chat, promptTokens: countTokens(prompt), maxTokens, state: 'waiting', remainingMs: opts.ms('infer-ms'), startedAt: 0, garbage: false };
+    const documents = Array.isArray(req.documents) ? req.documents.length : 0;
+    const job: Job = { ctx, api, promptTokens: countTokens(prompt), documents, maxTokens, state: 'waiting', remainingMs: opts.ms('infer-ms'), startedAt: 0, garbage: false };
     ctx.res.on('close', () => {
       // The client gave up: vLLM aborts the request.
       if (job.timer) clearTimeout(job.timer);
@@ -279,7 +333,10 @@ async function main(): Promise<void> {
       if (!gpu.fits(target)) return gpu.oomMessage(target);
       gpu.set(target); // allocation shows at once
       await sleep((wakeWeights ? (st.level === 1 ? opts.ms('wake-ms-l1') : opts.ms('wake-ms-l2')) : 0) + (wakeKv ? opts.ms('wake-ms-kv') : 0));
-      if (wakeWeights) st.sleepingTags.delete('weights');
+      if (wakeWeights) {
+        st.sleepingTags.delete('weights');
+        st.cold = true;
+      }
       if (wakeWeights && opts.bool('wake-drift')) st.drifted = true;
       if (wakeKv) st.sleepingTags.delete('kv_cache');
       if (tags.includes('scheduling')) st.paused = false;
@@ -358,8 +415,11 @@ async function main(): Promise<void> {
     },
     { method: 'GET', path: '/version', handler: (ctx) => ctx.sendJson(200, { version: opts.str('vllm-version') }) },
     { method: 'GET', path: '/metrics', handler: metrics },
-    { method: 'POST', path: '/v1/completions', handler: inference(false) },
-    { method: 'POST', path: '/v1/chat/completions', handler: inference(true) },
+    { method: 'POST', path: '/v1/completions', handler: inference('completion') },
+    { method: 'POST', path: '/v1/chat/completions', handler: inference('chat') },
+    { method: 'POST', path: '/v1/embeddings', handler: inference('embedding') },
+    { method: 'POST', path: '/v1/rerank', handler: inference('rerank') },
+    { method: 'POST', path: '/rerank', handler: inference('rerank') },
   ];
 
   const server: FakeServer = new FakeServer({
@@ -387,6 +447,8 @@ async function main(): Promise<void> {
       drifted: st.drifted,
       engineDead: st.engineDead,
       busy: st.busy > 0,
+      runner,
+      firstRequestPending: st.cold,
       vramMb: gpu.usedMb,
       gpuPid: gpu.holding.pid,
       running: count('running'),

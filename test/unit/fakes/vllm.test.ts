@@ -223,4 +223,85 @@ describe('fake vLLM', function () {
     assert.equal((await json('GET', `${f.url}/is_sleeping`)).body, '{"is_sleeping":true}');
     assert.equal((await state(f)).vramMb, 7000);
   });
+  describe('the first request after a start or a wake (--first-request-ms)', () => {
+    const COLD = 600;
+    const timed = async (f: RunningFake, path = '/v1/completions', body: unknown = { model: 'fake/model', prompt: 'hi', max_tokens: 1 }): Promise<number> => {
+      const t0 = Date.now();
+      const r = await json('POST', `${f.url}${path}`, body);
+      assert.equal(r.status, 200, r.body);
+      return Date.now() - t0;
+    };
+
+    it('is slow after a start and after each wake; the next one is warm', async () => {
+      const f = await start(['--first-request-ms', String(COLD)]);
+      assert.equal((await state(f)).firstRequestPending, true);
+      assert.ok((await timed(f)) >= COLD - 20, 'the first request after the start pays the warm-up');
+      assert.equal((await state(f)).firstRequestPending, false);
+      assert.ok((await timed(f)) < COLD / 2, 'the second is warm');
+      for (const level of [1, 2]) {
+        await http('POST', `${f.url}/sleep?level=${level}`);
+        await http('POST', `${f.url}/wake_up`);
+        if (level === 2) await json('POST', `${f.url}/collective_rpc`, { method: 'reload_weights' });
+        assert.equal((await state(f)).firstRequestPending, true, `after an L${level} wake`);
+        assert.ok((await timed(f)) >= COLD - 20, `the first request after an L${level} wake pays it again`);
+        assert.ok((await timed(f)) < COLD / 2);
+      }
+    });
+
+    it('a warm-up request right after the wake takes it off the next one, and requests meanwhile wait for it', async () => {
+      const f = await start(['--first-request-ms', String(COLD)]);
+      await timed(f);
+      await http('POST', `${f.url}/sleep?level=1`);
+      await http('POST', `${f.url}/wake_up`);
+      // Two requests at once while cold: the one that arrives second does not overtake the warm-up.
+      const [a, b] = await Promise.all([timed(f), timed(f, '/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 })]);
+      assert.ok(Math.min(a, b) >= COLD - 20, `both wait for the warm-up: ${a} and ${b} ms`);
+      assert.ok((await timed(f)) < COLD / 2, 'warmed: the user request after it is fast');
+      // Health and the sleep endpoints are not inference: they leave the penalty in place.
+      await http('POST', `${f.url}/sleep?level=1`);
+      await http('POST', `${f.url}/wake_up`);
+      await http('GET', `${f.url}/health`);
+      await http('GET', `${f.url}/is_sleeping`);
+      assert.equal((await state(f)).firstRequestPending, true);
+    });
+
+    it('a request queued while asleep pays it once the wake is done; without the option there is none', async () => {
+      const f = await start(['--first-request-ms', String(COLD)]);
+      await timed(f);
+      await http('POST', `${f.url}/sleep?level=1`);
+      const queued = timed(f);
+      await waitFor('the request queued', async () => (await state(f)).waiting === 1);
+      const t0 = Date.now();
+      await http('POST', `${f.url}/wake_up`);
+      await queued;
+      assert.ok(Date.now() - t0 >= COLD - 20, 'it ran after the wake, with the warm-up');
+      const plain = await start([]);
+      assert.ok((await timed(plain)) < COLD / 2, 'the default is no penalty');
+    });
+
+    it('pooling runner: embeddings and rerank answer and pay it too; the generation APIs answer 400, and the reverse', async () => {
+      const f = await start(['--runner', 'pooling', '--model', 'embed', '--first-request-ms', String(COLD)]);
+      const embed = await json('POST', `${f.url}/v1/embeddings`, { model: 'embed', input: 'hello' });
+      assert.equal(embed.status, 200);
+      const e = embed.value as { object: string; data: Array<{ object: string; embedding: number[] }> };
+      assert.equal(e.object, 'list');
+      assert.equal(e.data[0].object, 'embedding');
+      assert.ok(e.data[0].embedding.length > 0);
+      assert.equal((await state(f)).firstRequestPending, false, 'an embedding consumes the warm-up');
+      const rr = await json('POST', `${f.url}/v1/rerank`, { model: 'embed', query: 'gpu', documents: ['a GPU', 'a CPU', 'a TPU'] });
+      assert.equal(rr.status, 200);
+      assert.equal((rr.value as { results: unknown[] }).results.length, 3);
+      assert.equal((await json('POST', `${f.url}/rerank`, { query: 'q', documents: ['d'] })).status, 200);
+      const no = await json('POST', `${f.url}/v1/completions`, { prompt: 'hi', max_tokens: 1 });
+      assert.equal(no.status, 400);
+      assert.equal(no.body, '{"error":{"message":"The model does not support Completions API","type":"BadRequestError","param":null,"code":400}}');
+      await http('POST', `${f.url}/sleep?level=1`);
+      await http('POST', `${f.url}/wake_up`);
+      assert.ok((await timed(f, '/v1/embeddings', { input: 'x' })) >= COLD - 20, 'after a wake the first embedding pays it');
+      const g = await start([]);
+      const ge = await json('POST', `${g.url}/v1/embeddings`, { input: 'x' });
+      assert.equal(ge.status, 400);
+      assert.match(ge.body, /does not support Embeddings API/);
+    });
+  });
 });
