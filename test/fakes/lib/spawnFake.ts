@@ -1,10 +1,12 @@
 // Starts a bundled fake (out/test/fakes/NAME.js) as a child process for tests, with --port 0, and
 // resolves once it prints `listening on PORT`. Every fake started here is killed at process exit.
+// The fake nvidia-smi is no bundle but a script run as is: `fakeBin('nvidia-smi')`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-export type FakeName = 'vllm' | 'llamaRouter' | 'hookServer' | 'plainServer' | 'nvidiaSmi';
+export type FakeName = 'vllm' | 'llamaRouter' | 'hookServer' | 'plainServer';
+export type FakeBin = 'nvidia-smi';
 
 export interface RunningFake {
   port: number;
@@ -34,6 +36,16 @@ export function fakePath(name: FakeName): string {
     if (dirname(dir) === dir) break;
   }
   return resolve(process.cwd(), 'out', 'test', 'fakes', `${name}.js`);
+}
+
+/** test/fakes/bin/NAME (an executable script), found from this bundle's location or the working directory. */
+export function fakeBin(name: FakeBin): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'test', 'fakes', 'bin', name);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  return resolve(process.cwd(), 'test', 'fakes', 'bin', name);
 }
 
 export function startFake(name: FakeName, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunningFake> {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GpuHolding } from '../../fakes/lib/gpuFiles';
-import { fakePath, startFake } from '../../fakes/lib/spawnFake';
+import { fakeBin, startFake } from '../../fakes/lib/spawnFake';
 import { http, waitFor } from '../../fakes/lib/testHttp';
 
 const FIXTURES = resolve(process.cwd(), 'test/fixtures');
@@ -28,7 +28,7 @@ interface Run {
 
 function smi(dir: string, args: string[], env: Record<string, string> = {}, timeoutMs = 5000): Promise<Run> {
   return new Promise((res) => {
-    execFile(process.execPath, [fakePath('nvidiaSmi'), ...args], { env: { ...process.env, FAKE_GPU_DIR: dir, FAKE_GPU_LATENCY_MS: '0', ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(fakeBin('nvidia-smi'), args, { env: { ...process.env, FAKE_GPU_DIR: dir, FAKE_GPU_LATENCY_MS: '0', ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
     });
   });
@@ -153,11 +153,35 @@ describe('fake nvidia-smi', function () {
     assert.ok(Date.now() - t0 >= 300);
   });
 
-  it('end to end: the bash wrapper sees a fake vLLM wake and sleep through the GPU dir', async () => {
+  it('holding files: any key order, whitespace, missing optional keys; a file that does not parse is ignored', async () => {
+    writeFileSync(join(dir, `${process.pid}.json`), ` { "name" : "pid", "usedMb" : 640, "pid" : ${process.pid} }\n`);
+    writeFileSync(join(dir, '1.json'), '{"pid":1,"usedMb":');
+    writeFileSync(join(dir, '2.json'), '{"pid":1,"usedMb":05}');
+    writeFileSync(join(dir, 'x.json'), JSON.stringify({ pid: 1, usedMb: 1 }));
+    writeFileSync(join(dir, 'foreign.json'), '[{"usedMb":10,"pid":4242,"name":"a,b}c \\"q\\""}, 7, {"pid":"x"}]');
+    const apps = await smi(dir, ['--query-compute-apps=pid,process_name,used_memory', CSV]);
+    assert.equal(apps.stdout, `4242, a,b}c "q", 10\n${process.pid}, ${readFileSync('/proc/self/cmdline', 'utf8').split('\0')[0].split(' ')[0]}, 640\n`);
+    writeFileSync(join(dir, 'foreign.json'), '[{"pid":4242,');
+    assert.equal((await smi(dir, [APPS_QUERY, CSV])).stdout, `GPU-0e90e587-2121-919b-2f88-bd4defb49400, ${process.pid}, 640\n`);
+  });
+
+  it('the timestamp field: local time with milliseconds, on both queries', async () => {
+    holding(process.pid, 700);
+    const t0 = Date.now();
+    const [gpu, apps] = await Promise.all([smi(dir, ['--query-gpu=timestamp,index', '--format=csv']), smi(dir, ['--query-compute-apps=timestamp,pid', '--format=csv'])]);
+    for (const out of [gpu.stdout, apps.stdout]) {
+      const [header, row] = out.trimEnd().split('\n');
+      assert.match(header, /^timestamp, /);
+      const m = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3}), \d+$/.exec(row);
+      assert.ok(m, row);
+      const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number);
+      assert.ok(Math.abs(new Date(y, mo - 1, d, h, mi, sec, ms).getTime() - t0) < 2000, row);
+    }
+  });
+
+  it('end to end: the fake sees a fake vLLM wake and sleep through the GPU dir', async () => {
     const fake = await startFake('vllm', ['--startup-ms', '0', '--sleep-ms-l1', '10', '--wake-ms-l1', '10', '--gpu-dir', dir, '--vram-mb', '7000', '--vram-asleep-mb', '1500', '--release-lag-ms', '300']);
-    const wrapper = resolve(process.cwd(), 'test/fakes/bin/nvidia-smi');
-    const viaWrapper = (): Promise<string> =>
-      new Promise((res, rej) => execFile(wrapper, [APPS_QUERY, CSV], { env: { ...process.env, FAKE_GPU_DIR: dir, FAKE_GPU_LATENCY_MS: '0' } }, (err, out) => (err ? rej(err) : res(out))));
+    const viaWrapper = async (): Promise<string> => (await smi(dir, [APPS_QUERY, CSV])).stdout;
     try {
       const enginePid = ((await (await http('GET', `${fake.url}/_fake/state`)).body.match(/"gpuPid":(\d+)/)) ?? [])[1];
       assert.equal(await viaWrapper(), `GPU-0e90e587-2121-919b-2f88-bd4defb49400, ${enginePid}, 7000\n`);
