@@ -11,12 +11,15 @@ import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
 import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
 import type { SwitchRecord } from '../engine/types';
-import { createMachine, type Machine } from '../machine';
+import type { Machine } from '../machine';
 import { errorMessage } from '../errors';
 import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
 import { pidAlive } from '../system/pids';
+
+/** The machine's adapters, loaded with the first valid config rather than with the extension (costMeter.ts). */
+const machineModule = (): typeof import('../machine') => require('../machine') as typeof import('../machine');
 
 /** Poll fast while a switch runs (here or in another window), so every window follows it. */
 const SWITCHING_POLL_MS = 500;
@@ -85,7 +88,7 @@ export class Controller implements vscode.Disposable {
   private onConfig(s: ConfigState): void {
     if (s.kind === 'ok') {
       if (this.machine) this.retire(this.machine);
-      this.machine = createMachine(s.config, this.log);
+      this.machine = machineModule().createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.followGpu();
       this.set({ configState: 'ok', config: s.config });
