@@ -108,8 +108,11 @@ if (!code && ['workstation', 'autoswitch', 'trustgrant', 'costs'].some(want)) {
     if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'untrusted' }, { trusted: false, workspaceSettings, userSettings });
     if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'trusted' }, { trusted: true, workspaceSettings, userSettings });
     if (!code && want('trustgrant')) code ||= await run('trustgrant', ws.env, { trusted: false, grantTrust: true, workspaceSettings, userSettings });
-    // A window as a user has it: default settings, a plain trusted workspace.
-    if (!code && want('costs')) code ||= await run('costs', ws.env);
+    // A window as a user has it at their desk: gpumod's default settings, a plain trusted workspace.
+    // Not the VS Code server's port finder: as a remote host it runs `ls -l /proc/*/fd/*` and `ps`
+    // from the extension host every few seconds (3-4% of a core here), which a local window never does.
+    const localWindow = { 'remote.autoForwardPorts': false, 'remote.autoForwardPortsSource': 'output' };
+    if (!code && want('costs')) code ||= await run('costs', ws.env, { userSettings: localWindow });
   } finally {
     await ws.stop();
   }
