@@ -16,6 +16,7 @@ import { errorMessage } from '../errors';
 import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
+import { IdleBackoff } from './pollBackoff';
 import { pidAlive } from '../system/pids';
 
 /** The machine's adapters, loaded with the first valid config rather than with the extension (costMeter.ts). */
@@ -39,6 +40,7 @@ export class Controller implements vscode.Disposable {
   private again = false;
   private stateWatcher: FSWatcher | undefined;
   private unfollowGpu: (() => void) | undefined;
+  private readonly backoff = new IdleBackoff();
   private localSwitch: { from?: string; to: string; step?: string } | undefined;
   private readonly users = new Map<Machine, number>();
   private disposed = false;
@@ -148,7 +150,7 @@ export class Controller implements vscode.Disposable {
   private interval(): number | undefined {
     if (this.localSwitch || this.current.switching) return SWITCHING_POLL_MS;
     if (!vscode.window.state.focused) return undefined;
-    return this.pollMs();
+    return this.pollMs() * this.backoff.factor();
   }
 
   private schedule(): void {
@@ -164,6 +166,7 @@ export class Controller implements vscode.Disposable {
    * periodic look (`gpuMaxAgeMs`) may take the GPU watch's latest sample; any other looks afresh.
    */
   refresh(gpuMaxAgeMs?: number): Promise<void> {
+    if (gpuMaxAgeMs === undefined) this.backoff.reset(); // someone asked: back to the base interval
     if (this.inFlight) {
       this.again = true;
       return this.inFlight;
@@ -196,6 +199,7 @@ export class Controller implements vscode.Disposable {
       // A file read and, when a figure moved, an atomic write: no extra process per poll.
       const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, this.log), config, obs);
       this.set({ observation: obs, measured, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
+      if (gpuMaxAgeMs !== undefined) this.backoff.seen(this.current);
     } catch (e) {
       this.log.warn(`observe failed: ${errorMessage(e)}`);
     }
