@@ -41,6 +41,7 @@ export class Controller implements vscode.Disposable {
   private stateWatcher: FSWatcher | undefined;
   private unfollowGpu: (() => void) | undefined;
   private readonly backoff = new IdleBackoff();
+  private focused = vscode.window.state.focused;
   private localSwitch: { from?: string; to: string; step?: string } | undefined;
   private readonly users = new Map<Machine, number>();
   private disposed = false;
@@ -54,6 +55,9 @@ export class Controller implements vscode.Disposable {
       this.emitter,
       source.onDidChange((s) => this.onConfig(s)),
       vscode.window.onDidChangeWindowState((w) => {
+        // It also fires when `active` moves (the user pausing, then typing again): no reason to look.
+        if (w.focused === this.focused) return;
+        this.focused = w.focused;
         this.followGpu();
         if (w.focused) void this.refresh();
         else this.schedule();
