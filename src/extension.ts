@@ -9,6 +9,7 @@ import { ConfigSource } from './ui/configSource';
 import { Controller } from './ui/controller';
 import { ServicesView } from './ui/servicesView';
 import { StatusBar } from './ui/statusBar';
+import type { UiState } from './ui/viewModel';
 
 /** Composition root: builds the parts and wires them; no I/O happens before the first paint. */
 export function activate(context: vscode.ExtensionContext): GpumodApi {
@@ -17,7 +18,7 @@ export function activate(context: vscode.ExtensionContext): GpumodApi {
   const config = new ConfigSource(log);
   const controller = new Controller(config, log);
   const view = new ServicesView(controller, context.globalState);
-  const onPaint = (s: Parameters<CostMeter['paint']>[0]): void => {
+  const onPaint = (s: UiState): void => {
     if (costs.paint(s)) log.debug(startupText(costs.startup()));
   };
   context.subscriptions.push(
