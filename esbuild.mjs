@@ -32,8 +32,20 @@ function files(dir, pick) {
   return out;
 }
 
+// The libraries only the machine side needs (HTTP, processes, YAML) are 1.5 MB of the extension's code.
+// The extension bundle requires them from dist/vendor/, and only once a config is loaded (after
+// activate returns), so a window does not compile or run them while it starts. See costMeter.ts.
+const VENDOR = ['undici', 'execa', 'yaml'];
+const vendorExternal = {
+  name: 'gpumod-vendor-external',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, (args) => ({ path: `./vendor/${args.path}.js`, external: true }));
+  },
+};
+
 const targets = [
-  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [...common.plugins, vendorExternal] },
+  { ...common, entryPoints: Object.fromEntries(VENDOR.map((v) => [`vendor/${v}`, v])), outdir: 'dist' },
   { ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];
 if (tests) {

@@ -5,8 +5,9 @@
 // window.codeAutomationExit(code), which we expose, so mocha's exit code becomes ours.
 // Runs test/host/suite in a bare VS Code (no config), then, with the demo workstation (real systemd
 // units of the fakes) behind the extension: test/host/workstation, then test/host/autoswitch in an untrusted and in a trusted workspace that names a mode, then
-// test/host/trustgrant, where the workspace opens untrusted and the runner trusts it when asked.
-// Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant]
+// test/host/trustgrant, where the workspace opens untrusted and the runner trusts it when asked, and
+// last test/host/costs in a fresh window: activation time and a minute of idle polling against the goals.
+// Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant|costs]
 //   env: TIMEOUT_MS, SHOW_SERVER=1, PORT_BASE (first port of the workstation's fakes, default 19800)
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,7 +97,7 @@ let code = 0;
 // The bare window's workspace tries to set what only the user may (test/host/suite/workspaceSettings).
 const hostileWorkspace = { 'editor.tabSize': 7, 'gpumod.workspaceMode': 'rag', 'gpumod.configPath': '/tmp/evil-gpumod.yaml', 'gpumod.autoSwitch': 'on', 'gpumod.pollIntervalSeconds': 1 };
 if (want('suite')) code ||= await run('suite', {}, { workspaceSettings: hostileWorkspace });
-if (!code && ['workstation', 'autoswitch', 'trustgrant'].some(want)) {
+if (!code && ['workstation', 'autoswitch', 'trustgrant', 'costs'].some(want)) {
   const ws = await startWorkstation(process.env.PORT_BASE ? ['--port-base', process.env.PORT_BASE] : []);
   try {
     if (want('workstation')) code ||= await run('workstation', ws.env);
@@ -107,6 +108,11 @@ if (!code && ['workstation', 'autoswitch', 'trustgrant'].some(want)) {
     if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'untrusted' }, { trusted: false, workspaceSettings, userSettings });
     if (!code && want('autoswitch')) code ||= await run('autoswitch', { ...ws.env, GPUMOD_EXPECT_TRUST: 'trusted' }, { trusted: true, workspaceSettings, userSettings });
     if (!code && want('trustgrant')) code ||= await run('trustgrant', ws.env, { trusted: false, grantTrust: true, workspaceSettings, userSettings });
+    // A window as a user has it at their desk: gpumod's default settings, a plain trusted workspace.
+    // Not the VS Code server's port finder: as a remote host it runs `ls -l /proc/*/fd/*` and `ps`
+    // from the extension host every few seconds (3-4% of a core here), which a local window never does.
+    const localWindow = { 'remote.autoForwardPorts': false, 'remote.autoForwardPortsSource': 'output' };
+    if (!code && want('costs')) code ||= await run('costs', ws.env, { userSettings: localWindow });
   } finally {
     await ws.stop();
   }

@@ -1,3 +1,5 @@
+// First import: its first statement starts the clock of loading this bundle (see costMeter.ts).
+import { bundleEvaluated, CostMeter, startupText } from './ui/costMeter';
 import * as vscode from 'vscode';
 import { createApi, type GpumodApi } from './ui/api';
 import { AutoSwitch } from './ui/autoSwitch';
@@ -7,28 +9,38 @@ import { ConfigSource } from './ui/configSource';
 import { Controller } from './ui/controller';
 import { ServicesView } from './ui/servicesView';
 import { StatusBar } from './ui/statusBar';
+import type { UiState } from './ui/viewModel';
 
 /** Composition root: builds the parts and wires them; no I/O happens before the first paint. */
 export function activate(context: vscode.ExtensionContext): GpumodApi {
+  const costs = new CostMeter();
   const log = vscode.window.createOutputChannel('gpumod', { log: true });
   const config = new ConfigSource(log);
   const controller = new Controller(config, log);
   const view = new ServicesView(controller, context.globalState);
+  const onPaint = (s: UiState): void => {
+    if (costs.paint(s)) log.debug(startupText(costs.startup()));
+  };
   context.subscriptions.push(
     log,
     config,
     controller,
     view,
-    new StatusBar(controller),
+    new StatusBar(controller, onPaint),
+    costs.count(controller.onDidChange),
     new AutoSwitch(controller, log),
     ...registerCommands({ log, config, controller, view }),
     { dispose: disposeJournals },
   );
   // The config is read, and the machine observed, after activation returns: activation stays light.
   setTimeout(() => void config.reload(), 0);
-  return createApi(controller, view);
+  const api = createApi(controller, view, () => costs.report());
+  log.debug(startupText(costs.activated()));
+  return api;
 }
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
 }
+
+bundleEvaluated();

@@ -1,4 +1,5 @@
 import type { Controller } from './controller';
+import type { ExtensionCosts } from './costMeter';
 import type { ServicesView } from './servicesView';
 import { statusBarModel } from './viewModel';
 
@@ -16,9 +17,11 @@ export interface GpumodApi {
   switching(): { from?: string; to: string } | undefined;
   /** Resolves after the next observation. */
   refresh(): Promise<void>;
+  /** What gpumod costs this window: its startup times, its host's PID, the observations made so far. */
+  costs(): ExtensionCosts;
 }
 
-export function createApi(controller: Controller, view: ServicesView): GpumodApi {
+export function createApi(controller: Controller, view: ServicesView, costs: () => ExtensionCosts): GpumodApi {
   return {
     version: 1,
     mode: () => controller.state.mode,
@@ -31,5 +34,6 @@ export function createApi(controller: Controller, view: ServicesView): GpumodApi
       }),
     switching: () => controller.state.switching,
     refresh: () => controller.refresh(),
+    costs,
   };
 }

@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import { loadConfig } from '../config/load';
 import { resolveConfigPath } from '../config/paths';
 import type { Config, ConfigProblem } from '../config/types';
 
@@ -66,6 +65,8 @@ export class ConfigSource implements vscode.Disposable {
   private async load(): Promise<ConfigState> {
     const path = this.resolvePath();
     this.watch(path);
+    // Imported here, not with the extension: the YAML parser is not needed until the first load.
+    const { loadConfig } = await import('../config/load');
     const result = await loadConfig(path);
     let next: ConfigState;
     if (result.ok) {

@@ -11,12 +11,16 @@ import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
 import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
 import type { SwitchRecord } from '../engine/types';
-import { createMachine, type Machine } from '../machine';
+import type { Machine } from '../machine';
 import { errorMessage } from '../errors';
 import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
+import { IdleBackoff } from './pollBackoff';
 import { pidAlive } from '../system/pids';
+
+/** The machine's adapters, loaded with the first valid config rather than with the extension (costMeter.ts). */
+const machineModule = (): typeof import('../machine') => require('../machine') as typeof import('../machine');
 
 /** Poll fast while a switch runs (here or in another window), so every window follows it. */
 const SWITCHING_POLL_MS = 500;
@@ -36,6 +40,8 @@ export class Controller implements vscode.Disposable {
   private again = false;
   private stateWatcher: FSWatcher | undefined;
   private unfollowGpu: (() => void) | undefined;
+  private readonly backoff = new IdleBackoff();
+  private focused = vscode.window.state.focused;
   private localSwitch: { from?: string; to: string; step?: string } | undefined;
   private readonly users = new Map<Machine, number>();
   private disposed = false;
@@ -49,6 +55,9 @@ export class Controller implements vscode.Disposable {
       this.emitter,
       source.onDidChange((s) => this.onConfig(s)),
       vscode.window.onDidChangeWindowState((w) => {
+        // It also fires when `active` moves (the user pausing, then typing again): no reason to look.
+        if (w.focused === this.focused) return;
+        this.focused = w.focused;
         this.followGpu();
         if (w.focused) void this.refresh();
         else this.schedule();
@@ -85,7 +94,7 @@ export class Controller implements vscode.Disposable {
   private onConfig(s: ConfigState): void {
     if (s.kind === 'ok') {
       if (this.machine) this.retire(this.machine);
-      this.machine = createMachine(s.config, this.log);
+      this.machine = machineModule().createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.followGpu();
       this.set({ configState: 'ok', config: s.config });
@@ -145,7 +154,7 @@ export class Controller implements vscode.Disposable {
   private interval(): number | undefined {
     if (this.localSwitch || this.current.switching) return SWITCHING_POLL_MS;
     if (!vscode.window.state.focused) return undefined;
-    return this.pollMs();
+    return this.pollMs() * this.backoff.factor();
   }
 
   private schedule(): void {
@@ -161,6 +170,7 @@ export class Controller implements vscode.Disposable {
    * periodic look (`gpuMaxAgeMs`) may take the GPU watch's latest sample; any other looks afresh.
    */
   refresh(gpuMaxAgeMs?: number): Promise<void> {
+    if (gpuMaxAgeMs === undefined) this.backoff.reset(); // someone asked: back to the base interval
     if (this.inFlight) {
       this.again = true;
       return this.inFlight;
@@ -193,6 +203,7 @@ export class Controller implements vscode.Disposable {
       // A file read and, when a figure moved, an atomic write: no extra process per poll.
       const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, this.log), config, obs);
       this.set({ observation: obs, measured, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
+      if (gpuMaxAgeMs !== undefined) this.backoff.seen(this.current);
     } catch (e) {
       this.log.warn(`observe failed: ${errorMessage(e)}`);
     }

@@ -89,6 +89,7 @@ function escapeMd(s: string): string {
 export function servicesTable(state: UiState, now: number): string {
   const lines: string[] = [];
   const cfg = state.config;
+  if (!cfg && state.configState === 'loading') return 'gpumod is reading its configuration…';
   if (!cfg) return state.configState === 'invalid' ? 'The gpumod configuration has problems: see the Problems panel.' : 'No gpumod configuration yet: click to create one.';
   const modeLine = state.switching
     ? `**Switching** ${escapeMd(state.switching.from ?? '(no mode)')} → ${escapeMd(state.switching.to)}${state.switching.step ? `: ${escapeMd(state.switching.step)}` : ''}`
@@ -114,6 +115,8 @@ export function servicesTable(state: UiState, now: number): string {
 
 export function statusBarModel(state: UiState, now: number): StatusBarModel {
   const tooltip = servicesTable(state, now);
+  // The first paint, during activation: the config is read after activate() returns.
+  if (state.configState === 'loading' && !state.config) return { text: '$(circuit-board) …', tooltip, command: 'gpumod.showLog', warning: false };
   if (state.configState !== 'ok' || !state.config) {
     return { text: '$(circuit-board) gpumod', tooltip, command: 'gpumod.openConfiguration', warning: state.configState === 'invalid' };
   }

@@ -53,6 +53,13 @@ describe('status bar model', () => {
     assert.equal(statusBarModel({ configState: 'ok', config, observation: code, mode: 'code', drift: [], lastSwitch: { to: 'code', ok: false, totalMs: 1, at: 0, message: 'x' } }, 0).warning, true);
   });
 
+  it('while the config is first read it shows that it is loading, not that there is no config', () => {
+    const loading = statusBarModel({ configState: 'loading', drift: [] }, 0);
+    assert.equal(loading.text, '$(circuit-board) …');
+    assert.match(loading.tooltip, /reading its configuration/);
+    assert.notEqual(loading.command, 'gpumod.openConfiguration');
+  });
+
   it('without a config it offers to create one; with a broken one it warns', () => {
     const missing = statusBarModel({ configState: 'missing', drift: [] }, 0);
     assert.equal(missing.command, 'gpumod.openConfiguration');
