@@ -69,30 +69,36 @@ function legend(b: MemoryBar): string {
     .join('')}</ul>`;
 }
 
-function table(b: MemoryBar, caption: string): string {
+/** The bar's text alternative: a row per segment with its figure and where the figure comes from. */
+export function memoryTable(b: MemoryBar, opts: { id: string; caption: string }): string {
   const rows = b.segments
     .map(
       (s) =>
         `<tr${attrs({ 'data-kind': s.kind, 'data-service': s.service, 'data-mb': Math.round(s.mb), 'data-source': s.source })}><th scope="row">${esc(s.label)}</th><td>${esc(s.state ?? '')}</td><td class="num">${esc(mb(s.mb))}</td><td>${esc(SOURCE_WORDS[s.source])}</td></tr>`,
     )
     .join('');
-  return `<table class="data mem-table"><caption>${esc(caption)}</caption><thead><tr><th scope="col">Holder</th><th scope="col">State</th><th scope="col">Memory</th><th scope="col">Figure</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table${attrs({ class: 'data mem-table', 'data-for': opts.id })}><caption>${esc(opts.caption)}</caption><thead><tr><th scope="col">Holder</th><th scope="col">State</th><th scope="col">Memory</th><th scope="col">Figure</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-/** One GPU: heading, bar, legend, note and the table (the bar's text alternative). */
-export function memoryBarMarkup(b: MemoryBar, opts: { id: string; heading?: string; headingLevel?: 2 | 3 }): string {
+/** One GPU's heading, bar, legend and note; its table comes separately (memoryTable). */
+export function memoryFigure(b: MemoryBar, opts: { id: string; heading?: string; headingLevel?: 2 | 3 }): string {
   const heading = opts.heading ?? `GPU ${b.gpu} · ${b.name}`;
   const level = opts.headingLevel ?? 2;
   const label = `${heading}: ${usedOfTotal(b)} used. ${b.segments.map(segmentText).join('; ')}.`;
   return (
-    `<figure${attrs({ class: 'memory', role: 'img', 'aria-label': label, 'data-gpu': b.gpu, 'data-used-mb': Math.round(b.usedMb), 'data-total-mb': b.totalMb })}>` +
+    `<figure${attrs({ class: 'memory', role: 'img', 'aria-label': label, 'data-id': opts.id, 'data-gpu': b.gpu, 'data-used-mb': Math.round(b.usedMb), 'data-total-mb': b.totalMb })}>` +
     `<h${level}>${esc(heading)} <span class="used">${esc(usedOfTotal(b))}</span></h${level}>` +
     memoryBarSvg(b, opts.id) +
     legend(b) +
     (b.note ? `<p class="note-text">${esc(b.note)}</p>` : '') +
-    `</figure>` +
-    table(b, `${heading}: who holds the memory`)
+    `</figure>`
   );
+}
+
+/** One GPU: the figure and, under it, the table (the bar's text alternative). */
+export function memoryBarMarkup(b: MemoryBar, opts: { id: string; heading?: string; headingLevel?: 2 | 3 }): string {
+  const heading = opts.heading ?? `GPU ${b.gpu} · ${b.name}`;
+  return memoryFigure(b, opts) + memoryTable(b, { id: opts.id, caption: `${heading}: who holds the memory` });
 }
 
 /** The "Show GPU Memory" panel's content. */

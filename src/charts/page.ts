@@ -49,7 +49,7 @@ svg text { fill: var(--vscode-descriptionForeground); font-size: 11px; }
 .phase-action { fill: var(--vscode-charts-blue); }
 .phase-bar { fill-opacity: .5; }
 .total-bar { fill: var(--vscode-charts-foreground); fill-opacity: .45; }
-.bar.result-failed, .bar.result-timeout { fill: var(--vscode-errorForeground); fill-opacity: 1; }
+.bar.result-failed:not(.phase-bar), .bar.result-timeout:not(.phase-bar) { fill: var(--vscode-errorForeground); fill-opacity: 1; }
 .bar.result-cancelled, .bar.result-skipped, .bar.result-rolled-back { fill-opacity: .35; }
 .bar.critical { stroke: var(--vscode-editor-foreground); stroke-width: 2; }
 .estimate { fill: none; stroke: var(--vscode-descriptionForeground); stroke-width: 1; stroke-dasharray: 3 2; }
@@ -64,11 +64,12 @@ body.vscode-high-contrast .seg, body.vscode-high-contrast-light .seg { stroke: v
 .c4 { fill: var(--vscode-charts-yellow); }
 .kind-asleep { fill-opacity: .45; }
 .kind-router { fill: var(--vscode-charts-purple); fill-opacity: .7; }
-.kind-foreign { fill: var(--vscode-charts-red); fill-opacity: .7; }
+.kind-foreign { fill: var(--vscode-charts-foreground); fill-opacity: .6; }
 .kind-unattributed { fill: var(--vscode-charts-foreground); fill-opacity: .3; }
+.legend .kind-free { stroke: var(--vscode-charts-lines); }
 .kind-margin { fill: var(--vscode-charts-foreground); fill-opacity: .12; }
 .kind-free { fill: transparent; }
-.hatch { stroke: var(--vscode-editor-foreground); stroke-width: 1.5; stroke-opacity: .55; }
+.hatch { stroke: var(--vscode-editor-background); stroke-width: 2.5; stroke-opacity: .8; }
 .hatch-overlay { stroke: none; pointer-events: none; }
 .card-end { stroke: var(--vscode-editor-foreground); stroke-width: 2; }
 .used { font-weight: normal; color: var(--vscode-descriptionForeground); margin-left: 6px; }
@@ -76,10 +77,11 @@ table.data { border-collapse: collapse; margin: 12px 0; font-variant-numeric: ta
 table.data caption { text-align: left; font-weight: 600; padding: 4px 0; }
 table.data th, table.data td { text-align: left; padding: 2px 10px 2px 0; border-bottom: 1px solid var(--vscode-contrastBorder, var(--vscode-charts-lines)); vertical-align: top; }
 table.data thead th { color: var(--vscode-descriptionForeground); font-weight: 600; }
-table.data td.num { text-align: right; }
+table.data td.num { text-align: right; white-space: nowrap; }
 table.data tr.result-failed td, table.data tr.result-timeout td { color: var(--vscode-errorForeground); }
 table.data tr.keep { color: var(--vscode-descriptionForeground); }
 .card { margin-bottom: 12px; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 32px; align-items: flex-start; }
 `;
 
 /** The theme variables a page outside VS Code lacks: a neutral light palette, and a dark one when the system prefers it. */

@@ -2,7 +2,7 @@ import { mb } from '../engine/budget';
 import { formatMs } from '../engine/deadline';
 import type { Plan, PlanStep } from '../engine/types';
 import { attrs, esc } from './markup';
-import { memoryBarMarkup } from './memoryChart';
+import { memoryFigure, memoryTable } from './memoryChart';
 import type { MemoryBar } from './memoryModel';
 
 /** The Switch Mode preview in full: each card's memory now and after the plan, and the plan's steps. */
@@ -45,13 +45,18 @@ export function previewMarkup(v: PreviewView): string {
     : plan.noop
       ? `<p class="summary">Already in ${esc(v.to)}: nothing to do.</p>`
       : `<p class="summary">Estimated ${esc(formatMs(plan.estimateMs))}: release ${esc(formatMs(plan.phases.releaseMs))}, wait for freed memory ${esc(formatMs(plan.phases.waitFreeMs))}, acquire ${esc(formatMs(plan.phases.acquireMs))}.</p>`;
+  // Both bars first, one under the other on one scale of the card; their tables after them.
   const cards = v.before
     .map((b) => {
       const after = v.after.find((a) => a.gpu === b.gpu);
+      const nowId = `before-${b.gpu}`;
+      const afterId = `after-${b.gpu}`;
+      const afterHeading = `After the switch to ${v.to}`;
       return (
         `<section${attrs({ class: 'card', 'data-gpu': b.gpu })}><h2>GPU ${esc(b.gpu)} · ${esc(b.name)}</h2>` +
-        `<div class="before" data-when="before">${memoryBarMarkup(b, { id: `before-${b.gpu}`, heading: 'Now', headingLevel: 3 })}</div>` +
-        (after ? `<div class="after" data-when="after">${memoryBarMarkup(after, { id: `after-${b.gpu}`, heading: `After the switch to ${v.to}`, headingLevel: 3 })}</div>` : '') +
+        `<div class="before" data-when="before">${memoryFigure(b, { id: nowId, heading: 'Now', headingLevel: 3 })}</div>` +
+        (after ? `<div class="after" data-when="after">${memoryFigure(after, { id: afterId, heading: afterHeading, headingLevel: 3 })}</div>` : '') +
+        `<div class="tables">${memoryTable(b, { id: nowId, caption: 'Now: who holds the memory' })}${after ? memoryTable(after, { id: afterId, caption: `${afterHeading}: who holds the memory` }) : ''}</div>` +
         `</section>`
       );
     })
