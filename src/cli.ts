@@ -24,7 +24,8 @@ Commands:
   wake SERVICE        wake a sleeping service
   start|stop|restart SERVICE
   logs SERVICE        the unit's journal [--lines N]
-  history             past switches and their times [--limit N]
+  history             past switches and their times [--limit N]; --open writes the last
+                      switch's timeline chart as an HTML file and prints its path
   doctor [SERVICE…]   can each service do what the config says? each finding with its fix
                       (exit 1 when any finding is an error)
   validate            check the configuration; prints FILE:LINE:COL: problem for each problem

@@ -81,7 +81,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
     const p: Performed = { step: s, outcome: 'running' };
     performed.push(p);
     const depth = s.action === 'sleep' ? s.depth : s.action === 'wake' || s.action === 'load' ? s.fromSleep : undefined;
-    const label = { service: s.service, action: s.action, phase, depth, ...(awaitsUnderWay(s) ? { awaited: true as const } : {}) };
+    const label = { service: s.service, action: s.action, phase, depth, ...(awaitsUnderWay(s) ? { awaited: true as const } : {}), estimateMs: s.estimateMs };
     const t = await timed(ports, rec, label, async () => {
       const began = ports.clock.now();
       await gate?.();

@@ -1,5 +1,5 @@
 import { printable } from './printable';
-import type { RecordedAnswer, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
+import type { PhaseEstimate, RecordedAnswer, SwitchInProgress, SwitchRecord, SwitchState, TimelineEntry } from './types';
 
 /**
  * Files on disk are not trusted to be ours or whole: these accept what has the expected shape and
@@ -67,8 +67,13 @@ export function asSwitchRecord(v: unknown): SwitchRecord | undefined {
   if ((r.kind !== 'switch' && r.kind !== 'service') || !isDate(r.startedAt) || !isDuration(r.totalMs)) return undefined;
   if (r.estimateMs !== undefined && !isDuration(r.estimateMs)) return undefined;
   if (typeof r.ok !== 'boolean' || !Array.isArray(r.steps)) return undefined;
-  const steps = r.steps.filter(isStep).map((e) => ({ ...e, service: printable(e.service), error: text(e.error, 500) }));
-  return {
+  const steps = r.steps.filter(isStep).map((e) => {
+    const step: TimelineEntry = { ...e, service: printable(e.service), error: text(e.error, 500) };
+    if (!isDuration(step.estimateMs)) delete step.estimateMs;
+    return step;
+  });
+  const phases = asPhaseEstimate(r.phaseEstimates);
+  const out: SwitchRecord = {
     ...(r as SwitchRecord),
     from: text(r.from),
     to: text(r.to),
@@ -76,6 +81,15 @@ export function asSwitchRecord(v: unknown): SwitchRecord | undefined {
     error: text(r.error, 500),
     steps,
   };
+  if (phases) out.phaseEstimates = phases;
+  else delete out.phaseEstimates;
+  return out;
+}
+
+function asPhaseEstimate(v: unknown): PhaseEstimate | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const p = v as Partial<PhaseEstimate>;
+  return isDuration(p.releaseMs) && isDuration(p.waitFreeMs) && isDuration(p.acquireMs) ? { releaseMs: p.releaseMs, waitFreeMs: p.waitFreeMs, acquireMs: p.acquireMs } : undefined;
 }
 
 /** The records among `values`, and how many were ignored (for the log). */

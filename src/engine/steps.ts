@@ -12,7 +12,7 @@ export type RunAction = 'sleep' | 'stop' | 'wake' | 'load' | 'start' | 'restart'
 export type StepPorts = Pick<EnginePorts, 'systemd' | 'drivers' | 'http' | 'log' | 'clock'>;
 
 /** What a timeline entry says of its step before it runs. */
-export type StepLabel = Pick<TimelineEntry, 'service' | 'action' | 'depth' | 'awaited'> & { phase: Phase };
+export type StepLabel = Pick<TimelineEntry, 'service' | 'action' | 'depth' | 'awaited' | 'estimateMs'> & { phase: Phase };
 
 /** Progress for the UI: a step began, or ended (with its timeline entry). */
 export type StepEvent = ({ kind: 'begin' } & StepLabel) | { kind: 'end'; entry: TimelineEntry };
@@ -185,6 +185,7 @@ export async function timed(
   const entry: TimelineEntry = { ...what, startMs: start - rec.t0, ms: ports.clock.now() - start, result };
   if (error !== undefined) entry.error = errorMessage(error);
   if (entry.depth === undefined) delete entry.depth;
+  if (entry.estimateMs === undefined) delete entry.estimateMs;
   rec.timeline.push(entry);
   const line = `${what.action} ${what.service}${what.depth ? ` (${what.depth})` : ''}: ${result}${entry.error ? `: ${entry.error}` : ''} [${entry.ms}ms]`;
   if (result === 'ok' || result === 'skipped') ports.log.info(line);

@@ -120,6 +120,8 @@ export interface TimelineEntry {
   error?: string;
   /** The service was already starting (waking): the step only awaited the rest, no measure of a cold start (wake). */
   awaited?: true;
+  /** What the plan expected this step to take, ms (plan steps only): the timeline shows it beside the actual. */
+  estimateMs?: number;
 }
 
 /** What the store remembers of one service (JSON-friendly). */
@@ -163,6 +165,8 @@ export interface SwitchRecord {
   startedAt: number;
   totalMs: number;
   estimateMs?: number;
+  /** The plan's estimate split by phase, for the timeline chart. */
+  phaseEstimates?: PhaseEstimate;
   ok: boolean;
   rolledBack: boolean;
   cancelled: boolean;

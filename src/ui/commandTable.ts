@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import { runCommand } from './commandRunner';
 import { openConfiguration } from './commands/openConfiguration';
+import { previewSwitch } from './commands/previewSwitch';
 import { openEndpoint, serviceActionCommand, showServiceLogs } from './commands/serviceCommands';
+import { showGpuMemory } from './commands/showGpuMemory';
 import { showTimeline } from './commands/showTimeline';
 import { switchModeCommand } from './commands/switchModeCommand';
 import type { ConfigSource } from './configSource';
@@ -23,7 +25,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'gpumod.refresh': () => controller.refresh(),
     'gpumod.openConfiguration': () => openConfiguration(deps.config, log),
     'gpumod.showLog': async () => log.show(),
-    'gpumod.showTimeline': () => showTimeline(controller),
+    'gpumod.showTimeline': (arg) => showTimeline(controller, log, arg),
+    'gpumod.showGpuMemory': () => showGpuMemory(controller),
+    'gpumod.previewSwitch': (mode) => previewSwitch(controller, mode),
     'gpumod.toggleGrouping': async () => deps.view.toggleGrouping(),
     'gpumod.sleepService': (arg) => serviceActionCommand(controller, log, 'sleep', arg),
     'gpumod.sleepServiceDeep': (arg) => serviceActionCommand(controller, log, 'sleepDeep', arg),

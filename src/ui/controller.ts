@@ -262,6 +262,11 @@ export class Controller implements vscode.Disposable {
     }
   }
 
+  /** The recorded switches and service actions, oldest first (at most `limit`). */
+  async history(limit: number): Promise<SwitchRecord[]> {
+    return (await this.machine?.ports.store.readHistory(limit)) ?? [];
+  }
+
   async lastRecord(): Promise<SwitchRecord | undefined> {
     const records = (await this.machine?.ports.store.readHistory(50)) ?? [];
     return [...records].reverse().find((r) => r.kind === 'switch');

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { ServiceConfig } from '../config/types';
 import { contextValue } from '../engine/actions';
 import type { Controller } from './controller';
-import { gpuRows, serviceItem } from './viewModel';
+import { gpuRowModels } from './gpuRow';
+import { serviceItem } from './viewModel';
 
 type Node =
   | { kind: 'gpu'; index: number }
@@ -64,14 +65,20 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   getTreeItem(node: Node): vscode.TreeItem {
     const s = this.controller.state;
     if (node.kind === 'gpu') {
-      const rows = gpuRows(s.observation);
+      const rows = gpuRowModels(s);
       const row = node.index < 0 ? rows[0] : rows[s.observation?.gpu.available ? s.observation.gpu.gpus.findIndex((g) => g.index === node.index) : 0];
       const item = new vscode.TreeItem(row?.label ?? 'GPU');
       item.id = `gpu:${node.index}`;
       item.description = row?.description;
-      item.tooltip = row?.tooltip;
+      if (row) {
+        const tip = new vscode.MarkdownString(row.tooltip);
+        tip.isTrusted = false;
+        item.tooltip = tip;
+        item.accessibilityInformation = { label: row.accessible };
+      }
       item.iconPath = new vscode.ThemeIcon('circuit-board');
       item.contextValue = 'gpu';
+      item.command = { command: 'gpumod.showGpuMemory', title: 'Show GPU Memory' };
       return item;
     }
     if (node.kind === 'mode') {

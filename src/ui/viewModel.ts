@@ -1,6 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types';
 import type { SleepDepth } from '../engine/driverPort';
-import { mb } from '../engine/budget';
 import { formatMs } from '../engine/deadline';
 import type { Measured } from '../engine/footprints';
 import { figuresText, heldBy, heldText } from '../engine/heldMemory';
@@ -176,18 +175,4 @@ export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefine
     ...(o?.detail ? ['', escapeMd(o.detail)] : []),
   ].join('\n\n');
   return { name: svc.name, description: parts.join(' · '), ...serviceIcon(o), tooltip };
-}
-
-/** The GPU rows: "GPU 0 · NVIDIA GeForce RTX 5090" with used/total. */
-export function gpuRows(obs: Observation | undefined): { label: string; description: string; tooltip: string }[] {
-  if (!obs) return [];
-  if (!obs.gpu.available) return [{ label: 'GPU', description: 'not visible', tooltip: obs.gpu.reason }];
-  return obs.gpu.gpus.map((g) => {
-    const foreign = obs.foreignMb.get(g.index) ?? 0;
-    return {
-      label: `GPU ${g.index}`,
-      description: `${g.usedMb === undefined ? '?' : mb(g.usedMb)} / ${g.totalMb === undefined ? '?' : mb(g.totalMb)}`,
-      tooltip: `${g.name}${foreign ? `\n\nother processes: ${mb(foreign)}` : ''}`,
-    };
-  });
 }

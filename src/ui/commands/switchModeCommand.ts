@@ -5,7 +5,11 @@ import { planSummary } from '../../engine/planText';
 import type { Preview } from '../../engine/switcher';
 import { errorMessage } from '../../errors';
 import type { Controller } from '../controller';
+import { PreviewPanel } from '../panels/previewPanel';
 import { runSwitchWithProgress } from '../switchProgress';
+
+/** On each mode with a plan: opens the full preview (both bars, the steps) beside the pick. */
+const PREVIEW_BUTTON: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('graph'), tooltip: 'Full preview: GPU memory before and after, and the steps' };
 
 interface ModeItem extends vscode.QuickPickItem {
   mode: string;
@@ -58,13 +62,19 @@ export async function switchModeCommand(controller: Controller, log: vscode.LogO
       }));
     pick.items = base();
     pick.busy = true;
+    let previews = new Map<string, Preview>();
+    pick.onDidTriggerItemButton((e) => {
+      const p = previews.get(e.item.mode);
+      if (p) PreviewPanel.show(config, e.item.mode, p, { preserveFocus: true });
+    });
     pick.show();
     controller
       .previews()
-      .then((previews) => {
+      .then((computed) => {
+        previews = computed;
         pick.items = base().map((i) => {
-          const p = previews.get(i.mode);
-          return p ? { ...i, detail: previewDetail(p) } : i;
+          const p = computed.get(i.mode);
+          return p ? { ...i, detail: previewDetail(p), buttons: [PREVIEW_BUTTON] } : i;
         });
         pick.placeholder = `Current mode: ${current ?? 'none'}. Pick a mode to switch to.`;
       })
