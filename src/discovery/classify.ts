@@ -27,7 +27,7 @@ export function classifyCommand(execStart: string | undefined, env: Readonly<Rec
   const reading = readVllm(cmd) ?? readLlamaServer(cmd) ?? readHttpApp(cmd);
   if (reading === undefined) return { ok: false, reason: otherReason(cmd) };
   if (!reading.ok) return reading;
-  return { ok: true, server: reading.server, via: cmd.via, notes: [...cmd.notes, ...reading.notes], program: cmd.path };
+  return { ok: true, server: reading.server, via: cmd.via, notes: [...cmd.notes, ...reading.notes], command: [cmd.path, ...cmd.args].join(' ') };
 }
 
 function otherReason(cmd: ServerCommand): string {

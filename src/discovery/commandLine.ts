@@ -270,8 +270,8 @@ function unwrapPython(argv: string[], st: ServerCommand): Unwrapped {
   let i = 1;
   while (i < argv.length) {
     const a = argv[i];
-    if (a === '-m') return pythonModule(argv[i + 1], argv.slice(i + 2), st, basename(argv[0]));
-    if (a.startsWith('-m') && a.length > 2) return pythonModule(a.slice(2), argv.slice(i + 1), st, basename(argv[0]));
+    if (a === '-m') return pythonModule(argv[i + 1], argv.slice(i + 2), st, `${basename(argv[0])} -m`);
+    if (a.startsWith('-m') && a.length > 2) return pythonModule(a.slice(2), argv.slice(i + 1), st, `${basename(argv[0])} -m`);
     if (a === '-c') return { ok: false, reason: `${basename(argv[0])} -c runs inline code: gpumod cannot tell what it serves` };
     if (!a.startsWith('-')) break;
     i += PYTHON_VALUED.has(a) ? 2 : 1;

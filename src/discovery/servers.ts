@@ -65,5 +65,13 @@ export interface HttpApp {
 export type Server = VllmServer | LlamaRouter | LlamaSingle | HttpApp;
 
 export type Classification =
-  | { ok: true; server: Server; /** How it was read: `bash -c`, `uv run`. */ via: string[]; notes: string[]; program: string }
+  | {
+      ok: true;
+      server: Server;
+      /** How it was read: `bash -c`, `uv run`. */
+      via: string[];
+      notes: string[];
+      /** The server's command line as read (program and arguments), for the proposal's comment. */
+      command: string;
+    }
   | { ok: false; reason: string };
