@@ -1,29 +1,13 @@
 import { resolveConfigPath } from '../config/paths';
 import { createDetectPorts } from '../discovery/detectMachine';
 import { detectServices } from '../discovery/detectServices';
-import type { NotAdded, Proposal } from '../discovery/proposal';
 import { mergeProposal } from '../discovery/proposalYaml';
+import { proposalSummary } from '../discovery/summary';
 import { isGpumodError } from '../errors';
 import { streamLogger } from '../system/logger';
 import { writeFileAtomic } from '../system/stateStore';
 import { allowFlags, flagString, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
-
-/** The proposal's lines for a person: `+` added, `=` already configured, `-` not added (why), `!` warnings. */
-export function initSummary(proposal: Proposal, unitCount: number, running: number, all: boolean): string[] {
-  const lines = [`Looked at ${unitCount} service units (${running} running).`];
-  const width = Math.min(32, Math.max(0, ...proposal.drafts.map((d) => d.name.length)));
-  for (const d of proposal.drafts) {
-    lines.push(`+ ${d.name.padEnd(width)}  ${d.summary}`);
-    for (const h of d.header.filter((l) => l.startsWith('warning: '))) lines.push(`  ${' '.repeat(width)}  ! ${h.slice('warning: '.length)}`);
-  }
-  const shown = (n: NotAdded): boolean => all || n.origin !== 'package' || n.why !== 'unrecognised';
-  for (const n of proposal.notAdded.filter((x) => x.why === 'configured')) lines.push(`= ${n.unit}: ${n.reason}`);
-  for (const n of proposal.notAdded.filter((x) => x.why !== 'configured' && shown(x))) lines.push(`- ${n.unit}: ${n.reason}`);
-  const hidden = proposal.notAdded.filter((n) => !shown(n)).length;
-  if (hidden > 0) lines.push(`  (${hidden} units of installed packages not recognised either; --all lists them)`);
-  return lines;
-}
 
 /**
  * `gpumod init [--print] [--merge] [--json] [--all]`: a gpumod.yaml proposed from the user's systemd
@@ -69,7 +53,7 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
   }
   const say = (text: string): void => (args.flags.has('json') ? undefined : print ? io.err(text) : io.out(text));
   const running = detection.units.filter((u) => u.running).length;
-  say(`${initSummary(proposal, detection.units.length, running, args.flags.has('all')).join('\n')}\n`);
+  say(`${proposalSummary(proposal, detection.units.length, running, args.flags.has('all'), '--all lists them').join('\n')}\n`);
   if (!detection.gpu.available) say(`No GPU visible (${detection.gpu.reason}): no memory measured.\n`);
   if (!merged.ok) {
     io.err(`gpumod: the proposal is not a valid configuration (a bug in gpumod; nothing written):\n${merged.problems.join('\n')}\n`);

@@ -9,6 +9,8 @@ import { existingServices } from './proposalYaml';
 export interface DetectedProposal {
   /** The config file's text now, undefined when there is none. */
   current: string | undefined;
+  /** Mode names the file has already. */
+  modes: Set<string>;
   detection: Detection;
   proposal: Proposal;
 }
@@ -23,5 +25,5 @@ export async function detectServices(ports: DetectPorts, configPath: string, opt
   const existing = existingServices(current);
   if (!existing.ok) throw new GpumodError('CONFIG_INVALID', `${configPath}: ${existing.problem}`);
   const detection = await detect(ports, opts);
-  return { current, detection, proposal: buildProposal(detection, existing.existing) };
+  return { current, modes: existing.existing.modes, detection, proposal: buildProposal(detection, existing.existing) };
 }

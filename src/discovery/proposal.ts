@@ -43,13 +43,14 @@ export interface Proposal {
   gpuTotals: Map<number, number>;
 }
 
-/** What the current gpumod.yaml already has: service names, and `unit` / `unit|model` → service. */
+/** What the current gpumod.yaml already has: service names, `unit` / `unit|model` → service, mode names. */
 export interface Existing {
   names: Set<string>;
   byUnit: Map<string, string>;
+  modes: Set<string>;
 }
 
-export const NO_EXISTING: Existing = { names: new Set(), byUnit: new Map() };
+export const NO_EXISTING: Existing = { names: new Set(), byUnit: new Map(), modes: new Set() };
 
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,199}$/;
 

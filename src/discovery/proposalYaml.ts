@@ -35,12 +35,14 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** The services the current file names, by unit (and by `unit|model` for router models). */
 export function existingServices(text: string | undefined): { ok: true; existing: Existing } | { ok: false; problem: string } {
-  const existing: Existing = { names: new Set(), byUnit: new Map() };
+  const existing: Existing = { names: new Set(), byUnit: new Map(), modes: new Set() };
   if (text === undefined || text.trim() === '') return { ok: true, existing };
   const doc = parseDocument(text, { uniqueKeys: false });
   if (doc.errors.length > 0) return { ok: false, problem: `it is not valid YAML (${oneLine(doc.errors[0].message, 200)}): fix it first` };
   const value = doc.toJS({ maxAliasCount: 200 }) as unknown;
   if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) return { ok: false, problem: 'its top level is not a mapping' };
+  const modes = (value as { modes?: unknown } | null)?.modes;
+  if (typeof modes === 'object' && modes !== null && !Array.isArray(modes)) for (const m of Object.keys(modes)) existing.modes.add(m);
   const services = (value as { services?: unknown } | null)?.services;
   if (typeof services !== 'object' || services === null || Array.isArray(services)) return { ok: true, existing };
   for (const [name, svc] of Object.entries(services as Record<string, unknown>)) {
