@@ -4,6 +4,7 @@ import { oneLine } from '../config/importOriginal';
 import { parseConfig } from '../config/load';
 import { formatProblem, type Config } from '../config/types';
 import type { Draft, Existing, NotAdded, Proposal } from './proposal';
+import { hiddenOrigin } from './summary';
 
 /**
  * The proposal as gpumod.yaml text: new services and modes added to the current file (its services,
@@ -134,13 +135,13 @@ function fitNote(mode: { services: string[] }, drafts: readonly Draft[], totals:
 
 function notAddedComment(notAdded: readonly NotAdded[]): string[] {
   const lines: string[] = [];
-  const yours = notAdded.filter((n) => n.why !== 'configured' && (n.origin !== 'package' || n.why === 'skipped'));
-  const packages = notAdded.filter((n) => n.why === 'unrecognised' && n.origin === 'package');
+  const yours = notAdded.filter((n) => n.why !== 'configured' && (!hiddenOrigin(n.origin) || n.why === 'skipped'));
+  const packages = notAdded.filter((n) => n.why === 'unrecognised' && hiddenOrigin(n.origin));
   if (yours.length > 0) {
     lines.push('Units not added:');
     for (const n of yours) lines.push(`  ${n.unit}: ${n.reason}`);
   }
-  if (packages.length > 0) lines.push(`${packages.length} units of installed packages (/usr/lib/systemd/user) are not GPU servers gpumod drives.`);
+  if (packages.length > 0) lines.push(`${packages.length} units of installed packages or generators are not GPU servers gpumod drives.`);
   return lines;
 }
 

@@ -4,7 +4,7 @@ import { createDetectPorts } from '../../discovery/detectMachine';
 import { detectServices, type DetectedProposal } from '../../discovery/detectServices';
 import type { Draft } from '../../discovery/proposal';
 import { mergeProposal, type Merged, type ModePlan } from '../../discovery/proposalYaml';
-import { proposalSummary } from '../../discovery/summary';
+import { hiddenOrigin, proposalSummary } from '../../discovery/summary';
 import { GpumodError } from '../../errors';
 import { ifPresent, readRegularFile } from '../../system/regularFile';
 import { writeFileAtomic } from '../../system/stateStore';
@@ -58,6 +58,8 @@ export class DetectServices implements vscode.Disposable {
   }
 
   async run(args: DetectServicesArgs = {}): Promise<DetectServicesResult | undefined> {
+    // A proposal still waiting for its answer is superseded by the new one.
+    this.answer?.('discard');
     const path = this.source.path;
     const found = await this.detect(path);
     if (!found) return undefined;
@@ -65,16 +67,18 @@ export class DetectServices implements vscode.Disposable {
     const summary = proposalSummary(proposal, detection.units.length, detection.units.filter((u) => u.running).length, true);
     this.log.info(`Detect Services:\n${summary.join('\n')}`);
     if (proposal.drafts.length === 0) {
-      const choice = await vscode.window.showInformationMessage(
-        found.current === undefined
-          ? `gpumod: no vLLM, llama-server or uvicorn/FastAPI units found among ${detection.units.length} service units.`
-          : `gpumod: nothing new to add to ${path} (${detection.units.length} service units looked at).`,
-        'Show Details',
-      );
-      if (choice === 'Show Details') this.log.show(true);
+      // Not awaited: the command ends here, the message stays for the user to act on.
+      void vscode.window
+        .showInformationMessage(
+          found.current === undefined
+            ? `gpumod: no vLLM, llama-server or uvicorn/FastAPI units found among ${detection.units.length} service units.`
+            : `gpumod: nothing new to add to ${path} (${detection.units.length} service units looked at).`,
+          'Show Details',
+        )
+        .then((choice) => choice === 'Show Details' && this.log.show(true));
       return { path, applied: false, services: [], modes: [] };
     }
-    const drafts = await this.pickServices(proposal.drafts, args.services, proposal.notAdded.filter((n) => n.why !== 'configured' && n.origin !== 'package').length);
+    const drafts = await this.pickServices(proposal.drafts, args.services, proposal.notAdded.filter((n) => n.why !== 'configured' && !hiddenOrigin(n.origin)).length);
     if (!drafts || drafts.length === 0) return undefined;
     const plan = await this.pickModes(drafts, args.modes, found.modes);
     if (!plan) return undefined;
@@ -165,32 +169,31 @@ export class DetectServices implements vscode.Disposable {
     const right = this.docs.add('proposal', merged.text);
     const left = found.current === undefined ? this.docs.add('empty', '') : vscode.Uri.file(path);
     const title = `${found.current === undefined ? 'gpumod.yaml (new)' : 'gpumod.yaml'} ↔ Detected Services`;
-    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: false });
     const result: DetectServicesResult = { path, applied: false, services: merged.services, modes: merged.modes, proposal: right.toString() };
-    let choice: 'apply' | 'discard';
-    if (given !== undefined) {
-      choice = given ? 'apply' : 'discard';
-    } else {
-      await vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
-      let closed: vscode.Disposable | undefined;
-      choice = await new Promise<'apply' | 'discard'>((resolve) => {
-        this.answer = resolve;
-        // Closing the diff without an answer is a Discard.
-        closed = vscode.window.tabGroups.onDidChangeTabs((e) => {
-          if (e.closed.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === right.toString())) resolve('discard');
-        });
-        const what = `${merged.services.length} service${merged.services.length === 1 ? '' : 's'} and ${merged.modes.length} mode${merged.modes.length === 1 ? '' : 's'}`;
-        void vscode.window
-          .showInformationMessage(`gpumod: ${found.current === undefined ? `create ${path} with` : `add to ${path}`} ${what}? Review the diff first.`, 'Apply', 'Discard')
-          .then((c) => {
-            if (c === 'Apply') resolve('apply');
-            else if (c === 'Discard') resolve('discard');
+    const what = `${merged.services.length} service${merged.services.length === 1 ? '' : 's'} and ${merged.modes.length} mode${merged.modes.length === 1 ? '' : 's'}`;
+    // The answer is awaited from before the diff opens: Apply pressed the moment it shows must count.
+    let closed: vscode.Disposable | undefined;
+    const asked =
+      given !== undefined
+        ? Promise.resolve<'apply' | 'discard'>(given ? 'apply' : 'discard')
+        : new Promise<'apply' | 'discard'>((resolve) => {
+            this.answer = resolve;
+            // Closing the diff without an answer is a Discard.
+            closed = vscode.window.tabGroups.onDidChangeTabs((e) => {
+              if (e.closed.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === right.toString())) resolve('discard');
+            });
           });
-      });
-      closed?.dispose();
-      this.answer = undefined;
-      await vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
+    if (given === undefined) await vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
+    await vscode.commands.executeCommand('vscode.diff', left, right, title, { preview: false });
+    if (given === undefined) {
+      void vscode.window
+        .showInformationMessage(`gpumod: ${found.current === undefined ? `create ${path} with` : `add to ${path}`} ${what}? Review the diff first.`, 'Apply', 'Discard')
+        .then((c) => c && this.answer?.(c === 'Apply' ? 'apply' : 'discard'));
     }
+    const choice = await asked;
+    closed?.dispose();
+    this.answer = undefined;
+    if (given === undefined) await vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
     if (choice === 'apply') {
       const now = await ifPresent(readRegularFile(path, { maxBytes: MAX_CONFIG_BYTES }));
       if (now?.toString('utf8') !== found.current) {

@@ -1,59 +1,19 @@
 // `gpumod init` as a process against units under the real user manager whose command lines read like
 // a real workstation's: `…/venv/bin/vllm serve MODEL --port N --enable-sleep-mode` with
 // VLLM_SERVER_DEV_MODE=1, `llama-server --models-dir DIR --no-models-autoload`, `…/uvicorn
-// asr.main:app --port N`, plus units gpumod cannot drive. The programs are small wrappers in the
-// test's directory that translate those real flags for the fakes, so the units' ExecStart is the
-// real shape and the servers behave like the real ones (dev endpoints off without dev mode, memory
-// held by child processes in the unit's cgroup, shown by the fake nvidia-smi).
+// asr.main:app --port N`, plus units gpumod cannot drive. The programs (support/shapedPrograms.ts)
+// translate those real flags for the fakes, so the units' ExecStart is the real shape and the
+// servers behave like the real ones.
 import * as assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load';
 import { fakeGpuCliEnv } from '../support/cliEnv';
+import { writeShapedPrograms } from '../support/shapedPrograms';
 import { installUnit, managerSystemd, removeUnit, testPort, unitName } from '../support/testManager';
 import { waitFor } from '../support/wait';
 import { gpumod } from './runCli';
-
-const REPO = process.cwd();
-const FAKES = join(REPO, 'out/test/fakes');
-
-/** `vllm serve MODEL [vLLM flags]` → the fake vLLM with what those flags and the environment mean. */
-const VLLM_WRAPPER = `#!${process.execPath}
-'use strict';
-const args = process.argv.slice(2);
-if (args[0] !== 'serve' || !args[1]) { process.stderr.write('usage: vllm serve MODEL [options]\\n'); process.exit(2); }
-const opt = (name) => { const i = args.indexOf(name); return i > 0 ? args[i + 1] : undefined; };
-const fake = [
-  '--model', opt('--served-model-name') || args[1],
-  '--port', opt('--port') || '8000',
-  '--host', opt('--host') || '0.0.0.0',
-  '--sleep-mode-enabled', args.includes('--enable-sleep-mode') ? 'on' : 'off',
-  '--dev-mode', process.env.VLLM_SERVER_DEV_MODE === '1' ? 'on' : 'off',
-  '--startup-ms', '0', '--gpu-dir', process.env.FAKE_GPU_DIR,
-  '--vram-mb', process.env.FAKE_VRAM_MB || '1000', '--vram-asleep-mb', '300',
-];
-process.argv = [process.argv[0], ${JSON.stringify(join(FAKES, 'vllm.js'))}, ...fake];
-require(process.argv[1]);
-`;
-
-/** `llama-server [router flags]` → the fake router (it takes the same flags). */
-const LLAMA_WRAPPER = `#!${process.execPath}
-'use strict';
-const fake = [...process.argv.slice(2), '--startup-ms', '0', '--load-ms', '50', '--gpu-dir', process.env.FAKE_GPU_DIR, '--model-vram-mb', '4000', '--router-vram-mb', '250'];
-process.argv = [process.argv[0], ${JSON.stringify(join(FAKES, 'llamaRouter.js'))}, ...fake];
-require(process.argv[1]);
-`;
-
-/** `uvicorn APP --port N` → the fake FastAPI hook server. */
-const UVICORN_WRAPPER = `#!${process.execPath}
-'use strict';
-const args = process.argv.slice(2);
-const i = args.indexOf('--port');
-const fake = ['--port', args[i + 1], '--startup-ms', '0', '--load-ms', '50', '--gpu-dir', process.env.FAKE_GPU_DIR, '--vram-mb', '2500', '--vram-asleep-mb', '500'];
-process.argv = [process.argv[0], ${JSON.stringify(join(FAKES, 'hookServer.js'))}, ...fake];
-require(process.argv[1]);
-`;
 
 interface JsonService {
   name: string;
@@ -108,16 +68,7 @@ describe('gpumod init (discovery from real units of vLLM-, llama-server- and uvi
 
   before(async () => {
     mkdirSync(gpuDir);
-    const bin = (rel: string, text: string): string => {
-      const path = join(dir, rel);
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(path, text);
-      chmodSync(path, 0o755);
-      return path;
-    };
-    const vllm = bin('venv/bin/vllm', VLLM_WRAPPER);
-    const llama = bin('llama.cpp/build/bin/llama-server', LLAMA_WRAPPER);
-    const uvicorn = bin('asr/.venv/bin/uvicorn', UVICORN_WRAPPER);
+    const { vllm, llama, uvicorn } = writeShapedPrograms(dir);
     const models = join(dir, 'models');
     mkdirSync(models);
     writeFileSync(join(models, 'qwen3-8b-q4.gguf'), 'x'.repeat(1024));

@@ -87,7 +87,7 @@ describe('discovery: the proposal and its gpumod.yaml', () => {
     assert.match(m.text, /services: \[vllm-chat\]/);
     // What was not added, with the reason; packages only counted.
     assert.match(m.text, /# {3}backup\.service: runs "restic": not vLLM/);
-    assert.match(m.text, /# 2 units of installed packages/);
+    assert.match(m.text, /# 2 units of installed packages or generators are not GPU servers/);
     assert.doesNotMatch(m.text, /pipewire/);
     assert.match(m.text, /# llama\.service \(running\): llama-server/);
     assert.match(m.text, /at most 1 loaded at once/);
