@@ -151,6 +151,27 @@ describe('discovery: the proposal and its gpumod.yaml', () => {
     assert.doesNotMatch(m.text, /Units not added/);
   });
 
+  it('merged into files of other shapes: no modes key, four-space indentation, CRLF line ends, `services:` with nothing', () => {
+    const p = buildProposal(WORKSTATION);
+    const noModes = merged('services:\n    chat:\n        driver: systemd\n        unit: x.service\n        port: 1\n', p);
+    assert.ok(noModes.text.startsWith('services:\n    chat:\n        driver: systemd\n        unit: x.service\n        port: 1\n    # added by'), noModes.text);
+    assert.match(noModes.text, /\n {4}vllm-chat:\n {8}driver: vllm\n/);
+    assert.match(noModes.text, /\nmodes:\n {2}vllm-chat:\n/);
+    const crlf = 'services:\r\n  chat: { driver: systemd, unit: x.service, port: 1 }\r\nmodes:\r\n  one: { services: [chat] }\r\n';
+    const m = merged(crlf, p);
+    assert.ok(m.text.startsWith('services:\r\n  chat: { driver: systemd, unit: x.service, port: 1 }\r\n  # added by'), JSON.stringify(m.text.slice(0, 200)));
+    assert.doesNotMatch(m.text.replace(/\r\n/g, ''), /\n/);
+    assert.ok(m.config.modes.has('one') && m.config.modes.has('vllm-chat'));
+    const bare = merged('# mine\nservices:\nmodes:\n', p);
+    assert.ok(bare.text.startsWith('# mine\nservices:\n  # added by'), bare.text);
+    assert.equal(bare.config.services.size, 5);
+  });
+
+  it('a one-line services mapping with entries is refused with what to do', () => {
+    const m = mergeProposal('services: { a: { driver: systemd, unit: a.service, port: 1 } }\nmodes: {}\n', 'f.yaml', buildProposal(WORKSTATION), buildProposal(WORKSTATION).drafts, { kind: 'per-service' });
+    assert.ok(!m.ok && /one-line \{…\} mappings/.test(m.problems[0]));
+  });
+
   it('detecting again after applying adds nothing', () => {
     const first = merged(undefined, buildProposal(WORKSTATION));
     const ex = existingServices(first.text);
