@@ -120,9 +120,10 @@ export class DetectServices implements vscode.Disposable {
       detail: [d.summary, ...d.header.filter((h) => h.startsWith('warning: ')).map((h) => `⚠ ${h.slice('warning: '.length)}`)].join(' — '),
       picked: true,
     }));
+    const others = notAdded === 0 ? '' : ` · ${notAdded} unit${notAdded === 1 ? '' : 's'} not recognised (gpumod: Show Log)`;
     const picked = await vscode.window.showQuickPick(items, {
-      title: 'gpumod: Detect Services (1/2): services to add',
-      placeHolder: `Found ${drafts.length} services${notAdded ? `; ${notAdded} units not recognised (see Show Log)` : ''}. Space toggles, Enter continues.`,
+      title: `gpumod: Detect Services (1/2): services to add${others}`,
+      placeHolder: 'Space toggles a service, Enter continues',
       canPickMany: true,
       matchOnDescription: true,
       matchOnDetail: true,
