@@ -1,11 +1,12 @@
-// Starts test/host/workstationFixture (bundled) as a child and resolves with the environment it
-// prints; stop() closes its stdin, which tears the workstation and its systemd manager down.
+// Starts test/host/workstationFixture (bundled), or another fixture of test/host, as a child and
+// resolves with the environment it prints; stop() closes its stdin, which tears the workstation and
+// its systemd manager down.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO } from './vscodeServer.mjs';
 
-export async function startWorkstation(args = []) {
-  const child = spawn(process.execPath, [join(REPO, 'out/test/host/workstationFixture.js'), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startWorkstation(args = [], fixture = 'workstationFixture.js') {
+  const child = spawn(process.execPath, [join(REPO, 'out/test/host', fixture), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const info = await new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {

@@ -5,9 +5,10 @@
 // window.codeAutomationExit(code), which we expose, so mocha's exit code becomes ours.
 // Runs test/host/suite in a bare VS Code (no config), then, with the demo workstation (real systemd
 // units of the fakes) behind the extension: test/host/workstation, then test/host/autoswitch in an untrusted and in a trusted workspace that names a mode, then
-// test/host/trustgrant, where the workspace opens untrusted and the runner trusts it when asked, and
-// last test/host/costs in a fresh window: activation time and a minute of idle polling against the goals.
-// Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant|costs]
+// test/host/trustgrant, where the workspace opens untrusted and the runner trusts it when asked;
+// test/host/costs in a fresh window (activation time and a minute of idle polling against the goals);
+// and last test/host/discovery with real-shaped units (vllm serve, llama-server) in a manager of its own.
+// Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant|discovery|costs]
 //   env: TIMEOUT_MS, SHOW_SERVER=1, PORT_BASE (first port of the workstation's fakes, default 19800)
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,6 +116,14 @@ if (!code && ['workstation', 'autoswitch', 'trustgrant', 'costs'].some(want)) {
     if (!code && want('costs')) code ||= await run('costs', ws.env, { userSettings: localWindow });
   } finally {
     await ws.stop();
+  }
+}
+if (!code && want('discovery')) {
+  const units = await startWorkstation(['--port-base', String(Number(process.env.PORT_BASE || 19800) + 100)], 'discoveryFixture.js');
+  try {
+    code ||= await run('discovery', units.env);
+  } finally {
+    await units.stop();
   }
 }
 setTimeout(() => process.exit(code), 200);

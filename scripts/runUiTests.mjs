@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorkstation } from './hostFixture.mjs';
+import { discoveryUi } from './uiDiscovery.mjs';
 import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
 
 const shots = process.argv.includes('--screenshots');
@@ -371,5 +372,9 @@ try {
   server?.stop();
   await ws.stop();
 }
+await discoveryUi({ step, log, shots, outDir }).catch((e) => {
+  failed++;
+  log(`✗ Detect Services in the workbench\n${e.stack ?? e}`);
+});
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -4,6 +4,7 @@ import { EXIT, type CliIo } from './cli/io';
 import { doctorCommand } from './cli/doctorCommand';
 import { historyCommand } from './cli/historyCommand';
 import { importCommand } from './cli/importCommand';
+import { initCommand } from './cli/initCommand';
 import { planCommand } from './cli/planCommand';
 import { logsCommand, serviceCommand } from './cli/serviceCommand';
 import { ConfigError } from './cli/session';
@@ -31,6 +32,10 @@ Commands:
   validate            check the configuration; prints FILE:LINE:COL: problem for each problem
   import DIR          convert the original gpumod's presets/ and modes/ into gpumod.yaml
                       [--output FILE] [--force]; reports what does not carry over
+  init                propose gpumod.yaml from your systemd user units (vLLM, llama-server,
+                      uvicorn/FastAPI): ports, models, sleep, memory measured now, a mode per
+                      service; writes a new file, adds to one only with --merge; --print shows
+                      it instead; --all lists every unit not recognised
 
 Options:
   --config FILE       the configuration (default: $GPUMOD_CONFIG, else ~/.config/gpumod/gpumod.yaml)
@@ -60,6 +65,7 @@ const COMMANDS: Record<string, Command> = {
   doctor: doctorCommand,
   validate: validateCommand,
   import: importCommand,
+  init: initCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

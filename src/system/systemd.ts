@@ -44,6 +44,18 @@ export interface SystemdAdapter extends Systemd {
   daemonReload(opts?: ProcessOptions): Promise<void>;
   /** The last `lines` entries of the unit's journal, parsed (`gpumod logs --json`). */
   journalEntries(unit: string, lines: number, opts?: ProcessOptions): Promise<JournalEntry[]>;
+  /**
+   * Every service unit the manager knows: its unit files (`list-unit-files`, templates left out: only
+   * their instances run) and its loaded units (`list-units --all`: transient and running ones too).
+   */
+  listServices(opts?: ProcessOptions): Promise<{ files: UnitListing[]; loaded: UnitListing[] }>;
+  /**
+   * `properties` of every unit in one `systemctl show`, as parsed maps by unit. A unit the manager
+   * rejects is asked alone, and left out if it still cannot be shown.
+   */
+  showProperties(units: readonly string[], properties: readonly string[], opts?: ProcessOptions): Promise<Map<string, Map<string, string>>>;
+  /** `systemctl --user show-environment`: what every unit of the manager inherits (environment.d, set-environment). */
+  managerEnvironment(opts?: ProcessOptions): Promise<Record<string, string>>;
 }
 
 const UNIT_NAME_MAX = 255;
@@ -69,16 +81,38 @@ export function validateUnitName(name: string): string {
   return name;
 }
 
-/** `Key=Value` lines into a map. Values may contain "=" (only the first one splits). */
+/**
+ * `Key=Value` lines into a map. Values may contain "=" (only the first one splits). A key printed on
+ * several lines (ExecStart= of a oneshot, EnvironmentFiles=) keeps every value, one a line.
+ */
 export function parseShow(text: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
-    map.set(line.slice(0, eq), line.slice(eq + 1));
+    const key = line.slice(0, eq);
+    const prev = map.get(key);
+    map.set(key, prev === undefined ? line.slice(eq + 1) : `${prev}\n${line.slice(eq + 1)}`);
   }
   return map;
+}
+
+/** One line of `systemctl list-units` / `list-unit-files` (`--plain --no-legend`): the unit and its states. */
+export interface UnitListing {
+  unit: string;
+  /** list-unit-files: enabled | disabled | static | generated | transient | …; list-units: the load state. */
+  state: string;
+}
+
+/** `--plain --no-legend` listings: the first column is the unit, the second its (file or load) state. */
+export function parseUnitList(text: string): UnitListing[] {
+  const out: UnitListing[] = [];
+  for (const raw of text.split('\n')) {
+    const [unit, state] = raw.replace(/^[\s●*]+/, '').split(/\s+/);
+    if (unit && unit.endsWith('.service')) out.push({ unit, state: state ?? '' });
+  }
+  return out;
 }
 
 /** `systemctl show` of several units: one block of `Key=Value` lines per unit, an empty line between blocks. */
@@ -261,9 +295,51 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     return units.map((u) => found.get(u) as UnitLook);
   };
 
+  const showProperties = async (units: readonly string[], properties: readonly string[], opts?: ProcessOptions): Promise<Map<string, Map<string, string>>> => {
+    for (const p of properties) {
+      if (!/^[A-Za-z]+$/.test(p)) throw new GpumodError('USAGE', `not a systemd property name: ${JSON.stringify(p)}`);
+    }
+    const asked = [...new Set(units)].filter((u) => {
+      try {
+        return validateUnitName(u) === u;
+      } catch {
+        return false;
+      }
+    });
+    const found = new Map<string, Map<string, string>>();
+    if (asked.length === 0) return found;
+    const props = [...new Set([...BATCH_KEYS, ...properties])].join(',');
+    const out = await systemctl(['show', '-p', props, '--', ...asked], opts, false);
+    for (const [unit, block] of matchBlocks(asked, parseShowBlocks(out.stdout))) found.set(unit, block);
+    const rest = asked.filter((u) => !found.has(u));
+    const alone = await Promise.all(rest.map((u) => systemctl(['show', '-p', props, '--', u], opts, false).catch(() => undefined)));
+    rest.forEach((u, i) => {
+      const block = alone[i]?.exitCode === 0 ? parseShowBlocks(alone[i]?.stdout ?? '')[0] : undefined;
+      if (block) found.set(u, block);
+    });
+    return found;
+  };
+
   return {
     show,
     showMany,
+    showProperties,
+
+    async managerEnvironment(opts) {
+      const out = await systemctl(['show-environment'], opts);
+      return Object.fromEntries(parseShow(out.stdout));
+    },
+
+    async listServices(opts) {
+      const [files, loaded] = await Promise.all([
+        systemctl(['list-unit-files', '--type=service', '--plain', '--no-legend', '--no-pager'], opts),
+        systemctl(['list-units', '--type=service', '--all', '--plain', '--no-legend', '--no-pager'], opts),
+      ]);
+      return {
+        files: parseUnitList(files.stdout).filter((u) => !u.unit.endsWith('@.service')),
+        loaded: parseUnitList(loaded.stdout),
+      };
+    },
 
     start: (unit, opts) => job('start', unit, opts),
     stop: (unit, opts) => job('stop', unit, opts),

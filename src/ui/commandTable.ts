@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { runCommand } from './commandRunner';
+import { DetectServices, type DetectServicesArgs } from './commands/detectServicesCommand';
 import { openConfiguration } from './commands/openConfiguration';
 import { previewSwitch } from './commands/previewSwitch';
 import { openEndpoint, serviceActionCommand, showServiceLogs } from './commands/serviceCommands';
@@ -8,6 +9,7 @@ import { showTimeline } from './commands/showTimeline';
 import { switchModeCommand } from './commands/switchModeCommand';
 import type { ConfigSource } from './configSource';
 import type { Controller } from './controller';
+import { PROPOSAL_SCHEME, ProposalDocuments } from './proposalDocuments';
 import type { ServicesView } from './servicesView';
 
 export interface CommandDeps {
@@ -20,6 +22,8 @@ export interface CommandDeps {
 /** The registration table: every command contributed in package.json, and nothing else. */
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { log, controller } = deps;
+  const proposals = new ProposalDocuments();
+  const detect = new DetectServices(deps.config, log, proposals);
   const table: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     'gpumod.switchMode': (mode) => switchModeCommand(controller, log, typeof mode === 'string' ? mode : undefined),
     'gpumod.refresh': () => controller.refresh(),
@@ -37,6 +41,14 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'gpumod.restartService': (arg) => serviceActionCommand(controller, log, 'restart', arg),
     'gpumod.showServiceLogs': (arg) => showServiceLogs(controller, arg),
     'gpumod.openEndpoint': (arg) => openEndpoint(controller, arg),
+    'gpumod.detectServices': (arg) => detect.run(typeof arg === 'object' && arg !== null ? (arg as DetectServicesArgs) : {}),
+    'gpumod.applyDetectedServices': async () => detect.decide('apply'),
+    'gpumod.discardDetectedServices': async () => detect.decide('discard'),
   };
-  return Object.entries(table).map(([id, body]) => vscode.commands.registerCommand(id, runCommand(id, log, body)));
+  return [
+    proposals,
+    vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, proposals),
+    detect,
+    ...Object.entries(table).map(([id, body]) => vscode.commands.registerCommand(id, runCommand(id, log, body))),
+  ];
 }
