@@ -110,6 +110,17 @@ function untrack(pgid: number): void {
   if (liveGroups.delete(pgid) && liveGroups.size === 0) unwatchExit();
 }
 
+/** execa's options for every child: never a shell, its own process group (ended as a whole), no stdin. */
+function groupOptions(env: Env | undefined) {
+  return { env, extendEnv: true, detached: true, reject: false, stdin: 'ignore', encoding: 'utf8' } as const;
+}
+
+/** Tracks a started child's process group, for the exit hook; returns its id. */
+function trackChild(pid: number | undefined): number | undefined {
+  if (pid !== undefined) track(pid);
+  return pid;
+}
+
 export async function runProcess(
   file: string,
   args: readonly string[],
@@ -121,17 +132,8 @@ export async function runProcess(
   const t0 = performance.now();
   // Its own process group, so a deadline or a cancel ends everything it started: a wrapper's
   // grandchild holding stdout open would otherwise keep the call (and a switch's lock) waiting.
-  const child = execa(file, [...args], {
-    env: opts.env,
-    extendEnv: true,
-    detached: true,
-    reject: false,
-    stdin: 'ignore',
-    stripFinalNewline: false,
-    encoding: 'utf8',
-  });
-  const pgid = child.pid;
-  if (pgid !== undefined) track(pgid);
+  const child = execa(file, [...args], { ...groupOptions(opts.env), stripFinalNewline: false });
+  const pgid = trackChild(child.pid);
   // Settles with the child, or at the deadline or cancel: from then on nothing waits for its pipes.
   let ended: 'timed out' | 'cancelled' | undefined;
   let stop = (): void => undefined;
@@ -205,17 +207,8 @@ export interface StreamingChild {
  */
 export function spawnStream(file: string, args: readonly string[], opts: StreamOptions, log: Logger): StreamingChild {
   const command = formatCommand(file, args);
-  const child = execa(file, [...args], {
-    env: opts.env,
-    extendEnv: true,
-    detached: true,
-    reject: false,
-    stdin: 'ignore',
-    buffer: false,
-    encoding: 'utf8',
-  });
-  const pgid = child.pid;
-  if (pgid !== undefined) track(pgid);
+  const child = execa(file, [...args], { ...groupOptions(opts.env), buffer: false });
+  const pgid = trackChild(child.pid);
   log.info(`> ${command} (watching)`);
   let partial = '';
   let stderr = '';
