@@ -160,7 +160,10 @@ describe('fake nvidia-smi', function () {
     writeFileSync(join(dir, 'x.json'), JSON.stringify({ pid: 1, usedMb: 1 }));
     writeFileSync(join(dir, 'foreign.json'), '[{"usedMb":10,"pid":4242,"name":"a,b}c \\"q\\""}, 7, {"pid":"x"}]');
     const apps = await smi(dir, ['--query-compute-apps=pid,process_name,used_memory', CSV]);
-    assert.equal(apps.stdout, `4242, a,b}c "q", 10\n${process.pid}, ${readFileSync('/proc/self/cmdline', 'utf8').split('\0')[0].split(' ')[0]}, 640\n`);
+    // Rows come sorted by PID; the test's own PID may be below or above 4242 (a fresh container starts low).
+    const own = `${process.pid}, ${readFileSync('/proc/self/cmdline', 'utf8').split('\0')[0].split(' ')[0]}, 640\n`;
+    const foreign = '4242, a,b}c "q", 10\n';
+    assert.equal(apps.stdout, process.pid < 4242 ? own + foreign : foreign + own);
     writeFileSync(join(dir, 'foreign.json'), '[{"pid":4242,');
     assert.equal((await smi(dir, [APPS_QUERY, CSV])).stdout, `GPU-0e90e587-2121-919b-2f88-bd4defb49400, ${process.pid}, 640\n`);
   });
