@@ -152,6 +152,33 @@ try {
       return out;
     }, selector);
 
+  /** Hovers the status item until its tooltip matches (a hover shows the tooltip of the moment it opened). */
+  const tooltipUntil = async (re, timeout = 20000) => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      await statusItem.hover();
+      const hover = page.locator('.monaco-hover').first();
+      const text = await hover.waitFor({ timeout: 5000 }).then(() => hover.innerText(), () => '');
+      await page.mouse.move(700, 400);
+      if (re.test(text)) return text;
+      if (Date.now() > deadline) throw new Error(`the tooltip never matched ${re}: ${text}`);
+      await page.waitForTimeout(500);
+    }
+  };
+
+  await step('a click on the status bar as soon as it shows (config loading or not) opens Switch Mode, never the file', async () => {
+    // The item names itself "gpumod: …" to screen readers whatever it shows: loading, or the mode.
+    const first = page.locator('#workbench\\.parts\\.statusbar .statusbar-item:has([aria-label^="gpumod:"])').first();
+    await first.waitFor({ timeout: 90000 });
+    const shown = await first.innerText();
+    await first.click();
+    const widget = page.locator('.quick-input-widget');
+    await widget.locator('.monaco-list-row', { hasText: 'rag' }).first().waitFor({ timeout: 30000 });
+    assert.equal(await page.locator('.tabs-container .tab', { hasText: 'gpumod.yaml' }).count(), 0, 'no editor on the config');
+    log(`  (clicked while the item read "${shown.trim()}")`);
+    await page.keyboard.press('Escape');
+  });
+
   await step('the status bar shows the mode and the VRAM in use', async () => {
     await statusItem.waitFor({ timeout: 90000 });
     // The default dark theme, as users see it (the web workbench keeps the theme in the browser).
@@ -163,6 +190,34 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: 10000 });
     await page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: 'blank · 0.0/32.6 GB' }).waitFor({ timeout: 60000 });
+  });
+
+  await step('one character typed into gpumod.yaml and saved: the mode stays, the tooltip counts the problem, a click still switches', async () => {
+    await command('gpumod: Open Configuration');
+    const tab = page.locator('.tabs-container .tab', { hasText: 'gpumod.yaml' });
+    await tab.waitFor({ timeout: 15000 });
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.type('x');
+    await page.keyboard.press('Control+S');
+    await tooltipUntil(/gpumod\.yaml has 1 problem: the last valid configuration stays in force/);
+    assert.match(await statusItem.innerText(), /blank · 0\.0\/32\.6 GB/);
+    await shot('status-bar-config-problem');
+    await page.mouse.move(700, 400);
+    await statusItem.click();
+    const widget = page.locator('.quick-input-widget');
+    await widget.locator('.monaco-list-row', { hasText: 'gpumod.yaml has 1 problem' }).waitFor({ timeout: 15000 });
+    await widget.locator('.monaco-list-row', { hasText: 'rag' }).first().waitFor({ timeout: 15000 });
+    await page.keyboard.press('Escape');
+    // Mended: the warning goes, the mode was never gone.
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Delete');
+    await page.keyboard.press('Control+S');
+    await tooltipUntil(/^(?![\s\S]*problem)[\s\S]*Service/);
+    assert.match(await statusItem.innerText(), /blank · 0\.0\/32\.6 GB/);
+    await command('View: Close All Editors');
+    await tab.waitFor({ state: 'detached', timeout: 10000 });
   });
 
   await step('the GPU view lists the services with their states', async () => {

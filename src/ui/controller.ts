@@ -78,6 +78,15 @@ export class Controller implements vscode.Disposable {
     return this.source.config;
   }
 
+  /** The file's state once its first load has ended (at once after that). */
+  configLoaded(): Promise<ConfigState> {
+    return this.source.ready();
+  }
+
+  get configPath(): string {
+    return this.source.path;
+  }
+
   capabilities(svc: ServiceConfig): DriverCapabilities {
     return driverFor(svc).capabilities(svc);
   }
@@ -97,11 +106,11 @@ export class Controller implements vscode.Disposable {
       this.machine = machineModule().createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.followGpu();
-      this.set({ configState: 'ok', config: s.config });
+      this.set({ configState: 'ok', config: s.config, configProblems: undefined });
       void this.refresh();
     } else if (s.kind !== 'loading') {
       // A broken file keeps the last good config in force; a missing one has nothing to show.
-      this.set({ configState: s.kind, config: this.source.config });
+      this.set({ configState: s.kind, config: this.source.config, configProblems: s.kind === 'invalid' ? s.problems.length : undefined });
     }
   }
 

@@ -11,7 +11,10 @@ import type { Observation, ServiceObservation } from '../engine/types';
  */
 export interface UiState {
   configState: 'loading' | 'missing' | 'invalid' | 'ok';
+  /** The config in force: the last valid one, also while the file on disk has problems. */
   config?: Config;
+  /** While the file on disk does not load: how many problems it has (shown as diagnostics on it). */
+  configProblems?: number;
   observation?: Observation;
   /** The learned footprints that apply to the observed units, by service. */
   measured?: ReadonlyMap<string, Measured>;
@@ -89,7 +92,10 @@ export function servicesTable(state: UiState, now: number): string {
   const lines: string[] = [];
   const cfg = state.config;
   if (!cfg && state.configState === 'loading') return 'gpumod is reading its configuration…';
-  if (!cfg) return state.configState === 'invalid' ? 'The gpumod configuration has problems: see the Problems panel.' : 'No gpumod configuration yet: click to create one.';
+  if (!cfg && state.configState === 'invalid') return `${problemsText(state)}, and no valid configuration has been loaded yet: click to see them.`;
+  if (!cfg) return 'No gpumod configuration yet: click to create one.';
+  // An edit that does not load changes nothing: say so above the state it leaves in force.
+  if (state.configState === 'invalid') lines.push(`$(warning) ${problemsText(state)}: the last valid configuration stays in force.`, '');
   const modeLine = state.switching
     ? `**Switching** ${escapeMd(state.switching.from ?? '(no mode)')} → ${escapeMd(state.switching.to)}${state.switching.step ? `: ${escapeMd(state.switching.step)}` : ''}`
     : `**Mode** ${state.mode ? escapeMd(state.mode) : '(none)'}`;
@@ -112,12 +118,20 @@ export function servicesTable(state: UiState, now: number): string {
   return lines.join('\n');
 }
 
+/** "gpumod.yaml has 2 problems", from the count the config source reported. */
+function problemsText(state: UiState): string {
+  const n = state.configProblems ?? 0;
+  return n > 0 ? `gpumod.yaml has ${n} problem${n === 1 ? '' : 's'}` : 'gpumod.yaml has problems';
+}
+
 export function statusBarModel(state: UiState, now: number): StatusBarModel {
   const tooltip = servicesTable(state, now);
-  // The first paint, during activation: the config is read after activate() returns.
-  if (state.configState === 'loading' && !state.config) return { text: '$(circuit-board) …', tooltip, command: 'gpumod.showLog', warning: false };
-  if (state.configState !== 'ok' || !state.config) {
-    return { text: '$(circuit-board) gpumod', tooltip, command: 'gpumod.openConfiguration', warning: state.configState === 'invalid' };
+  // Only a missing file opens the editor from here: a click on a loading or broken config still
+  // means "switch" (the command waits for the load, or says what is wrong and offers the file).
+  if (!state.config) {
+    if (state.configState === 'loading') return { text: '$(loading~spin) gpumod', tooltip, command: 'gpumod.switchMode', warning: false };
+    if (state.configState === 'invalid') return { text: '$(warning) gpumod', tooltip, command: 'gpumod.switchMode', warning: true };
+    return { text: '$(circuit-board) gpumod', tooltip, command: 'gpumod.openConfiguration', warning: false };
   }
   if (state.switching) {
     return { text: `$(sync~spin) ${state.switching.from ?? '…'} → ${state.switching.to}`, tooltip, command: undefined, warning: false };
@@ -125,7 +139,7 @@ export function statusBarModel(state: UiState, now: number): StatusBarModel {
   const vram = vramSummary(state.observation);
   const mode = state.observation ? state.mode ?? 'no mode' : '…';
   const failed = state.observation ? [...state.observation.services.values()].some((o) => o.state === 'failed') : false;
-  const warning = state.drift.length > 0 || failed || state.lastSwitch?.ok === false;
+  const warning = state.configState === 'invalid' || state.drift.length > 0 || failed || state.lastSwitch?.ok === false;
   return { text: `$(circuit-board) ${mode}${vram ? ` · ${vram}` : ''}`, tooltip, command: 'gpumod.switchMode', warning };
 }
 

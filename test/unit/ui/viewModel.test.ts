@@ -53,18 +53,32 @@ describe('status bar model', () => {
     assert.equal(statusBarModel({ configState: 'ok', config, observation: code, mode: 'code', drift: [], lastSwitch: { to: 'code', ok: false, totalMs: 1, at: 0, message: 'x' } }, 0).warning, true);
   });
 
-  it('while the config is first read it shows that it is loading, not that there is no config', () => {
+  it('while the config is first read it spins, and a click waits for it to switch (never opens the file)', () => {
     const loading = statusBarModel({ configState: 'loading', drift: [] }, 0);
-    assert.equal(loading.text, '$(circuit-board) …');
+    assert.equal(loading.text, '$(loading~spin) gpumod');
     assert.match(loading.tooltip, /reading its configuration/);
-    assert.notEqual(loading.command, 'gpumod.openConfiguration');
+    assert.equal(loading.command, 'gpumod.switchMode');
   });
 
-  it('without a config it offers to create one; with a broken one it warns', () => {
+  it('only a missing config opens the file from the status bar', () => {
     const missing = statusBarModel({ configState: 'missing', drift: [] }, 0);
     assert.equal(missing.command, 'gpumod.openConfiguration');
     assert.match(missing.tooltip, /No gpumod configuration yet/);
-    assert.equal(statusBarModel({ configState: 'invalid', drift: [] }, 0).warning, true);
+    const broken = statusBarModel({ configState: 'invalid', configProblems: 2, drift: [] }, 0);
+    assert.equal(broken.warning, true);
+    assert.equal(broken.command, 'gpumod.switchMode');
+    assert.match(broken.tooltip, /gpumod\.yaml has 2 problems, and no valid configuration has been loaded yet/);
+  });
+
+  it('an edit that does not load keeps the mode and VRAM of the config in force, warns, counts the problems, still switches', () => {
+    const ok: UiState = { configState: 'ok', config, observation: code, mode: 'code', drift: [] };
+    const edited = statusBarModel({ ...ok, configState: 'invalid', configProblems: 1 }, 0);
+    assert.equal(edited.text, statusBarModel(ok, 0).text);
+    assert.equal(edited.command, 'gpumod.switchMode');
+    assert.equal(edited.warning, true);
+    assert.match(edited.tooltip, /^\$\(warning\) gpumod\.yaml has 1 problem: the last valid configuration stays in force\./);
+    assert.match(edited.tooltip, /\| glm-code \| running \| 20\.0 GB \|/);
+    assert.doesNotMatch(statusBarModel(ok, 0).tooltip, /problem/);
   });
 
   it('tooltip: a markdown table of services with state and VRAM, the GPU and the last switch', () => {
