@@ -3,7 +3,7 @@ import type { ServiceConfig } from '../config/types';
 import { contextValue } from '../engine/actions';
 import type { Controller } from './controller';
 import { gpuRowModels } from './gpuRow';
-import { serviceItem } from './viewModel';
+import { serviceItem, type UiState } from './viewModel';
 
 type Node =
   | { kind: 'gpu'; index: number }
@@ -31,7 +31,9 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       this.view,
       controller.onDidChange((s) => {
         void vscode.commands.executeCommand('setContext', 'gpumod.configState', s.configState);
-        this.view.message = s.switching ? `Switching ${s.switching.from ?? '…'} → ${s.switching.to}${s.switching.step ? `: ${s.switching.step}` : ''}` : undefined;
+        // The commands need a config in force, not a clean file: the last valid one serves through an edit.
+        void vscode.commands.executeCommand('setContext', 'gpumod.configInForce', s.config !== undefined);
+        this.view.message = viewMessage(s);
         this.emitter.fire();
       }),
     ];
@@ -111,4 +113,11 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
   dispose(): void {
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Above the tree: the switch under way, else a file on disk that does not load (while the last valid config serves). */
+function viewMessage(s: UiState): string | undefined {
+  if (s.switching) return `Switching ${s.switching.from ?? '…'} → ${s.switching.to}${s.switching.step ? `: ${s.switching.step}` : ''}`;
+  if (s.configState === 'invalid' && s.config) return 'gpumod.yaml has problems (see the Problems panel): the last valid configuration stays in force.';
+  return undefined;
 }
