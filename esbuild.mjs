@@ -35,17 +35,25 @@ function files(dir, pick) {
 // The libraries only the machine side needs (HTTP, processes, YAML) are 1.5 MB of the extension's code.
 // The extension bundle requires them from dist/vendor/, and only once a config is loaded (after
 // activate returns), so a window does not compile or run them while it starts. See costMeter.ts.
-const VENDOR = ['undici', 'execa', 'yaml'];
+// Each is a bundle of its own, dist/vendor/<name>.js, built from `entry`; `import` is how src names it.
+const VENDOR = {
+  undici: { import: './undiciClient', entry: 'src/system/undiciClient.ts' },
+  execa: { import: 'execa', entry: 'execa' },
+  yaml: { import: 'yaml', entry: 'yaml' },
+};
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const vendorExternal = {
   name: 'gpumod-vendor-external',
   setup(build) {
-    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, (args) => ({ path: `./vendor/${args.path}.js`, external: true }));
+    for (const [name, v] of Object.entries(VENDOR)) {
+      build.onResolve({ filter: new RegExp(`^${escape(v.import)}$`) }, () => ({ path: `./vendor/${name}.js`, external: true }));
+    }
   },
 };
 
 const targets = [
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [...common.plugins, vendorExternal] },
-  { ...common, entryPoints: Object.fromEntries(VENDOR.map((v) => [`vendor/${v}`, v])), outdir: 'dist' },
+  { ...common, entryPoints: Object.fromEntries(Object.entries(VENDOR).map(([name, v]) => [`vendor/${name}`, v.entry])), outdir: 'dist' },
   { ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];
 if (tests) {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorkstation } from './hostFixture.mjs';
 import { discoveryUi } from './uiDiscovery.mjs';
-import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
+import { REPO, launchBrowser, startServer, writeReadmeImage } from './vscodeServer.mjs';
 
 const shots = process.argv.includes('--screenshots');
 const outDir = join(REPO, 'screenshots');
@@ -50,20 +50,22 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   await page.goto(server.url(join(work, 'workspace'), [['extensionDevelopmentPath', server.remote(REPO)], ['skipWelcome', 'true']]));
   if (shots) mkdirSync(outDir, { recursive: true });
-  const shot = async (name, locator) => {
+  /** screenshots/<name>.png; with `readme`, also the README's docs/images/<readme>.webp. */
+  const shot = async (name, locator, readme) => {
     if (!shots) return;
-    await (locator ?? page).screenshot({ path: join(outDir, `${name}.png`) });
+    const png = await (locator ?? page).screenshot({ path: join(outDir, `${name}.png`) });
     log(`screenshot screenshots/${name}.png`);
+    if (readme) log(`README image ${await writeReadmeImage(page, png, readme)}`);
   };
   /** A picture of a webview's region from the top of `from` to the bottom of `to` (the README's images). */
-  const shotRegion = async (name, frame, from, to) => {
+  const shotRegion = async (readme, frame, from, to) => {
     if (!shots) return;
     const top = await frame.locator(from).first().boundingBox();
     const bottom = await frame.locator(to).last().boundingBox();
     const ed = await editor.boundingBox();
     const y = Math.max(ed.y, top.y - 12);
-    await page.screenshot({ path: join(outDir, `${name}.png`), clip: { x: ed.x, y, width: ed.width, height: Math.min(ed.y + ed.height, bottom.y + bottom.height + 12) - y } });
-    log(`screenshot screenshots/${name}.png`);
+    const png = await page.screenshot({ clip: { x: ed.x, y, width: ed.width, height: Math.min(ed.y + ed.height, bottom.y + bottom.height + 12) - y } });
+    log(`README image ${await writeReadmeImage(page, png, readme)}`);
   };
   const statusItem = page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: /blank|code|rag|no mode|→/ }).first();
   const editor = page.locator('#workbench\\.parts\\.editor');
@@ -330,7 +332,7 @@ try {
     const widget = page.locator('.quick-input-widget');
     const row = widget.locator('.monaco-list-row', { hasText: /wakes glm-code/ });
     await row.waitFor({ timeout: 30000 });
-    await shot('quick-pick-preview-warm');
+    await shot('quick-pick-preview-warm', widget, 'switch-mode');
     await row.hover();
     await row.locator('.action-label[aria-label^="Full preview"], .action-label[title^="Full preview"]').first().click();
     const frame = await webview('section.preview[data-to="code"]');
@@ -409,12 +411,12 @@ try {
       // High contrast: every bar is outlined in the theme's contrast border.
       if (tag.startsWith('hc')) assert.equal(look.stroke, look.contrast, JSON.stringify(look));
       await shot(`timeline-${tag}`, editor);
-      if (tag === 'dark') await shotRegion('readme-timeline', frame, 'section.timeline h1', 'figure.gantt');
+      if (tag === 'dark') await shotRegion('switch-timeline', frame, 'section.timeline h1', 'figure.gantt');
       await command('gpumod: Show GPU Memory');
       frame = await webview('section.memory-view');
       assert.match((await themeOf(frame, 'rect.seg')).body, bodyClass);
       await shot(`memory-${tag}`, editor);
-      if (tag === 'light') await shotRegion('readme-memory', frame, 'section.memory-view h1', 'figure.memory');
+      if (tag === 'light') await shotRegion('gpu-memory', frame, 'section.memory-view h1', 'figure.memory');
       await command('gpumod: Preview Switch');
       await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'speak' }).first().waitFor({ timeout: 10000 });
       await page.keyboard.type('speak');
@@ -422,7 +424,7 @@ try {
       frame = await webview('section.preview[data-to="speak"]');
       assert.equal((await readBars(frame)).length, 2, 'before and after');
       await shot(`preview-${tag}`, editor);
-      if (tag === 'dark') await shotRegion('readme-preview', frame, 'section.preview h1', '.after figure.memory');
+      if (tag === 'dark') await shotRegion('switch-preview', frame, 'section.preview h1', '.after figure.memory');
     });
   }
 } finally {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorkstation } from './hostFixture.mjs';
-import { REPO, launchBrowser, startServer } from './vscodeServer.mjs';
+import { REPO, launchBrowser, startServer, writeReadmeImage } from './vscodeServer.mjs';
 
 export async function discoveryUi({ step, log, shots = false, outDir, portBase = 19950 }) {
   const units = await startWorkstation(['--port-base', String(portBase)], 'discoveryFixture.js');
@@ -18,16 +18,17 @@ export async function discoveryUi({ step, log, shots = false, outDir, portBase =
     const work = mkdtempSync(join(tmpdir(), 'gpumod-ui-discovery-'));
     mkdirSync(join(work, 'workspace'), { recursive: true });
     const config = join(units.env.XDG_CONFIG_HOME, 'gpumod', 'gpumod.yaml');
-    server = await startServer({ env: units.env, settings: { 'security.workspace.trust.enabled': false, 'gpumod.pollIntervalSeconds': 1 } });
+    server = await startServer({ env: units.env, settings: { 'security.workspace.trust.enabled': false, 'gpumod.pollIntervalSeconds': 1, 'diffEditor.renderSideBySide': false } });
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
     await page.goto(server.url(join(work, 'workspace'), [['extensionDevelopmentPath', server.remote(REPO)], ['skipWelcome', 'true']]));
     log('discovery: workbench loaded');
-    const shot = async (name, locator) => {
+    const shot = async (name, locator, readme) => {
       if (!shots) return;
       mkdirSync(outDir, { recursive: true });
-      await (locator ?? page).screenshot({ path: join(outDir, `${name}.png`) });
+      const png = await (locator ?? page).screenshot({ path: join(outDir, `${name}.png`) });
       log(`screenshot screenshots/${name}.png`);
+      if (readme) log(`README image ${await writeReadmeImage(page, png, readme)}`);
     };
 
     await step('with no configuration, the GPU view offers Detect Services first', async () => {
@@ -57,7 +58,7 @@ export async function discoveryUi({ step, log, shots = false, outDir, portBase =
       const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Review the diff first' });
       await toast.waitFor({ timeout: 15000 });
       await page.waitForTimeout(500); // the toast fades in
-      await shot('discovery-diff', page.locator('#workbench\\.parts\\.editor'));
+      await shot('discovery-diff', page.locator('#workbench\\.parts\\.editor'), 'detect-services');
       assert.equal(existsSync(config), false, 'nothing written before Apply');
       await toast.locator('.monaco-button', { hasText: 'Apply' }).click();
       await page.locator('.monaco-list-row', { hasText: /discovery-chat\s*running/ }).waitFor({ timeout: 60000 });

@@ -28,7 +28,8 @@ export async function startServer({ env = {}, settings = {}, port = 0, log = () 
     'workbench.colorTheme': 'Default Dark Modern',
     ...settings,
   }));
-  const chosen = port || 20000 + Math.floor(Math.random() * 20000);
+  // Below Linux's ephemeral range (32768+), where an outgoing connection could hold the port first.
+  const chosen = port || 20000 + Math.floor(Math.random() * 12000);
   const child = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', String(chosen),
     '--without-connection-token', '--accept-server-license-terms', '--enable-smoke-test-driver',
     '--telemetry-level', 'off', '--server-data-dir', join(tmp, 'server'), '--user-data-dir', join(tmp, 'data'),
@@ -62,4 +63,27 @@ export async function launchBrowser() {
     // The machine has no network: background networking only produces refused connections.
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+}
+
+/**
+ * Writes a screenshot (PNG bytes) as docs/images/<name>.webp for the README, encoded by the page's
+ * own canvas: lossless or lossy at 0.85, whichever is smaller. The README's pictures ship in the
+ * vsix, and WebP keeps them a third of the PNGs' size.
+ */
+export async function writeReadmeImage(page, png, name) {
+  const encoded = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    c.getContext('2d').drawImage(img, 0, 0);
+    return [c.toDataURL('image/webp', 1), c.toDataURL('image/webp', 0.85)];
+  }, png.toString('base64'));
+  const [best] = encoded.map((u) => Buffer.from(u.slice(u.indexOf(',') + 1), 'base64')).sort((a, b) => a.length - b.length);
+  const dir = join(REPO, 'docs/images');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.webp`), best);
+  return join(dir, `${name}.webp`);
 }

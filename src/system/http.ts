@@ -1,5 +1,5 @@
 // undici HttpClient: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
-import { Agent, request } from 'undici';
+import { Agent, request } from './undiciClient';
 import { canonicalHost, isAllowedHost } from '../config/hosts';
 import { GpumodError, errorMessage } from '../errors';
 import type { Logger } from '../engine/logger';
