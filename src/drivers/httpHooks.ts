@@ -45,8 +45,8 @@ async function probeState(svc: ServiceConfig, ctx: DriverContext): Promise<Probe
 async function hookThenAwait(svc: ServiceConfig, ctx: DriverContext, hook: HookRequest, want: ProbeState, deadlineMs: number): Promise<void> {
   const what = `${hook.method} ${redactUrl(hook.path)}`;
   expectOk(svc, what, await call(svc, ctx, hook.method, hook.path, deadlineMs));
-  await pollUntil(ctx, `${svc.name}: after ${what}`, deadlineMs, async () => {
-    const st = await probeState(svc, ctx);
+  await pollUntil(ctx, `${svc.name}: after ${what}`, deadlineMs, async (look) => {
+    const st = await probeState(svc, look);
     if (st === want) return { done: true, value: undefined };
     if (st === 'failed') throw new GpumodError('LOAD_FAILED', `${svc.name}: reports a failed load after ${what}`);
     return { done: false, seen: st };

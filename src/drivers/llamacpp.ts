@@ -115,8 +115,8 @@ function parseServerJsonSafe(body: string): unknown {
 }
 
 async function awaitLoaded(svc: ServiceConfig, ctx: DriverContext, deadlineMs: number): Promise<void> {
-  await pollUntil(ctx, `${svc.name}: loading ${svc.model}`, deadlineMs, async () => {
-    const st = await status(svc, ctx);
+  await pollUntil(ctx, `${svc.name}: loading ${svc.model}`, deadlineMs, async (look) => {
+    const st = await status(svc, look);
     if (st.value === 'loaded') return { done: true, value: undefined };
     if (st.value === 'unloaded' && st.failed) throw new GpumodError('LOAD_FAILED', await loadEndedWhy(svc, ctx, st));
     return { done: false, seen: describe(st) };
@@ -185,8 +185,8 @@ export const llamacppDriver: Driver = {
     if (res.status === 400 && /not (running|loaded)/.test(msg)) return; // already unloaded
     if (res.status === 400 && /not found/.test(msg)) throw new GpumodError('LOAD_FAILED', `${svc.name}: the router has no model "${model}"`);
     expectOk(svc, 'POST /models/unload', res);
-    await pollUntil(ctx, `${svc.name}: unloading ${model}`, svc.sleepTimeoutMs, async () => {
-      const st = await status(svc, ctx);
+    await pollUntil(ctx, `${svc.name}: unloading ${model}`, svc.sleepTimeoutMs, async (look) => {
+      const st = await status(svc, look);
       return st.value === 'unloaded' ? { done: true, value: undefined } : { done: false, seen: describe(st) };
     });
   },

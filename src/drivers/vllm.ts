@@ -104,8 +104,8 @@ async function postOk(svc: ServiceConfig, ctx: DriverContext, path: string, time
 
 /** Requests in flight are drained first: some vLLM versions crash when put to sleep mid-request. */
 async function drain(svc: ServiceConfig, ctx: DriverContext): Promise<void> {
-  await pollUntil(ctx, `${svc.name}: draining requests before sleep`, svc.sleepTimeoutMs, async () => {
-    const text = await metrics(svc, ctx);
+  await pollUntil(ctx, `${svc.name}: draining requests before sleep`, svc.sleepTimeoutMs, async (look) => {
+    const text = await metrics(svc, look);
     const running = text === undefined ? 0 : runningRequests(text) ?? 0;
     return running === 0 ? { done: true, value: undefined } : { done: false, seen: `${running} request(s) running` };
   });

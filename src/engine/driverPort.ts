@@ -41,6 +41,8 @@ export interface DriverContext {
   http: HttpClient;
   log: Logger;
   signal: AbortSignal;
+  /** Set by pollUntil on its repeated looks: their requests are logged at debug. */
+  quiet?: boolean;
 }
 
 /** One interface per server kind. Every method checks every response and honours ctx.signal. */

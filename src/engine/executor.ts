@@ -68,6 +68,12 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   const release = plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop');
   const acquire = plan.steps.filter((s) => s.action === 'wake' || s.action === 'load' || s.action === 'start');
   let baseline: GpuSnapshot | undefined;
+  /**
+   * When the last release was answered (before its sleep proof): a GPU sample from after that moment
+   * shows what the releases freed as well as any later one, so the sleep proof's own sample can be
+   * the wait for freed memory's first look instead of a sample period more.
+   */
+  let answeredAt: number | undefined;
   let failure: StepFailure | undefined;
   // A cancel that arrives after the last step finished does not undo a complete switch.
   let cutShort = false;
@@ -86,6 +92,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
       const began = ports.clock.now();
       await gate?.();
       await runAction(svc, s.action as RunAction, depth, ports, run.signal, { force: opts.force });
+      if (phase === 'release') answeredAt = Math.max(answeredAt ?? 0, ports.clock.now());
       if (s.action !== 'sleep') return;
       // Memory shows freed within a poll or two of a sleep's answer (anchors.md); the step's deadline caps it.
       const left = svc.sleepTimeoutMs - (ports.clock.now() - began);
@@ -158,7 +165,7 @@ export async function execute(plan: Plan, config: Config, ports: EnginePorts, op
   if (release.length > 0) {
     baseline = opts.baseline ?? (await snapshotOrUnavailable(ports, run.signal));
     await Promise.all(release.map((s) => step(s, 'release')));
-    if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal, ports.clock.now());
+    if (!run.signal.aborted) snap = await waitFree(config, release, acquire, baseline, ports, rec, run.signal, answeredAt ?? ports.clock.now());
   }
   if (acquire.length > 0 && run.signal.aborted) cutShort = true;
   else if (acquire.length > 0) {

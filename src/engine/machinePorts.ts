@@ -10,6 +10,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Response bodies beyond this are refused (HTTP_BAD_RESPONSE): a server must not exhaust our memory. */
   maxBytes?: number;
+  /** Logged at debug, not info: the repeats of a poll, which would bury the log at tens a second. */
+  quiet?: boolean;
 }
 
 export interface HttpResponse {

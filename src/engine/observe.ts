@@ -19,8 +19,16 @@ export const SECOND_LOOK_TIMEOUT_MS = 15_000;
  * drivers' probes side by side. `gpu` stands in for the GPU query when the caller needs only the
  * services' states; `gpuMaxAgeMs` lets a periodic status look take the GPU watch's latest sample.
  */
-export async function observe(config: Config, ports: ObservePorts, signal: AbortSignal, opts: { gpu?: GpuSnapshot; gpuMaxAgeMs?: number } = {}): Promise<Observation> {
-  const [gpu, list] = await Promise.all([opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs), observeServices([...config.services.values()], ports, signal)]);
+export async function observe(
+  config: Config,
+  ports: ObservePorts,
+  signal: AbortSignal,
+  opts: { gpu?: GpuSnapshot; gpuMaxAgeMs?: number; expectActive?: ReadonlySet<string> } = {},
+): Promise<Observation> {
+  const [gpu, list] = await Promise.all([
+    opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs),
+    observeServices([...config.services.values()], ports, signal, PROBE_TIMEOUT_MS, opts.expectActive),
+  ]);
   if (signal.aborted) throw cancelledError('observe');
   const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, o]));
   const foreignMb = new Map<number, number>();
@@ -84,9 +92,18 @@ export async function observeService(svc: ServiceConfig, ports: ObservePorts, si
 
 /**
  * Observes `svcs`, in their order: their units in one `showMany` (services sharing a unit, the models
- * of one router, share its answer), then every probe in parallel. Never throws.
+ * of one router, share its answer), then every probe in parallel. The services in `expectActive` are
+ * probed while systemd answers (a probe needs nothing from it): their probe counts only if the unit
+ * turns out active, and the look saves systemctl's round trip. Never throws.
  */
-export async function observeServices(svcs: readonly ServiceConfig[], ports: ObservePorts, signal: AbortSignal, timeoutMs = PROBE_TIMEOUT_MS): Promise<ServiceObservation[]> {
+export async function observeServices(
+  svcs: readonly ServiceConfig[],
+  ports: ObservePorts,
+  signal: AbortSignal,
+  timeoutMs = PROBE_TIMEOUT_MS,
+  expectActive?: ReadonlySet<string>,
+): Promise<ServiceObservation[]> {
+  const early = new Map(svcs.filter((s) => expectActive?.has(s.name)).map((s) => [s.name, probeService(s, ports, signal, timeoutMs)]));
   const units = [...new Set(svcs.map((s) => s.unit))];
   let looks: UnitLook[];
   try {
@@ -96,24 +113,25 @@ export async function observeServices(svcs: readonly ServiceConfig[], ports: Obs
     looks = units.map(() => ({ status: 'rejected', reason }));
   }
   const byUnit = new Map(units.map((u, i) => [u, looks[i]]));
-  return Promise.all(svcs.map((svc) => seeService(svc, byUnit.get(svc.unit)!, ports, signal, timeoutMs)));
+  return Promise.all(svcs.map((svc) => seeService(svc, byUnit.get(svc.unit)!, ports, signal, timeoutMs, early.get(svc.name))));
+}
+
+/** The driver's probe of `svc` within `timeoutMs`; a failure is an `error` probe, never a throw. */
+async function probeService(svc: ServiceConfig, ports: ObservePorts, signal: AbortSignal, timeoutMs: number, unit?: UnitStatus): Promise<Probe> {
+  const driver = ports.drivers(svc);
+  try {
+    return await withDeadline(ports.clock, timeoutMs, signal, `probe ${svc.name}`, (s) => driver.probe(svc, { http: ports.http, log: ports.log, signal: s }, unit));
+  } catch (e) {
+    return { state: 'error', healthy: false, detail: `probe failed: ${errorMessage(e)}` };
+  }
 }
 
 /** One service from its unit's status: the driver's probe where a process runs, the RAM of a sleeper. */
-async function seeService(svc: ServiceConfig, look: UnitLook, ports: ObservePorts, signal: AbortSignal, timeoutMs: number): Promise<ServiceObservation> {
+async function seeService(svc: ServiceConfig, look: UnitLook, ports: ObservePorts, signal: AbortSignal, timeoutMs: number, early?: Promise<Probe>): Promise<ServiceObservation> {
   if (look.status === 'rejected') return { name: svc.name, state: 'unknown', healthy: false, detail: `systemd: ${lastLine(errorMessage(look.reason))}` };
   const unit: UnitStatus = look.value;
   let probe: Probe | undefined;
-  if (unit.activeState === 'active' || unit.activeState === 'reloading') {
-    const driver = ports.drivers(svc);
-    try {
-      probe = await withDeadline(ports.clock, timeoutMs, signal, `probe ${svc.name}`, (s) =>
-        driver.probe(svc, { http: ports.http, log: ports.log, signal: s }, unit),
-      );
-    } catch (e) {
-      probe = { state: 'error', healthy: false, detail: `probe failed: ${errorMessage(e)}` };
-    }
-  }
+  if (unit.activeState === 'active' || unit.activeState === 'reloading') probe = await (early ?? probeService(svc, ports, signal, timeoutMs, unit));
   const c = classify(unit, probe);
   const o: ServiceObservation = { name: svc.name, ...c, unit, ...(probe?.modelsMax !== undefined ? { modelsMax: probe.modelsMax } : {}) };
   // L2 sleepers hold no weights in RAM, and awake servers' RSS is not in any budget: read only what counts.

@@ -127,6 +127,16 @@ export async function previewPlan(
   return { plan, observation: obs, from, prior, footprints };
 }
 
+/** The services whose units the plan leaves active: the verification probes them while systemd answers. */
+function activeAfter(plan: Plan, before: Observation): Set<string> {
+  const out = new Set([...before.services.values()].filter((o) => o.unit?.activeState === 'active').map((o) => o.name));
+  for (const s of plan.steps) {
+    if (s.action === 'stop') out.delete(s.service);
+    else if (s.action === 'start' || s.action === 'wake' || s.action === 'load') out.add(s.service);
+  }
+  return out;
+}
+
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
   const startedAt = ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
@@ -172,7 +182,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     const v = await timed(ports, rec, { service: target, action: 'verify', phase: 'verify' }, async () => {
       // The states are what is verified; another nvidia-smi run would only cost time (each query is
       // tens of ms on real hardware), and the UI re-observes after a switch anyway.
-      after = await observe(config, ports, new AbortController().signal, { gpu: NOT_QUERIED });
+      after = await observe(config, ports, new AbortController().signal, { gpu: NOT_QUERIED, expectActive: activeAfter(plan, obs) });
       const unmet = unmetIn(config, target, after);
       if (unmet.length > 0) throw new GpumodError('SWITCH_FAILED', unmet.join('; '));
     });

@@ -132,11 +132,11 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
           throw fail(e, 'body');
         }
         const ms = elapsed();
-        log.info(`> ${what} ${res.statusCode} [${ms}ms]`);
+        (req.quiet ? log.debug : log.info)(`> ${what} ${res.statusCode} [${ms}ms]`);
         return { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), ms };
       } catch (e) {
         const err = e instanceof GpumodError ? e : fail(e, 'connect');
-        log.info(`> ${what} ${err.code} [${elapsed()}ms]`);
+        (req.quiet ? log.debug : log.info)(`> ${what} ${err.code} [${elapsed()}ms]`);
         throw err;
       } finally {
         clearTimeout(timer);
