@@ -2,7 +2,8 @@ import { serviceAction, type ServiceActionName } from '../engine/switcher';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { interruptSignal, withSession } from './session';
-import { printProgress, stepJson } from './timeline';
+import { actionJson } from '../agent/reports';
+import { printProgress } from './timeline';
 
 function serviceArg(args: ParsedArgs, usage: string): string {
   const name = args.positional[0];
@@ -28,7 +29,7 @@ export function serviceCommand(action: 'sleep' | 'wake' | 'start' | 'stop' | 're
           onStep: args.flags.has('json') ? undefined : printProgress(io),
         });
         if (args.flags.has('json')) {
-          io.out(JSON.stringify({ ok: r.ok, service: name, action: run, mode: r.mode ?? null, total_ms: r.totalMs, failure: r.failure ?? null, steps: r.timeline.map(stepJson), message: r.message }) + '\n');
+          io.out(JSON.stringify(actionJson(r)) + '\n');
         } else {
           io.out(`${r.message}\n`);
         }

@@ -1,12 +1,7 @@
-import type { Config } from '../config/types';
+import { statusReport } from '../agent/reports';
 import { mb } from '../engine/budget';
-import { measuredNow } from '../engine/footprints';
 import { heldBy, heldText } from '../engine/heldMemory';
-import { learnFrom } from '../engine/learn';
-import { currentMode } from '../engine/currentMode';
-import { observe } from '../engine/observe';
-import { explainEnded } from '../engine/routers';
-import type { Observation, ServiceObservation } from '../engine/types';
+import type { ServiceObservation } from '../engine/types';
 import { allowFlags, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { withSession } from './session';
@@ -19,33 +14,13 @@ export function stateLabel(o: ServiceObservation | undefined): string {
   return o.state === 'running' && !o.healthy ? `${base}, unhealthy` : base;
 }
 
-/** `held` adds, per service, the VRAM it holds and where the figure comes from (observed, measured, declared). */
-export function observationJson(obs: Observation, held?: { config: Config; measured: ReturnType<typeof measuredNow> }): unknown {
-  const memory = (o: ServiceObservation): object => {
-    const svc = held?.config.services.get(o.name);
-    const h = svc ? heldBy(svc, o, held?.measured.get(o.name)) : undefined;
-    return held ? { held_vram_mb: h?.mb ?? 0, held_vram_source: h?.source ?? null, ram_mb: o.ramMb } : {};
-  };
-  return {
-    at: new Date(obs.at).toISOString(),
-    services: [...obs.services.values()].map((o) => ({ name: o.name, state: o.state, sleep: o.sleep, healthy: o.healthy, vram_mb: o.vramMb, ...memory(o), detail: o.detail })),
-    gpu: obs.gpu.available
-      ? obs.gpu.gpus.map((g) => ({ index: g.index, name: g.name, total_mb: g.totalMb, used_mb: g.usedMb, foreign_mb: obs.foreignMb.get(g.index) ?? 0 }))
-      : { available: false, reason: obs.gpu.reason },
-  };
-}
-
 /** `gpumod status`: what is observed now; the recorded mode is never trusted over it. */
 export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   allowFlags(args, ['config', 'json', 'verbose']);
   return withSession(args, io, async ({ config, machine }) => {
-    const [obs, state] = await Promise.all([observe(config, machine.ports, new AbortController().signal), machine.ports.store.readState()]);
-    explainEnded(config, obs, state);
-    const cur = currentMode(config, obs, state?.mode);
-    const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, machine.ports.log), config, obs);
+    const { json, observation: obs, state, mode, drift, measured } = await statusReport(config, machine.ports);
     if (args.flags.has('json')) {
-      const json = observationJson(obs, { config, measured }) as object;
-      io.out(JSON.stringify({ mode: cur.mode ?? null, recorded_mode: state?.mode ?? null, drift: cur.drift, switching: state?.switching ?? null, ...json }) + '\n');
+      io.out(JSON.stringify(json) + '\n');
       return EXIT.ok;
     }
     const rows = [['SERVICE', 'STATE', 'VRAM', 'DRIVER', 'UNIT', 'DETAIL']];
@@ -54,8 +29,8 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
       const held = heldBy(svc, o, measured.get(svc.name));
       rows.push([svc.name, stateLabel(o), held ? heldText(held) : '-', svc.driver, svc.unit, o?.detail ?? '']);
     }
-    io.out(`mode: ${cur.mode ?? '(none)'}${state?.mode && state.mode !== cur.mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
-    for (const d of cur.drift) io.out(`drift: ${d}\n`);
+    io.out(`mode: ${mode ?? '(none)'}${state?.mode && state.mode !== mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
+    for (const d of drift) io.out(`drift: ${d}\n`);
     if (state?.switching) {
       const s = state.switching;
       const what = `${s.from ?? '(none)'} → ${s.to} by PID ${s.pid}`;

@@ -1,28 +1,11 @@
 import { describePlan } from '../engine/planText';
-import { switchMode, type SwitchResult } from '../engine/switcher';
+import { switchMode } from '../engine/switcher';
+import { switchJson } from '../agent/reports';
 import { allowFlags, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
-import { planJson, modeArg } from './planCommand';
+import { modeArg } from './planCommand';
 import { interruptSignal, withSession } from './session';
-import { printProgress, stepJson } from './timeline';
-
-export function switchJson(r: SwitchResult): unknown {
-  return {
-    ok: r.ok,
-    from: r.from ?? null,
-    to: r.to,
-    mode: r.mode ?? null,
-    total_ms: r.totalMs,
-    first_answer_ms: r.firstAnswerMs ?? null,
-    noop: r.noop,
-    cancelled: r.cancelled,
-    rolled_back: r.rolledBack,
-    failure: r.failure ?? null,
-    steps: r.timeline.map(stepJson),
-    plan: planJson(r.plan),
-    message: r.message,
-  };
-}
+import { printProgress } from './timeline';
 
 /** `gpumod switch MODE`: exit 0 ok, 1 failed (rolled back or not), 2 usage/config, 3 locked. */
 export async function switchCommand(args: ParsedArgs, io: CliIo): Promise<number> {

@@ -3,21 +3,6 @@ import type { StepEvent } from '../engine/steps';
 import type { TimelineEntry } from '../engine/types';
 import type { CliIo } from './io';
 
-/** One timeline step as every `--json` output prints it (snake_case, like the rest of the CLI's JSON). */
-export function stepJson(e: TimelineEntry): Record<string, unknown> {
-  return {
-    service: e.service,
-    action: e.action,
-    phase: e.phase,
-    depth: e.depth,
-    start_ms: e.startMs,
-    ms: e.ms,
-    result: e.result,
-    error: e.error,
-    ...(e.awaited ? { awaited: true } : {}),
-  };
-}
-
 const MARKS: Record<TimelineEntry['result'], string> = { ok: '✓', skipped: '·', 'rolled-back': '↺', failed: '✗', cancelled: '✗', timeout: '✗' };
 
 /** One progress line per finished step (`  ✓ wake vllm-chat (l1)  312 ms`, `  · wait-free gpu  0 ms  skipped: …`). */

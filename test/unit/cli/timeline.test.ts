@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { progressLine, stepJson } from '../../../src/cli/timeline';
+import { stepJson } from '../../../src/agent/reports';
+import { progressLine } from '../../../src/cli/timeline';
 import type { TimelineEntry } from '../../../src/engine/types';
 
 const end = (entry: TimelineEntry): string | undefined => progressLine({ kind: 'end', entry });
