@@ -216,11 +216,10 @@ async function waitFree(
     ports.log.info('wait-free gpu: not needed, the card already has room for every incoming service');
     return baseline;
   }
-  const released: Released[] = release.map((s) => ({
-    svc: config.services.get(s.service)!,
-    action: s.action as 'sleep' | 'stop',
-    wasAwake: HOLDS_VRAM.includes(s.fromState),
-  }));
+  const released: Released[] = release.map((s) => {
+    const svc = config.services.get(s.service)!;
+    return { svc, action: s.action as 'sleep' | 'stop', wasAwake: HOLDS_VRAM.includes(s.fromState), mates: routerMates(config, svc) };
+  });
   const estimate = new Map(release.map((s) => [s.service, s.estimateMs]));
   const bound = waitBoundMs(released, (r) => estimate.get(r.svc.name) ?? 0);
   let out: GpuSnapshot = baseline;

@@ -5,6 +5,7 @@ import { defaultEstimateMs } from './history';
 import type { EnginePorts } from './ports';
 import { failureOf, runAction, timed, type Recorder, type RunAction, type StepFailure } from './steps';
 import type { PlanStep, ServiceState, TimelineEntry } from './types';
+import { routerMates } from './routers';
 import { snapshotOrUnavailable, waitBoundMs, waitForFreedMemory, type Released } from './waitFree';
 
 /** A plan step that was launched, and how it ended. */
@@ -96,6 +97,7 @@ export async function rollBack(
       svc: u.svc,
       action: u.action as 'sleep' | 'stop',
       wasAwake: u.of.outcome === 'ok' || u.of.step.action === 'start',
+      mates: routerMates(config, u.svc),
     }));
     const bound = waitBoundMs(released, (r) => defaultEstimateMs(r.svc, r.action));
     await waitForFreedMemory(released, baseline, ports, signal, bound);

@@ -2,17 +2,8 @@ import type { ServiceConfig } from '../config/types';
 import { GpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
 import { mb } from './budget';
-import { childModel } from './routers';
-import { attributed, snapshotOrUnavailable, untilNextLook, type WaitPorts } from './waitFree';
-
-/** What a sleeping service may still hold beyond its declared residue (CUDA contexts differ by version and card). */
-const RESIDUE_SLACK = 1.25;
-const RESIDUE_SLACK_MB = 512;
-
-/** At most what a sleeping `svc` may hold: its declared residue with slack. */
-export function residueAllowanceMb(svc: ServiceConfig): number {
-  return Math.round(svc.sleepVramMb * RESIDUE_SLACK + RESIDUE_SLACK_MB);
-}
+import { RESIDUE_SLACK_MB, heldMb, residueAllowanceMb, serviceProcesses } from './gpuShare';
+import { snapshotOrUnavailable, untilNextLook, type WaitPorts } from './waitFree';
 
 /**
  * Whether `heldMb` after a sleep shows the sleep worked: within the residue allowance, or, when what it
@@ -36,17 +27,6 @@ function likelyCauses(svc: ServiceConfig): string {
 }
 
 /**
- * What the sleeping part of `svc` holds per the snapshot: its unit's processes, or, for one model of a
- * router serving several (`mates`), that model's child alone (the router and the other models stay).
- */
-function heldMb(snap: GpuSnapshot, svc: ServiceConfig, mates: ServiceConfig[]): number | undefined {
-  if (mates.length === 0) return attributed(snap, svc.gpu, svc.unit);
-  if (!snap.available) return undefined;
-  const mine = snap.gpus.find((g) => g.index === svc.gpu)?.processes.filter((p) => p.unit === svc.unit && childModel(p.command, [svc, ...mates])?.name === svc.name) ?? [];
-  return mine.length > 0 ? mine.reduce((sum, p) => sum + (p.usedMb ?? 0), 0) : undefined;
-}
-
-/**
  * A sleep is proven by the GPU, not by the server's word: polls until the service's processes hold
  * no more than a sleeping service may, for at most `boundMs`. Throws SLEEP_INEFFECTIVE with the
  * numbers and the likely causes; returns at once where no GPU can be read (nothing to prove with).
@@ -60,7 +40,7 @@ export async function proveSleep(
   boundMs: number,
   mates: ServiceConfig[] = [],
 ): Promise<void> {
-  const before = baseline ? heldMb(baseline, svc, mates) : undefined;
+  const before = baseline ? heldMb(serviceProcesses(baseline, svc, mates)) : undefined;
   // A model sharing its router leaves no residue of its own: the router's is counted once, elsewhere.
   const allowance = mates.length > 0 ? RESIDUE_SLACK_MB : residueAllowanceMb(svc);
   const start = ports.clock.now();
@@ -68,7 +48,7 @@ export async function proveSleep(
     const lookedAt = ports.clock.now();
     const snap = await snapshotOrUnavailable(ports, signal);
     if (!snap.available || !snap.gpus.some((g) => g.index === svc.gpu)) return;
-    const held = heldMb(snap, svc, mates) ?? 0;
+    const held = heldMb(serviceProcesses(snap, svc, mates)) ?? 0;
     if (sleepFreed(svc, held, before, allowance)) return;
     if (signal.aborted || ports.clock.now() - start >= boundMs) {
       throw new GpumodError(

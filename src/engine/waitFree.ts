@@ -1,6 +1,7 @@
 import type { ServiceConfig } from '../config/types';
 import { errorMessage } from '../errors';
-import type { GpuSnapshot } from './machinePorts';
+import { heldMb, residueAllowanceMb, serviceProcesses } from './gpuShare';
+import type { GpuProcess, GpuSnapshot } from './machinePorts';
 import type { EnginePorts } from './ports';
 
 /**
@@ -25,6 +26,8 @@ export interface Released {
   action: 'sleep' | 'stop';
   /** Held its full VRAM before (false: held its sleeping residue). */
   wasAwake: boolean;
+  /** The other models of its router, when it shares one (its own memory is then its child's). */
+  mates?: ServiceConfig[];
 }
 
 export type WaitPorts = Pick<EnginePorts, 'gpu' | 'clock' | 'log'>;
@@ -54,8 +57,40 @@ export interface WaitResult {
 }
 
 /**
- * Polls the GPU until each card shows (nearly) the drop that the released services should cause,
- * measured per process where nvidia-smi attributes memory to the unit, from the config otherwise.
+ * One release followed by its own processes, where the baseline attributes memory to it: released
+ * once those processes are gone (a stop, an unload) or hold no more than a sleeping service may.
+ * Followed per process so that a large release elsewhere on the card cannot hide a small one lagging.
+ */
+interface Followed {
+  r: Released;
+  pids: Set<number>;
+  beforeMb: number;
+}
+
+function followed(r: Released, baseline: GpuSnapshot): Followed | undefined {
+  const procs = serviceProcesses(baseline, r.svc, r.mates).filter((p) => p.usedMb !== undefined);
+  const beforeMb = heldMb(procs);
+  return beforeMb === undefined ? undefined : { r, pids: new Set(procs.map((p) => p.pid)), beforeMb };
+}
+
+/** Which of the processes followed the snapshot still lists. */
+function stillListed(snap: GpuSnapshot, f: Followed): GpuProcess[] {
+  if (!snap.available) return [];
+  return (snap.gpus.find((g) => g.index === f.r.svc.gpu)?.processes ?? []).filter((p) => f.pids.has(p.pid));
+}
+
+function releasedNow(f: Followed, snap: GpuSnapshot): boolean {
+  const still = stillListed(snap, f);
+  if (still.length === 0) return snap.available;
+  const gone = f.r.action === 'stop' || (f.r.mates?.length ?? 0) > 0;
+  if (gone) return false; // its processes exit; while one is listed, its memory is held
+  const held = heldMb(still) ?? 0;
+  return held <= residueAllowanceMb(f.r.svc) || f.beforeMb - held >= TOLERANCE * Math.max(0, f.beforeMb - f.r.svc.sleepVramMb);
+}
+
+/**
+ * Polls the GPU until every release shows: per process for the services whose memory the baseline
+ * attributes to them, and for the others by the drop each card should show (from the config).
  * No fixed pause: after sleeps only, the first poll usually succeeds.
  */
 export async function waitForFreedMemory(
@@ -68,14 +103,19 @@ export async function waitForFreedMemory(
   releasedAt?: number,
 ): Promise<WaitResult> {
   if (!baseline.available) return { result: 'skipped', last: baseline, detail: baseline.reason };
+  const onCards = released.filter((r) => baseline.gpus.some((g) => g.index === r.svc.gpu && g.usedMb !== undefined));
+  const follow: Followed[] = [];
   const targets = new Map<number, number>();
-  for (const g of baseline.gpus) {
-    const here = released.filter((r) => r.svc.gpu === g.index);
-    if (here.length === 0 || g.usedMb === undefined) continue;
-    const drop = here.reduce((s, r) => s + expectedDrop(r, attributed(baseline, g.index, r.svc.unit)), 0);
-    targets.set(g.index, g.usedMb - TOLERANCE * drop);
+  for (const r of onCards) {
+    const f = followed(r, baseline);
+    if (f) {
+      follow.push(f);
+      continue;
+    }
+    const used = baseline.gpus.find((g) => g.index === r.svc.gpu)?.usedMb ?? 0;
+    targets.set(r.svc.gpu, (targets.get(r.svc.gpu) ?? used) - TOLERANCE * expectedDrop(r));
   }
-  if (targets.size === 0) return { result: 'skipped', last: baseline, detail: 'no memory figures to compare' };
+  if (follow.length === 0 && targets.size === 0) return { result: 'skipped', last: baseline, detail: 'no memory figures to compare' };
   const start = ports.clock.now();
   let last: GpuSnapshot = baseline;
   for (;;) {
@@ -85,15 +125,17 @@ export async function waitForFreedMemory(
     last = await snapshotOrUnavailable(ports, signal, first ? lookedAt - releasedAt : undefined);
     if (!last.available) return { result: 'skipped', last, detail: last.reason };
     const snap = last;
+    const lagging = follow.filter((f) => !releasedNow(f, snap));
     const pending = [...targets].filter(([index, target]) => {
       const used = snap.gpus.find((g) => g.index === index)?.usedMb;
       return used !== undefined && used > target;
     });
-    if (pending.length === 0) return { result: 'ok', last };
+    if (lagging.length === 0 && pending.length === 0) return { result: 'ok', last };
     if (ports.clock.now() - start >= boundMs) {
-      const detail = pending
-        .map(([index, target]) => `GPU ${index} shows ${snap.gpus.find((g) => g.index === index)?.usedMb} MB used, expected ≤ ${Math.round(target)} MB`)
-        .join('; ');
+      const detail = [
+        ...lagging.map((f) => `${f.r.svc.name} still shows ${heldMb(stillListed(snap, f)) ?? 0} MB`),
+        ...pending.map(([index, target]) => `GPU ${index} shows ${snap.gpus.find((g) => g.index === index)?.usedMb} MB used, expected ≤ ${Math.round(target)} MB`),
+      ].join('; ');
       ports.log.warn(`memory not freed within ${boundMs} ms: ${detail}; continuing`);
       return { result: 'timeout', last, detail };
     }
@@ -137,15 +179,9 @@ export async function waitForRoom(
   }
 }
 
-/** MB the unit's processes hold on `gpu` per the snapshot; undefined when none of them shows. */
-export function attributed(snap: GpuSnapshot, gpu: number, unit: string): number | undefined {
-  if (!snap.available) return undefined;
-  const procs = snap.gpus.find((g) => g.index === gpu)?.processes.filter((p) => p.unit === unit && p.usedMb !== undefined) ?? [];
-  return procs.length > 0 ? procs.reduce((s, p) => s + (p.usedMb ?? 0), 0) : undefined;
-}
-
-function expectedDrop(r: Released, measured: number | undefined): number {
-  const before = measured ?? (r.wasAwake ? r.svc.vramMb : r.svc.sleepVramMb);
+/** The drop a release without attributed processes should cause on its card, from the config. */
+function expectedDrop(r: Released): number {
+  const before = r.wasAwake ? r.svc.vramMb : r.svc.sleepVramMb;
   const after = r.action === 'stop' ? 0 : r.svc.sleepVramMb;
   return Math.max(0, before - after);
 }

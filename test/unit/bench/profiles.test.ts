@@ -48,7 +48,8 @@ describe('bench profiles', () => {
     }
   });
 
-  it('every fake accepts every option of both profiles', () => {
+  it('every fake accepts every option of both profiles', function () {
+    this.timeout(20_000); // sixteen node processes, one after another
     for (const s of [...PROFILE, ...H100_PROFILE]) {
       // --help after the options: the parser rejects an unknown one (exit 2) before it prints help (exit 0).
       const r = spawnSync(process.execPath, [fakePath(s.fake), ...s.args, '--help'], { encoding: 'utf8' });

@@ -37,8 +37,8 @@ interface Svc {
   depth?: SleepDepth;
   readyAt?: number;
   vram: number;
-  /** A drop of VRAM that nvidia-smi shows only from `at`. */
-  pending?: { at: number; to: number };
+  /** A drop of VRAM that nvidia-smi shows only from `at`; `pid`: the exited process listed until then (in no unit). */
+  pending?: { at: number; to: number; pid?: number };
   healthy: boolean;
   pid: number;
   /** Woken while in `wakeDrifts`: answers differ from a fresh start's until the process restarts. */
@@ -291,9 +291,10 @@ export class FakeMachine {
       s.active = 'deactivating';
       await this.clock.sleep(s.timing.stopMs, opts?.signal);
       const held = s.vram;
+      const pid = s.pid;
       Object.assign(s, { active: 'inactive', model: 'down', depth: undefined, healthy: false, pid: 0, readyAt: undefined });
       s.vram = held;
-      s.pending = { at: this.clock.now() + s.timing.freeLagMs, to: 0 };
+      s.pending = { at: this.clock.now() + s.timing.freeLagMs, to: 0, pid };
     },
     restart: async (unit: string, opts?: ProcessOptions): Promise<void> => {
       const s = this.byUnit(unit);
@@ -324,7 +325,7 @@ export class FakeMachine {
         .filter((s) => s.cfg.gpu === index)
         .map((s) => (this.settle(s), s))
         .filter((s) => s.vram > 0)
-        .map((s) => ({ pid: s.pid || this.nextPid++, usedMb: s.vram, unit: s.cfg.unit }));
+        .map((s) => (s.pid === 0 && s.pending?.pid ? { pid: s.pending.pid, usedMb: s.vram, unit: undefined } : { pid: s.pid || this.nextPid++, usedMb: s.vram, unit: s.cfg.unit }));
       processes.push(...this.foreign.filter((f) => f.gpu === index).map((f) => ({ pid: f.pid, usedMb: f.mb, unit: undefined })));
       const used = processes.reduce((sum, p) => sum + (p.usedMb ?? 0), 0);
       return { index, uuid: `GPU-${index}`, name: 'Fake RTX', totalMb: total, usedMb: used, freeMb: total - used, processes };
