@@ -5,6 +5,7 @@ import { doctorCommand } from './cli/doctorCommand';
 import { historyCommand } from './cli/historyCommand';
 import { importCommand } from './cli/importCommand';
 import { initCommand } from './cli/initCommand';
+import { mcpCommand } from './cli/mcpCommand';
 import { planCommand } from './cli/planCommand';
 import { logsCommand, serviceCommand } from './cli/serviceCommand';
 import { ConfigError } from './cli/session';
@@ -36,6 +37,8 @@ Commands:
                       uvicorn/FastAPI): ports, models, sleep, memory measured now, a mode per
                       service; writes a new file, adds to one only with --merge; --print shows
                       it instead; --all lists every unit not recognised
+  mcp                 serve the agent tools (status, plan, switch, service actions) over
+                      MCP on stdio, for agents outside VS Code; reloads the config on change
 
 Options:
   --config FILE       the configuration (default: $GPUMOD_CONFIG, else ~/.config/gpumod/gpumod.yaml)
@@ -66,6 +69,7 @@ const COMMANDS: Record<string, Command> = {
   validate: validateCommand,
   import: importCommand,
   init: initCommand,
+  mcp: mcpCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -143,12 +143,18 @@ export function parseToolInput(name: string, input: unknown, config: Config): To
   }
 }
 
+/** What a long call tells its caller as it goes: the plan it runs, then each step that begins and ends. */
+export interface ToolProgress {
+  plan?: (plan: Plan) => void;
+  step?: (e: StepEvent) => void;
+}
+
 /** How a front end (VS Code, MCP) runs what the tools ask for: through its own switch path (status bar, lock, progress). */
 export interface ToolBackend {
   status(signal: AbortSignal): Promise<Record<string, unknown>>;
   plan(mode: string, signal: AbortSignal): Promise<Plan>;
-  switchMode(mode: string, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<SwitchResult>;
-  serviceAction(service: string, action: ServiceActionName, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<ServiceActionResult>;
+  switchMode(mode: string, signal: AbortSignal, progress: ToolProgress): Promise<SwitchResult>;
+  serviceAction(service: string, action: ServiceActionName, signal: AbortSignal, progress: ToolProgress): Promise<ServiceActionResult>;
 }
 
 export interface ToolOutcome {
@@ -179,7 +185,7 @@ function switchOutcome(r: SwitchResult): Record<string, unknown> {
 }
 
 /** Runs a checked tool call; engine errors (locked, refused, cancelled…) become an error outcome with their code. */
-export async function runTool(input: ToolInput, backend: ToolBackend, signal: AbortSignal, onStep: (e: StepEvent) => void = () => undefined): Promise<ToolOutcome> {
+export async function runTool(input: ToolInput, backend: ToolBackend, signal: AbortSignal, progress: ToolProgress = {}): Promise<ToolOutcome> {
   try {
     switch (input.tool) {
       case 'gpumod_status':
@@ -189,11 +195,11 @@ export async function runTool(input: ToolInput, backend: ToolBackend, signal: Ab
         return { text: json({ summary: describePlan(plan)[0], ...(planJson(plan) as object) }), isError: plan.refused !== undefined };
       }
       case 'gpumod_switch_mode': {
-        const r = await backend.switchMode(input.mode, signal, onStep);
+        const r = await backend.switchMode(input.mode, signal, progress);
         return { text: json(switchOutcome(r)), isError: !r.ok };
       }
       case 'gpumod_service_action': {
-        const r = await backend.serviceAction(input.service, ENGINE_ACTION[input.action], signal, onStep);
+        const r = await backend.serviceAction(input.service, ENGINE_ACTION[input.action], signal, progress);
         return { text: json(actionJson(r)), isError: !r.ok };
       }
     }

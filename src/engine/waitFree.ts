@@ -107,6 +107,9 @@ export async function waitForFreedMemory(
   const follow: Followed[] = [];
   const targets = new Map<number, number>();
   for (const r of onCards) {
+    // A sleep of a service not awake (a wake cancelled mid-way, rolled back) frees nothing it is owed:
+    // whatever a half-done wake took, the room check before the next acquisition sees.
+    if (r.action === 'sleep' && !r.wasAwake) continue;
     const f = followed(r, baseline);
     if (f) {
       follow.push(f);
@@ -115,7 +118,8 @@ export async function waitForFreedMemory(
     const used = baseline.gpus.find((g) => g.index === r.svc.gpu)?.usedMb ?? 0;
     targets.set(r.svc.gpu, (targets.get(r.svc.gpu) ?? used) - TOLERANCE * expectedDrop(r));
   }
-  if (follow.length === 0 && targets.size === 0) return { result: 'skipped', last: baseline, detail: 'no memory figures to compare' };
+  if (onCards.length === 0) return { result: 'skipped', last: baseline, detail: 'no memory figures to compare' };
+  if (follow.length === 0 && targets.size === 0) return { result: 'ok', last: baseline };
   const start = ports.clock.now();
   let last: GpuSnapshot = baseline;
   for (;;) {

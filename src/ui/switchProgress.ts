@@ -2,18 +2,10 @@ import { setMaxListeners } from 'node:events';
 import * as vscode from 'vscode';
 import { formatMs } from '../engine/deadline';
 import type { StepEvent } from '../engine/steps';
+import { stepMessage } from '../engine/stepText';
 import type { SwitchResult } from '../engine/switcher';
 import { errorMessage, isGpumodError } from '../errors';
 import type { Controller } from './controller';
-
-const VERB: Record<string, string> = {
-  sleep: 'sleeping', stop: 'stopping', wake: 'waking', load: 'loading', start: 'starting', ready: 'checking', verify: 'verifying', restart: 'restarting', 'wait-free': 'waiting for memory',
-};
-
-export function stepMessage(e: StepEvent): string | undefined {
-  if (e.kind !== 'begin') return undefined;
-  return `${VERB[e.action] ?? e.action} ${e.service}${e.depth ? ` (${e.depth})` : ''}…`;
-}
 
 /** "rag in 1.4 s (3 woken, 2 asleep)". */
 export function resultSummary(r: SwitchResult): string {

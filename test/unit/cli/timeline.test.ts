@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { stepJson } from '../../../src/agent/reports';
-import { progressLine } from '../../../src/cli/timeline';
+import { progressLine } from '../../../src/engine/stepText';
 import type { TimelineEntry } from '../../../src/engine/types';
 
 const end = (entry: TimelineEntry): string | undefined => progressLine({ kind: 'end', entry });

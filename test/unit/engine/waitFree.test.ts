@@ -57,6 +57,14 @@ describe('waitFree: the wait for released memory follows each release', () => {
     assert.equal(w2.result, 'timeout');
   });
 
+  it('a sleep of a service that was not awake (a wake cancelled mid-way) is owed nothing: no wait', async () => {
+    const before = snap([p(1, 3400, chat.unit)]);
+    const io = ports([snap([p(1, 3400, chat.unit)])]);
+    const w = await waitForFreedMemory([{ ...sleepChat, wasAwake: false }], before, io, signal, 5000);
+    assert.equal(w.result, 'ok');
+    assert.equal(io.looks, 0);
+  });
+
   it('one model of a shared router: its child must go, the router and the other model stay', async () => {
     const router = p(10, 300, 'router.service', ['llama-server', '--models-dir', '/m']);
     const before = snap([router, child('coder-7b', 8000, 11), child('chat-8b', 12000, 12)]);
