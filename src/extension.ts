@@ -7,6 +7,8 @@ import { registerCommands } from './ui/commandTable';
 import { disposeJournals } from './ui/commands/serviceCommands';
 import { ConfigSource } from './ui/configSource';
 import { Controller } from './ui/controller';
+import { registerLmTools, type AskedConfirmation } from './ui/lmTools';
+import { registerMcpServer } from './ui/mcpServer';
 import { ServicesView } from './ui/servicesView';
 import { StatusBar } from './ui/statusBar';
 import type { UiState } from './ui/viewModel';
@@ -18,6 +20,7 @@ export function activate(context: vscode.ExtensionContext): GpumodApi {
   const config = new ConfigSource(log);
   const controller = new Controller(config, log);
   const view = new ServicesView(controller, context.globalState);
+  let asked: AskedConfirmation | undefined;
   const onPaint = (s: UiState): void => {
     if (costs.paint(s)) log.debug(startupText(costs.startup()));
   };
@@ -30,11 +33,13 @@ export function activate(context: vscode.ExtensionContext): GpumodApi {
     costs.count(controller.onDidChange),
     new AutoSwitch(controller, log),
     ...registerCommands({ log, config, controller, view }),
+    ...registerLmTools(controller, log, (c) => (asked = c)),
+    ...registerMcpServer(() => controller.configPath, log),
     { dispose: disposeJournals },
   );
   // The config is read, and the machine observed, after activation returns: activation stays light.
   setTimeout(() => void config.reload(), 0);
-  const api = createApi(controller, view, () => costs.report());
+  const api = createApi(controller, view, () => costs.report(), () => asked);
   log.debug(startupText(costs.activated()));
   return api;
 }

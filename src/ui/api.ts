@@ -1,5 +1,6 @@
 import type { Controller } from './controller';
 import type { ExtensionCosts } from './costMeter';
+import type { AskedConfirmation } from './lmTools';
 import type { ServicesView } from './servicesView';
 import { statusBarModel } from './viewModel';
 
@@ -19,9 +20,11 @@ export interface GpumodApi {
   refresh(): Promise<void>;
   /** What gpumod costs this window: its startup times, its host's PID, the observations made so far. */
   costs(): ExtensionCosts;
+  /** The last confirmation a language-model tool asked the user for (its title and text). */
+  lastToolConfirmation(): AskedConfirmation | undefined;
 }
 
-export function createApi(controller: Controller, view: ServicesView, costs: () => ExtensionCosts): GpumodApi {
+export function createApi(controller: Controller, view: ServicesView, costs: () => ExtensionCosts, lastToolConfirmation: () => AskedConfirmation | undefined): GpumodApi {
   return {
     version: 1,
     mode: () => controller.state.mode,
@@ -35,5 +38,6 @@ export function createApi(controller: Controller, view: ServicesView, costs: () 
     switching: () => controller.state.switching,
     refresh: () => controller.refresh(),
     costs,
+    lastToolConfirmation,
   };
 }

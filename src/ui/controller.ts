@@ -10,7 +10,8 @@ import { observe } from '../engine/observe';
 import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
 import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
-import type { SwitchRecord } from '../engine/types';
+import type { Plan, SwitchRecord } from '../engine/types';
+import { statusReport } from '../agent/reports';
 import type { Machine } from '../machine';
 import { errorMessage } from '../errors';
 import { readJsonFile } from '../system/stateStore';
@@ -227,6 +228,30 @@ export class Controller implements vscode.Disposable {
     const observation = await observe(config, machine.ports, new AbortController().signal);
     for (const mode of config.modes.keys()) out.set(mode, await previewPlan(config, mode, machine.ports, { observation }));
     return out;
+  }
+
+  /** What `gpumod status --json` says, observed now: the agent tools' status. */
+  async statusJson(signal: AbortSignal): Promise<Record<string, unknown>> {
+    const config = this.need();
+    const machine = this.machine as Machine;
+    const release = this.hold(machine);
+    try {
+      return (await statusReport(config, machine.ports, signal)).json;
+    } finally {
+      release();
+    }
+  }
+
+  /** The plan of a switch to `mode` from what is observed now; touches nothing. */
+  async plan(mode: string, signal: AbortSignal): Promise<Plan> {
+    const config = this.need();
+    const machine = this.machine as Machine;
+    const release = this.hold(machine);
+    try {
+      return (await previewPlan(config, mode, machine.ports, { signal })).plan;
+    } finally {
+      release();
+    }
   }
 
   async switchTo(mode: string, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<SwitchResult> {

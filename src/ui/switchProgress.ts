@@ -20,11 +20,17 @@ export function resultSummary(r: SwitchResult): string {
  * Runs an engine operation in a cancellable progress notification: cancel aborts it (the engine
  * rolls back), each step that begins becomes the notification's message.
  */
-export function withStepProgress<T>(title: string, run: (signal: AbortSignal, onStep: (e: StepEvent) => void) => Promise<T>): Thenable<T> {
+export function withStepProgress<T>(
+  title: string,
+  run: (signal: AbortSignal, onStep: (e: StepEvent) => void) => Promise<T>,
+  /** Another way to cancel (a language-model tool call's). */
+  also?: vscode.CancellationToken,
+): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
     const ctl = new AbortController();
     setMaxListeners(256, ctl.signal); // one listener per step in flight
-    const sub = token.onCancellationRequested(() => ctl.abort());
+    const sub = vscode.Disposable.from(token.onCancellationRequested(() => ctl.abort()), ...(also ? [also.onCancellationRequested(() => ctl.abort())] : []));
+    if (also?.isCancellationRequested) ctl.abort();
     try {
       return await run(ctl.signal, (e) => {
         const message = stepMessage(e);

@@ -40,6 +40,17 @@ describe(`auto-switch in a ${expectTrusted ? 'trusted' : 'untrusted'} workspace 
       await backToBlank(api);
     });
   } else {
+    it('an agent\'s switch is refused before the user is asked; its status still answers', async () => {
+      await assert.rejects(
+        Promise.resolve(vscode.lm.invokeTool('gpumod_switch_mode', { input: { mode: 'code' }, toolInvocationToken: undefined })),
+        /does not switch modes or act on services from an untrusted workspace/,
+      );
+      const status = await vscode.lm.invokeTool('gpumod_status', { input: {}, toolInvocationToken: undefined });
+      const part = status.content[0];
+      assert.ok(part instanceof vscode.LanguageModelTextPart);
+      assert.ok(Array.isArray((JSON.parse(part.value) as { services: unknown[] }).services));
+    });
+
     it('never switches', async () => {
       await assertNoSwitchFor(api, 5000, 'no switch may start');
       await api.refresh();
