@@ -214,7 +214,14 @@ export function switchConfirmation(plan: Plan): string {
   return describePlan(plan).join('\n');
 }
 
-/** "sleep_deep" → "deep sleep", for confirmations. */
-export function actionWords(action: ToolAction): string {
-  return action === 'sleep_deep' ? 'put to deep sleep (level 2)' : action;
+/** "Put vllm-chat to deep sleep (level 2)", for confirmations. */
+export function actionTitle(action: ToolAction, service: string): string {
+  switch (action) {
+    case 'sleep':
+      return `Put ${service} to sleep`;
+    case 'sleep_deep':
+      return `Put ${service} to deep sleep (level 2)`;
+    default:
+      return `${action[0].toUpperCase()}${action.slice(1)} ${service}`;
+  }
 }

@@ -8,6 +8,7 @@ import { version } from '../../package.json';
 import { engineBackend } from '../agent/engineBackend';
 import { parseToolInput, runTool, ToolInputError, TOOLS, type ToolProgress } from '../agent/tools';
 import { resolveConfigPath } from '../config/paths';
+import { describePlan } from '../engine/planText';
 import { progressLine, stepMessage } from '../engine/stepText';
 import { streamLogger } from '../system/logger';
 import { allowFlags, flagString, type ParsedArgs } from './args';
@@ -25,7 +26,7 @@ function toolProgress(report: Progress | undefined): ToolProgress {
   if (!report) return {};
   let n = 0;
   return {
-    plan: (plan) => report(++n, `${plan.steps.length} step(s), about ${Math.round(plan.estimateMs / 100) / 10} s`),
+    plan: (plan) => report(++n, describePlan(plan)[0]),
     step: (e) => {
       const message = stepMessage(e) ?? progressLine(e)?.trim();
       if (message) report(++n, message);

@@ -25,9 +25,3 @@ export function serviceProcesses(snap: GpuSnapshot, svc: ServiceConfig, mates: S
 export function heldMb(procs: GpuProcess[]): number | undefined {
   return procs.length > 0 ? procs.reduce((s, p) => s + (p.usedMb ?? 0), 0) : undefined;
 }
-
-/** MB the unit's processes hold on `gpu` per the snapshot; undefined when none of them shows. */
-export function attributed(snap: GpuSnapshot, gpu: number, unit: string): number | undefined {
-  if (!snap.available) return undefined;
-  return heldMb(snap.gpus.find((g) => g.index === gpu)?.processes.filter((p) => p.unit === unit && p.usedMb !== undefined) ?? []);
-}

@@ -2,7 +2,7 @@
 // and switches the GPU through this window, so the status bar, the lock, progress and cancel are the
 // commands' own. The schemas in package.json are static; names are checked against the loaded config.
 import * as vscode from 'vscode';
-import { actionWords, parseToolInput, runTool, switchConfirmation, TOOLS, type ToolBackend, type ToolInput, type ToolSpec } from '../agent/tools';
+import { actionTitle, parseToolInput, runTool, switchConfirmation, TOOLS, type ToolBackend, type ToolInput, type ToolSpec } from '../agent/tools';
 import type { Config } from '../config/types';
 import type { Controller } from './controller';
 import { withStepProgress } from './switchProgress';
@@ -64,13 +64,16 @@ function backend(controller: Controller, log: vscode.LogOutputChannel, token: vs
 async function confirmation(controller: Controller, input: ToolInput, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolConfirmationMessages | undefined> {
   if (input.tool === 'gpumod_switch_mode') {
     const plan = await controller.plan(input.mode, signalOf(token));
+    // Nothing to approve: a switch that cannot run fails now, with the reason; one with nothing to do runs.
+    if (plan.refused) throw new Error(`gpumod cannot switch to ${input.mode}: ${plan.refused.reason}`);
+    if (plan.noop) return undefined;
     return { title: `Switch the GPU to mode "${input.mode}"?`, message: new vscode.MarkdownString(['```text', switchConfirmation(plan), '```'].join('\n')) };
   }
   if (input.tool === 'gpumod_service_action') {
     await controller.refresh();
     const o = controller.state.observation?.services.get(input.service);
     const loses = input.action === 'stop' || input.action === 'restart' ? ' Requests it is serving are lost.' : '';
-    return { title: `${actionWords(input.action)[0].toUpperCase()}${actionWords(input.action).slice(1)} ${input.service}?`, message: `${input.service} is ${stateText(o)} now.${loses}` };
+    return { title: `${actionTitle(input.action, input.service)}?`, message: `${input.service} is ${stateText(o)} now.${loses}` };
   }
   return undefined;
 }

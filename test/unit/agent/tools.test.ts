@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineBackend } from '../../../src/agent/engineBackend';
-import { parseToolInput, runTool, switchConfirmation, ToolInputError, TOOLS } from '../../../src/agent/tools';
+import { actionTitle, parseToolInput, runTool, switchConfirmation, ToolInputError, TOOLS } from '../../../src/agent/tools';
 import type { StepEvent } from '../../../src/engine/steps';
 import { machine, profileConfig } from '../engine/profile';
 
@@ -93,6 +93,12 @@ describe('agent tools: what a model reads, the checks of its arguments, and the 
     const out = await runTool({ tool: 'gpumod_switch_mode', mode: 'rag' }, engineBackend(config, m.ports(), 'test'), signal);
     assert.equal(out.isError, true);
     assert.deepEqual(parsed(out.text), { ok: false, error: 'LOCKED', message: 'another switch is in progress: VS Code window (pid 4242) (→ speak)' });
+  });
+
+  it('a service action\'s confirmation title says what happens to which service', () => {
+    assert.equal(actionTitle('sleep_deep', 'vllm-chat'), 'Put vllm-chat to deep sleep (level 2)');
+    assert.equal(actionTitle('sleep', 'vllm-chat'), 'Put vllm-chat to sleep');
+    assert.equal(actionTitle('restart', 'glm-code'), 'Restart glm-code');
   });
 
   it('the confirmation shows the real plan: each step and the estimate', async () => {
