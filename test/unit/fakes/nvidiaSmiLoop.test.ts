@@ -85,7 +85,10 @@ describe('fake nvidia-smi loop mode', function () {
     });
     assert.ok(Math.abs(stamps[0] - l.startedAt) < 2000, `local time: ${stamps[0]} vs ${l.startedAt}`);
     const gaps = stamps.slice(1).map((t, i) => t - stamps[i]);
-    for (const gap of gaps) assert.ok(gap >= 90 && gap <= 250, `samples every 100 ms: ${gaps.join(', ')}`);
+    // On the period's schedule: a sample woken late (a loaded machine) is followed by a shorter gap, never a burst.
+    for (const gap of gaps) assert.ok(gap >= 50 && gap <= 250, `samples every 100 ms: ${gaps.join(', ')}`);
+    const mean = (stamps[stamps.length - 1] - stamps[0]) / gaps.length;
+    assert.ok(mean >= 95 && mean <= 150, `samples every 100 ms on average: ${gaps.join(', ')}`);
     // A reader sees whole samples: every write ends a sample (header with the first one).
     for (const c of l.chunks) {
       assert.match(c.text, /\n$/);
@@ -101,7 +104,7 @@ describe('fake nvidia-smi loop mode', function () {
     const [a, b] = l.lines().map((x) => x.split(', '));
     assert.equal(a[1], '1234');
     const gap = stampMs(b[0]) - stampMs(a[0]);
-    assert.ok(gap >= 990 && gap <= 1300, `a second apart: ${gap}`);
+    assert.ok(gap >= 900 && gap <= 1300, `a second apart: ${gap}`);
   });
 
   it('the first sample waits FAKE_GPU_LATENCY_MS (driver init), later ones only their period', async () => {
