@@ -20,6 +20,7 @@ export function validatorSource() {
   // allErrors: one run shows every problem; verbose: errors carry the schema, its x-expected words and the value.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { source: true, esm: true } });
   ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   cached = { schema: text, source: standaloneCode(ajv, ajv.compile(JSON.parse(text))) };
   return cached.source;
 }

@@ -2,6 +2,7 @@ import { version } from '../package.json';
 import { parseArgs, UsageError, type ParsedArgs } from './cli/args';
 import { EXIT, type CliIo } from './cli/io';
 import { doctorCommand } from './cli/doctorCommand';
+import { gatewayCommand } from './cli/gatewayCommand';
 import { historyCommand } from './cli/historyCommand';
 import { importCommand } from './cli/importCommand';
 import { initCommand } from './cli/initCommand';
@@ -37,6 +38,8 @@ Commands:
                       uvicorn/FastAPI): ports, models, sleep, memory measured now, a mode per
                       service; writes a new file, adds to one only with --merge; --print shows
                       it instead; --all lists every unit not recognised
+  gateway             an OpenAI-compatible endpoint on loopback (gateway.port, default 7099):
+                      a request wakes the service that serves the model it names [--port N]
   mcp                 serve the agent tools (status, plan, switch, service actions) over
                       MCP on stdio, for agents outside VS Code; reloads the config on change
 
@@ -70,6 +73,7 @@ const COMMANDS: Record<string, Command> = {
   import: importCommand,
   init: initCommand,
   mcp: mcpCommand,
+  gateway: gatewayCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -256,12 +256,15 @@ interface RawService {
   stop_timeout_s?: number;
   gpu?: number;
   description?: string;
+  serves?: string[];
+  idle_sleep_s?: number;
 }
 
 interface RawConfig {
   version?: number;
   allowed_hosts?: string[];
   budget?: { margin_mb?: number; gpu_total_mb?: number; host_ram_mb?: number };
+  gateway?: { port?: number; token?: string; idle_sleep_s?: number };
   services: Record<string, RawService>;
   modes: Record<string, { services: string[]; description?: string }>;
 }
@@ -303,6 +306,23 @@ function checkSemantics(value: unknown): PathProblem[] {
   }
   for (const [mode, m] of entriesOf(value.modes)) {
     if (isRecord(m) && Array.isArray(m.services)) out.push(...checkMode(mode, m.services, isRecord(value.services) ? value.services : {}, services));
+  }
+  out.push(...checkServedNames(services));
+  return out;
+}
+
+/** A model name the gateway routes must lead to one service. */
+function checkServedNames(services: Map<string, RawService>): PathProblem[] {
+  const out: PathProblem[] = [];
+  const owner = new Map<string, string>();
+  for (const [name, svc] of services) {
+    const serves = Array.isArray(svc.serves) ? svc.serves : [];
+    serves.forEach((m: unknown, i: number) => {
+      if (typeof m !== 'string') return;
+      const other = owner.get(m);
+      if (other !== undefined && other !== name) out.push({ path: ['services', name, 'serves', i], message: `model name ${show(m)} is already served by "${other}": a request naming it must lead to one service` });
+      else owner.set(m, name);
+    });
   }
   return out;
 }
@@ -416,6 +436,8 @@ function normalise(raw: RawConfig, file: string): Config {
       ...(undeclared.length > 0 ? { undeclared: [...undeclared] } : {}),
       hooks,
       model: svc.model,
+      serves: [...new Set([...(svc.serves ?? []), ...(svc.model ? [svc.model] : [])])],
+      ...idleSleep(svc.idle_sleep_s ?? raw.gateway?.idle_sleep_s),
       startupTimeoutMs: seconds(svc.startup_timeout_s, 300),
       wakeTimeoutMs: seconds(svc.wake_timeout_s, 120),
       sleepTimeoutMs: seconds(svc.sleep_timeout_s, 60),
@@ -442,7 +464,13 @@ function normalise(raw: RawConfig, file: string): Config {
       hostRamMb: raw.budget?.host_ram_mb ?? 0,
     },
     allowedHosts: raw.allowed_hosts ?? [],
+    gateway: { port: raw.gateway?.port ?? 7099, ...(raw.gateway?.token ? { token: raw.gateway.token } : {}) },
   };
+}
+
+/** 0 (or nothing) means never. */
+function idleSleep(s: number | undefined): { idleSleepMs?: number } {
+  return s ? { idleSleepMs: Math.round(s * 1000) } : {};
 }
 
 /** All problems as `FILE:LINE:COL: message` lines. */

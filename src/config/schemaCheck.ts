@@ -21,6 +21,8 @@ interface SchemaNode {
   type?: string | string[];
   properties?: Record<string, unknown>;
   'x-expected'?: string;
+  /** A secret (a token): messages never repeat its value. */
+  'x-secret'?: boolean;
 }
 
 /** Describes a value for a message: strings quoted, long ones cut, objects by kind. */
@@ -61,7 +63,7 @@ function under(path: JsonPath, prefix: JsonPath): boolean {
  * Which of several errors on one value is reported: a value of the wrong type says only that; a
  * string too long is not also said to miss its pattern. Lower ranks first.
  */
-const RANK: Record<string, number> = { type: 0, enum: 1, maxLength: 2, pattern: 3, minimum: 4, maximum: 4, maxItems: 5, maxProperties: 5 };
+const RANK: Record<string, number> = { type: 0, enum: 1, maxLength: 2, minLength: 2, pattern: 3, minimum: 4, maximum: 4, maxItems: 5, maxProperties: 5 };
 
 function expected(node: SchemaNode | undefined, fallback: string): string {
   return node?.['x-expected'] ?? fallback;
@@ -70,18 +72,21 @@ function expected(node: SchemaNode | undefined, fallback: string): string {
 function message(e: ErrorObject, name: string): string {
   const node = e.parentSchema as SchemaNode | undefined;
   const p = e.params as Record<string, unknown>;
+  const value = node?.['x-secret'] ? '(the value, not shown)' : show(e.data);
   switch (e.keyword) {
     case 'type': {
       const types = Array.isArray(p.type) ? p.type : String(p.type).split(',');
       const words = types.map((t) => TYPE_WORDS[String(t)] ?? String(t)).join(' or ');
-      return `${name}: expected ${expected(node, words)}, got ${show(e.data)}`;
+      return `${name}: expected ${expected(node, words)}, got ${value}`;
     }
     case 'enum':
-      return `${name}: ${show(e.data)} is not one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      return `${name}: ${value} is not one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'pattern':
-      return `${name}: ${show(e.data)} is not ${expected(node, `matching ${String(p.pattern)}`)}`;
+      return `${name}: ${value} is not ${expected(node, `matching ${String(p.pattern)}`)}`;
     case 'maxLength':
-      return `${name}: ${show(e.data)} is longer than ${String(p.limit)} characters`;
+      return `${name}: ${value} is longer than ${String(p.limit)} characters`;
+    case 'minLength':
+      return `${name}: ${value} is shorter than ${String(p.limit)} characters (expected ${expected(node, `at least ${String(p.limit)} characters`)})`;
     case 'minimum':
       return `${name}: ${String(e.data)} is below the minimum ${String(p.limit)}`;
     case 'maximum':
@@ -93,7 +98,7 @@ function message(e: ErrorObject, name: string): string {
     case 'required':
       return `${name}: missing required key "${String(p.missingProperty)}"`;
     default:
-      return `${name}: ${show(e.data)} ${e.message ?? 'is not valid'}`;
+      return `${name}: ${value} ${e.message ?? 'is not valid'}`;
   }
 }
 

@@ -47,6 +47,10 @@ export interface ServiceConfig {
   hooks?: HttpHooks;
   /** llama.cpp router: the model to load and unload. */
   model?: string;
+  /** Model names requests through the gateway use for this service (`serves`, and `model`). */
+  serves?: string[];
+  /** Sleep after this long without a request through the gateway; undefined: never. */
+  idleSleepMs?: number;
   startupTimeoutMs: number;
   wakeTimeoutMs: number;
   sleepTimeoutMs: number;
@@ -82,6 +86,15 @@ export interface Config {
   budget: BudgetConfig;
   /** Non-loopback hosts the user explicitly allowed. */
   allowedHosts: string[];
+  /** Absent: the defaults (port 7099, no token). */
+  gateway?: GatewayConfig;
+}
+
+export interface GatewayConfig {
+  /** Loopback port. */
+  port: number;
+  /** Bearer token requests must carry, when set. */
+  token?: string;
 }
 
 /** One problem in a config file, located precisely. */

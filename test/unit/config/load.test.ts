@@ -132,6 +132,33 @@ describe('config loader', () => {
     ]);
   });
 
+  it('gateway: the names each service serves, idle sleep per service or by default, the port and token', () => {
+    const two = `gateway: { port: 7100, token: abcdefghijklmnop0123, idle_sleep_s: 600 }
+services:
+  a: { driver: vllm, unit: a.service, port: 7000, vram_mb: 1000, serves: [Qwen/Qwen3-8B, chat], idle_sleep_s: 30 }
+  b: { driver: llamacpp, unit: b.service, port: 7001, model: coder-7b }
+modes:
+  m: { services: [a, b] }
+`;
+    const c = ok(two);
+    assert.deepEqual(c.gateway, { port: 7100, token: 'abcdefghijklmnop0123' });
+    assert.deepEqual(c.services.get('a')!.serves, ['Qwen/Qwen3-8B', 'chat']);
+    assert.equal(c.services.get('a')!.idleSleepMs, 30_000);
+    assert.deepEqual(c.services.get('b')!.serves, ['coder-7b'], 'a router model serves its own name');
+    assert.equal(c.services.get('b')!.idleSleepMs, 600_000, 'the gateway default');
+    assert.deepEqual(ok(ONE(VLLM)).gateway, { port: 7099 });
+    assert.equal(ok(ONE(VLLM)).services.get('a')!.idleSleepMs, undefined, 'never, unless asked');
+    assert.deepEqual(
+      problems(two.replace('serves: [coder-7b]', '').replace('model: coder-7b }', 'model: coder-7b, serves: [chat] }')),
+      ['gpumod.yaml:4:81: model name "chat" is already served by "a": a request naming it must lead to one service'],
+    );
+    assert.deepEqual(problems(two.replace('token: abcdefghijklmnop0123', 'token: short')), [
+      'gpumod.yaml:1:31: token: (the value, not shown) is shorter than 16 characters (expected at least 16 printable characters, no spaces)',
+    ]);
+    assert.doesNotMatch(problems(two.replace('token: abcdefghijklmnop0123', 'token: "abcdefghijklmnop 0123"')).join('\n'), /abcdefghijklmnop/, 'a token is never repeated');
+    assert.match(problems(two.replace('serves: [Qwen/Qwen3-8B, chat]', 'serves: ["two words"]')).join('\n'), /^gpumod\.yaml:3:\d+: .*model name as clients send it/);
+  });
+
   it('refuses sleep settings the driver cannot honour', () => {
     assert.match(problems(ONE(VLLM.replace('vllm', 'systemd') + '\n    sleep: l1'))[0], /sleep "l1" is not valid for driver "systemd" \(expected "none"\)/);
     assert.match(problems(ONE(VLLM.replace('vllm', 'http') + '\n    sleep: l2'))[0], /expected a hooks mapping or "none"/);

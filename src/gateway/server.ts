@@ -1,0 +1,174 @@
+// `gpumod gateway`: an OpenAI-compatible endpoint on loopback. A request is routed by the model it
+// names, its service woken first if need be, then forwarded as it is: bodies unaltered, responses
+// streamed through unbuffered, hop-by-hop headers dropped, a client that goes away aborts upstream.
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, request as httpRequest, Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config, ServiceConfig } from '../config/types';
+import { baseUrl } from '../drivers/common';
+import { observe } from '../engine/observe';
+import type { EnginePorts } from '../engine/ports';
+import { errorMessage } from '../errors';
+import { isInferencePath, modelIndex, requestedModel } from './routes';
+import { Unavailable, Waker } from './waker';
+
+/** Request bodies (prompts, audio) up to this size are read before routing; larger ones get 413. */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+
+export interface Gateway {
+  port: number;
+  url: string;
+  waker: Waker;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  port: number;
+  token?: string;
+}
+
+function sendError(res: ServerResponse, status: number, message: string, type: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { 'content-type': 'application/json', ...extra });
+  res.end(JSON.stringify({ error: { message, type, code: status } }));
+}
+
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const given = Buffer.from(req.headers.authorization ?? '');
+  const want = Buffer.from(`Bearer ${token}`);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startGateway(config: Config, ports: EnginePorts, opts: GatewayOptions): Promise<Gateway> {
+  const waker = new Waker(config, ports);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  /** Model names servers list in /v1/models, per service, learnt while they answer. */
+  const learnt = new Map<string, string[]>();
+
+  async function learn(signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      [...config.services.values()]
+        .filter((s) => s.driver === 'vllm')
+        .map(async (s) => {
+          try {
+            const r = await ports.http.request({ method: 'GET', url: `${baseUrl(s)}/v1/models`, timeoutMs: 2000, signal, quiet: true, maxBytes: 256 * 1024 });
+            const ids = ((JSON.parse(r.body) as { data?: Array<{ id?: unknown }> }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
+            if (r.status === 200 && ids.length > 0) learnt.set(s.name, ids);
+          } catch {
+            /* not answering now: what was learnt stays */
+          }
+        }),
+    );
+  }
+
+  async function models(res: ServerResponse): Promise<void> {
+    const signal = AbortSignal.timeout(10_000);
+    const [obs] = await Promise.all([observe(config, ports, signal), learn(signal)]);
+    const data = [...modelIndex(config, learnt)].map(([id, svc]) => {
+      const o = obs.services.get(svc.name);
+      const state = o?.state === 'sleeping' ? `asleep ${o.sleep ?? ''}`.trim() : (o?.state ?? 'unknown');
+      return { id, object: 'model', created: 0, owned_by: 'gpumod', service: svc.name, state };
+    });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data }));
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, svc: ServiceConfig, body: Buffer): ClientRequest {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || HOP_BY_HOP.has(k) || (k === 'authorization' && opts.token)) continue;
+      headers[k] = v;
+    }
+    headers['content-length'] = String(body.length);
+    const upstream = httpRequest({ host: svc.host, port: svc.port, method: req.method, path: req.url, headers, agent }, (up) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(up.statusCode ?? 502, out);
+      res.flushHeaders();
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+    });
+    upstream.on('error', (e) => sendError(res, 502, `${svc.name} did not answer: ${errorMessage(e)}`, 'upstream_error'));
+    upstream.end(body);
+    return upstream;
+  }
+
+  async function inference(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    if (!body) return sendError(res, 413, `request body over ${MAX_BODY_BYTES} bytes`, 'invalid_request_error');
+    const model = requestedModel(req.headers['content-type'], body);
+    let index = modelIndex(config, learnt);
+    if (model !== undefined && !index.has(model)) {
+      await learn(AbortSignal.timeout(3000));
+      index = modelIndex(config, learnt);
+    }
+    const svc = model === undefined ? undefined : index.get(model);
+    if (!svc) {
+      const known = [...index.keys()].join(', ') || 'none configured';
+      return sendError(res, model === undefined ? 400 : 404, model === undefined ? `the request names no model (models: ${known})` : `no service serves the model "${model}" (models: ${known})`, 'invalid_request_error');
+    }
+    // In flight from now until the answer ends or the client goes away (which aborts the request upstream).
+    const done = waker.begin(svc);
+    let upstream: ClientRequest | undefined;
+    res.once('close', () => {
+      if (!res.writableFinished) upstream?.destroy();
+      done();
+    });
+    try {
+      await waker.ensureAwake(svc);
+    } catch (e) {
+      const retry = e instanceof Unavailable ? e.retryAfterS : 5;
+      return sendError(res, 503, errorMessage(e), 'service_unavailable', { 'retry-after': String(retry) });
+    }
+    if (res.destroyed) return; // gone while its model woke
+    upstream = forward(req, res, svc, body);
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (!authorized(req, opts.token)) return sendError(res, 401, 'missing or wrong bearer token', 'authentication_error', { 'www-authenticate': 'Bearer' });
+    const fail = (e: unknown): void => sendError(res, 500, errorMessage(e), 'internal_error');
+    if (req.method === 'GET' && url.pathname === '/v1/models') return void models(res).catch(fail);
+    if (req.method === 'POST' && isInferencePath(url.pathname)) return void inference(req, res).catch(fail);
+    sendError(res, 404, `gpumod gateway: no route for ${req.method ?? ''} ${url.pathname}`, 'invalid_request_error');
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, '127.0.0.1', () => resolve());
+  });
+  void learn(AbortSignal.timeout(5000));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/v1`,
+    waker,
+    close: async () => {
+      waker.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      agent.destroy();
+    },
+  };
+}
