@@ -42,6 +42,26 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Only local programs may use the gateway, not web pages: a browser's request to it from another site
+ * carries that site's Origin, and one through DNS rebinding a Host that is not loopback. Either could
+ * otherwise switch the GPU from a page the user merely visited.
+ */
+function fromLocalProgram(req: IncomingMessage, port: number): boolean {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (host && !LOOPBACK_NAMES.some((n) => host === n || host === `${n}:${port}`)) return false;
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    const u = new URL(origin);
+    return LOOPBACK_NAMES.includes(u.hostname.toLowerCase()) || LOOPBACK_NAMES.includes(`[${u.hostname}]`);
+  } catch {
+    return false;
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -147,12 +167,14 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    if (!fromLocalProgram(req, boundPort)) return sendError(res, 403, 'gpumod gateway serves local programs only (this request came from a web page or another host name)', 'permission_error');
     if (!authorized(req, opts.token)) return sendError(res, 401, 'missing or wrong bearer token', 'authentication_error', { 'www-authenticate': 'Bearer' });
     const fail = (e: unknown): void => sendError(res, 500, errorMessage(e), 'internal_error');
     if (req.method === 'GET' && url.pathname === '/v1/models') return void models(res).catch(fail);
     if (req.method === 'POST' && isInferencePath(url.pathname)) return void inference(req, res).catch(fail);
     sendError(res, 404, `gpumod gateway: no route for ${req.method ?? ''} ${url.pathname}`, 'invalid_request_error');
   });
+  let boundPort = opts.port;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -160,6 +182,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
   });
   void learn(AbortSignal.timeout(5000));
   const port = (server.address() as AddressInfo).port;
+  boundPort = port;
   return {
     port,
     url: `http://127.0.0.1:${port}/v1`,

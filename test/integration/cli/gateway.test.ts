@@ -16,11 +16,11 @@ interface Answer {
   headers: Record<string, string | string[] | undefined>;
 }
 
-function call(method: string, path: string, body?: unknown, token = TOKEN): Promise<Answer> {
+function call(method: string, path: string, body?: unknown, token = TOKEN, extra: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request(
-      { host: '127.0.0.1', port: GATEWAY_PORT, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      { host: '127.0.0.1', port: GATEWAY_PORT, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra } },
       (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
@@ -62,6 +62,15 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     const r = await call('GET', '/v1/models', undefined, '');
     assert.equal(r.status, 401);
     assert.match(r.body, /bearer token/);
+  });
+
+  it('refuses web pages: another site\'s Origin, or a Host that is not loopback (DNS rebinding)', async () => {
+    const chat = { model: 'chat-2b-vl', prompt: 'Hello', max_tokens: 1 };
+    const fromPage = await call('POST', '/v1/completions', chat, TOKEN, { origin: 'https://evil.example' });
+    assert.equal(fromPage.status, 403);
+    assert.equal((await call('POST', '/v1/completions', chat, TOKEN, { host: `evil.example:${GATEWAY_PORT}` })).status, 403);
+    assert.equal((await call('GET', '/v1/models', undefined, TOKEN, { origin: `http://localhost:${GATEWAY_PORT}` })).status, 200);
+    assert.equal(stateOf(await status(rig), 'vllm-chat'), 'sleeping', 'nothing was woken');
   });
 
   it('/v1/models lists every model it can route, with its service and state, the learnt names included', async () => {
