@@ -36,6 +36,11 @@ export interface SwitchOptions {
   orphanPolicy?: OrphanPolicy;
   /** Who holds the lock, for the message another window sees ("VS Code window 4242"). */
   owner?: string;
+  /**
+   * The mode state.json records after a switch to a mode of the moment (a gateway wake), which is no
+   * mode of the user's: what the observation amounts to in their config. Default: the target.
+   */
+  recordAs?: (observation: Observation) => string | undefined;
 }
 
 export interface SwitchResult {
@@ -150,7 +155,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     // Nothing to do is a claim about the machine: it is checked like any switch's result.
     const unmet = unmetIn(config, target, obs);
     const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
-    await commitState(ports, { ...stateOf(obs, mode, ports.clock.now()), answers: references });
+    await commitState(ports, { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs) : mode, ports.clock.now()), answers: references });
     if (unmet.length === 0) {
       return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
     }
@@ -209,7 +214,8 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   await learnFrom(config, observation, ports.store, ports.log, footprints);
   const mode = ok ? target : currentMode(config, observation, from).mode;
   const totalMs = ports.clock.now() - startedAt;
-  await commitState(ports, { ...stateOf(observation, mode, ports.clock.now()), answers: currentAnswers(references, observation, exec.answers) });
+  const recorded = ok && opts.recordAs ? opts.recordAs(observation) : mode;
+  await commitState(ports, { ...stateOf(observation, recorded, ports.clock.now()), answers: currentAnswers(references, observation, exec.answers) });
   const record: SwitchRecord = {
     kind: 'switch',
     from,

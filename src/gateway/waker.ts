@@ -1,6 +1,7 @@
 // The engine side of the gateway: which services serve requests now, waking the one a request names
 // (one wake per service however many requests wait for it), and idle sleep.
 import type { Config, ServiceConfig } from '../config/types';
+import { currentMode } from '../engine/currentMode';
 import { measuredNow } from '../engine/footprints';
 import { learnFrom } from '../engine/learn';
 import { observe } from '../engine/observe';
@@ -76,7 +77,11 @@ export class Waker {
       const od = planOnDemand(this.config, obs, svc.name, demand, { measured: measuredNow(footprints, this.config, obs), capabilities: (s) => this.ports.drivers(s).capabilities(s) });
       if (!od.ok) throw new Unavailable(od.reason);
       try {
-        const r = await switchMode(od.config, od.mode.name, this.ports, { signal, owner: `gpumod gateway: a request for ${svc.name}` });
+        const r = await switchMode(od.config, od.mode.name, this.ports, {
+          signal,
+          owner: `gpumod gateway: a request for ${svc.name}`,
+          recordAs: (after) => currentMode(this.config, after).mode,
+        });
         if (r.ok) return;
         throw new Unavailable(`${svc.name} could not be woken: ${r.message}`);
       } catch (e) {

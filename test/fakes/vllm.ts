@@ -19,6 +19,7 @@ const SPECS: OptionSpec[] = [
   { name: 'wake-ms-kv', kind: 'number', default: 50, help: 'waking the kv_cache tag' },
   { name: 'reload-ms', kind: 'number', default: 1500, help: 'collective_rpc reload_weights' },
   { name: 'infer-ms', kind: 'number', default: 50, help: 'time to answer a request (completion, embedding, rerank) on a warm server' },
+  { name: 'stream-token-ms', kind: 'number', default: 20, help: 'with "stream": true, the time between two streamed tokens (real ms, not time-scaled: what a client sees arrive)' },
   {
     name: 'first-request-ms',
     kind: 'number',
@@ -61,6 +62,8 @@ interface Job {
   timer?: NodeJS.Timeout;
   /** Ran while the engine's memory was unmapped (old vLLM without ?mode=): its output is garbage. */
   garbage: boolean;
+  /** "stream": true (completions, chat): server-sent events, one chunk a token. */
+  stream?: boolean;
 }
 
 /** FastAPI HTTPException body in vLLM >= 0.10 (§1.9). */
@@ -215,7 +218,32 @@ async function main(): Promise<void> {
       st.warmAt = job.startedAt + opts.ms('first-request-ms');
     }
     job.remainingMs = Math.max(job.remainingMs, st.warmAt - job.startedAt);
-    job.timer = setTimeout(() => respond(job, 'length'), job.remainingMs);
+    job.timer = setTimeout(() => (job.stream ? streamTokens(job) : respond(job, 'length')), job.remainingMs);
+  };
+
+  /** vLLM's streamed answer: a `data:` chunk per token every --stream-token-ms, a last one with finish_reason, then [DONE]. */
+  const streamTokens = (job: Job): void => {
+    const res = job.ctx.res;
+    if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    const id = `${job.api === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomId(32)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const words = `Hello from ${model}.`.split(' ');
+    const chunk = (i: number, finish: string | null): string => {
+      const text = finish ? '' : `${i > 0 ? ' ' : ''}${words[i % words.length]}`;
+      const choice = job.api === 'chat' ? { index: 0, delta: finish ? {} : { content: text }, logprobs: null, finish_reason: finish } : { index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null };
+      return `data: ${JSON.stringify({ id, object: job.api === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [choice] })}\n\n`;
+    };
+    let sent = 0;
+    const next = (): void => {
+      if (sent < job.maxTokens) {
+        res.write(chunk(sent++, null));
+        job.timer = setTimeout(next, opts.num('stream-token-ms'));
+        return;
+      }
+      jobs.delete(job);
+      res.end(`${chunk(sent, 'length')}data: [DONE]\n\n`);
+    };
+    next();
   };
 
   /** mode=keep (and level 0): a running request stops where it is and resumes after the wake. */
@@ -249,7 +277,7 @@ async function main(): Promise<void> {
     const prompt = api === 'chat' ? JSON.stringify(req.messages ?? '') : api === 'embedding' ? JSON.stringify(req.input ?? '') : api === 'rerank' ? `${String(req.query ?? '')}${JSON.stringify(req.documents ?? [])}` : String(req.prompt ?? '');
     const maxTokens = typeof req.max_tokens === 'number' ? req.max_tokens : 16;
     const documents = Array.isArray(req.documents) ? req.documents.length : 0;
-    const job: Job = { ctx, api, promptTokens: countTokens(prompt), documents, maxTokens, state: 'waiting', remainingMs: opts.ms('infer-ms'), startedAt: 0, garbage: false };
+    const job: Job = { ctx, api, promptTokens: countTokens(prompt), documents, maxTokens, state: 'waiting', remainingMs: opts.ms('infer-ms'), startedAt: 0, garbage: false, stream: req.stream === true && !POOLING.includes(api) };
     ctx.res.on('close', () => {
       // The client gave up: vLLM aborts the request.
       if (job.timer) clearTimeout(job.timer);

@@ -3,7 +3,7 @@
 // stopped one cold-starts, /v1/models lists what each service serves, idle sleep, the token.
 import * as assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { cli, downRig, readHistory, spawnCli, status, stateOf, switchTo, until, upRig, type Rig, type RunningCli } from '../reliability/support';
+import { cli, downRig, fakeState, readHistory, spawnCli, status, stateOf, switchTo, until, upRig, type Rig, type RunningCli } from '../reliability/support';
 import { testPort } from '../support/testManager';
 
 const PORT_BASE = testPort(1180);
@@ -43,7 +43,7 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
       y.gateway = { port: GATEWAY_PORT, token: TOKEN };
       // vllm-tts is stopped when the gateway starts: its name cannot be learnt, so the config gives it.
       Object.assign(y.services['vllm-tts'], { serves: ['tts'] });
-      Object.assign(y.services['vllm-reranker'], { idle_sleep_s: 1 });
+      Object.assign(y.services['vllm-reranker'], { idle_sleep_s: 2 });
     });
     await switchTo(rig, 'rag');
     await switchTo(rig, 'code'); // vllm-chat asleep (L1), vllm-reranker asleep (L2), vllm-tts stopped
@@ -103,6 +103,51 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     assert.equal(stateOf(await status(rig), 'vllm-tts'), 'running');
   });
 
+  it('a streamed completion passes through token by token, unbuffered', async () => {
+    const arrivals: number[] = [];
+    let text = '';
+    const t0 = Date.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify({ model: 'chat-2b-vl', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8, stream: true }));
+      const req = request({ host: '127.0.0.1', port: GATEWAY_PORT, method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', 'content-length': data.length, authorization: `Bearer ${TOKEN}` } }, (res) => {
+        res.on('data', (d: Buffer) => {
+          arrivals.push(Date.now() - t0);
+          text += d.toString();
+        });
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+    assert.equal(status, 200);
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+    assert.equal(events.length, 10, 'eight tokens, the last chunk, [DONE]');
+    assert.equal(events[events.length - 1], 'data: [DONE]');
+    // The fake sends a token every 20 ms: buffered, they would arrive together at the end.
+    assert.ok(arrivals.length >= 8, `${arrivals.length} reads: ${arrivals.join(', ')}`);
+    assert.ok(arrivals[arrivals.length - 1] - arrivals[0] >= 100, `tokens arrived over ${arrivals[arrivals.length - 1] - arrivals[0]} ms: ${arrivals.join(', ')}`);
+  });
+
+  it('a client that goes away mid-stream aborts the request upstream', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify({ model: 'chat-2b-vl', prompt: 'Hello', max_tokens: 500, stream: true })); // 10 s of tokens
+      const req = request({ host: '127.0.0.1', port: GATEWAY_PORT, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json', 'content-length': data.length, authorization: `Bearer ${TOKEN}` } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.end(data);
+      req.setTimeout(30_000, () => reject(new Error('no first token')));
+    });
+    // 500 tokens take 10 s: the fake holds no request long before that only if its client (the gateway) went away.
+    await until('the upstream request aborted', async () => {
+      const s = await fakeState(rig, 'vllm-chat');
+      return s && s.running === 0 ? true : undefined;
+    }, 3000, 50);
+  });
+
   it('an unknown model is a 404 naming the models; a request naming none, a 400', async () => {
     const r = await call('POST', '/v1/completions', { model: 'gpt-5', prompt: 'Hello' });
     assert.equal(r.status, 404);
@@ -112,19 +157,27 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
 
   it('idle sleep: a service idle for idle_sleep_s is put to sleep, and the next request wakes it', async () => {
     const ask = (): Promise<Answer> => call('POST', '/v1/rerank', { model: 'reranker', query: 'Hello', documents: ['Hello there', 'Goodbye'] });
-    assert.equal((await ask()).status, 200);
-    assert.equal(stateOf(await status(rig), 'vllm-reranker'), 'running');
-    await until('vllm-reranker asleep after 1 s idle', async () => (stateOf(await status(rig), 'vllm-reranker') === 'sleeping' ? true : undefined), 20_000, 200);
+    const first = await ask();
+    assert.equal(first.status, 200, first.body);
+    const answeredAt = Date.now();
+    await until('vllm-reranker asleep after 2 s idle', async () => (stateOf(await status(rig), 'vllm-reranker') === 'sleeping' ? true : undefined), 20_000, 200);
+    assert.ok(Date.now() - answeredAt >= 2000, `asleep ${Date.now() - answeredAt} ms after its last answer, before idle_sleep_s`);
+    const before = readHistory(rig).length;
     const again = await ask();
     assert.equal(again.status, 200, again.body);
-    assert.equal(stateOf(await status(rig), 'vllm-reranker'), 'running');
+    assert.equal((JSON.parse(again.body) as { results: unknown[] }).results.length, 2, 'answered by the woken reranker');
+    assert.ok(readHistory(rig).slice(before).some((r) => r.to === 'gateway: vllm-reranker' && r.ok), 'the next request woke it');
   });
 
   it('after the gateway\'s switches the machine is in no mode of the config, and a switch from the CLI takes it back', async () => {
     const s = await status(rig);
     assert.equal(s.mode, null);
     assert.equal(s.recorded_mode, null, 'a wake\'s own mode is not recorded as the user\'s');
-    const r = await cli(rig, ['switch', 'code', '--json']);
+    // The gateway's idle sleep may hold the lock a moment: exit 3 then, as for any switch under way.
+    const r = await until('a switch to code not refused by the lock', async () => {
+      const run = await cli(rig, ['switch', 'code', '--json']);
+      return run.code === 3 ? undefined : run;
+    }, 20_000, 200);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await status(rig)).mode, 'code');
   });
