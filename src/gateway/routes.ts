@@ -41,6 +41,17 @@ export function requestedModel(contentType: string | undefined, body: Buffer): s
   return undefined;
 }
 
+/** Whether a JSON body asks for a streamed answer (`"stream": true`). */
+export function streamRequested(contentType: string | undefined, body: Buffer): boolean {
+  if ((contentType ?? '').toLowerCase().startsWith('multipart/')) return false;
+  try {
+    const v = JSON.parse(body.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && (v as Record<string, unknown>).stream === true;
+  } catch {
+    return false;
+  }
+}
+
 function multipartField(lower: string, original: string, body: Buffer, field: string): string | undefined {
   const at = lower.indexOf('boundary=');
   if (at < 0) return undefined;

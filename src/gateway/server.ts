@@ -9,8 +9,12 @@ import { baseUrl } from '../drivers/common';
 import { observe } from '../engine/observe';
 import type { EnginePorts } from '../engine/ports';
 import { errorMessage } from '../errors';
-import { isInferencePath, modelIndex, requestedModel } from './routes';
+import { isInferencePath, modelIndex, requestedModel, streamRequested } from './routes';
 import { Unavailable, Waker } from './waker';
+
+/** A streaming client waiting for a wake gets its answer's headers after this, then a comment now and then. */
+const KEEPALIVE_AFTER_MS = 1000;
+const KEEPALIVE_EVERY_MS = 10_000;
 
 /** Request bodies (prompts, audio) up to this size are read before routing; larger ones get 413. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -33,6 +37,29 @@ function sendError(res: ServerResponse, status: number, message: string, type: s
   if (res.headersSent) return void res.destroy();
   res.writeHead(status, { 'content-type': 'application/json', ...extra });
   res.end(JSON.stringify({ error: { message, type, code: status } }));
+}
+
+/**
+ * While a streaming client waits for its model to wake, its answer begins (200, text/event-stream)
+ * and an SSE comment goes out now and then, so that it does not time out. Returns the stop.
+ */
+function keepStreamAlive(res: ServerResponse, svc: ServiceConfig): () => void {
+  let every: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.write(`: gpumod: waking ${svc.name}\n\n`);
+    every = setInterval(() => res.write(`: gpumod: still waking ${svc.name}\n\n`), KEEPALIVE_EVERY_MS);
+  }, KEEPALIVE_AFTER_MS);
+  return () => {
+    clearTimeout(first);
+    if (every) clearInterval(every);
+  };
+}
+
+/** A stream already begun cannot turn into an error status: the error is its last event. */
+function endStreamWithError(res: ServerResponse, message: string, code: number): void {
+  res.end(`data: ${JSON.stringify({ error: { message, type: code === 503 ? 'service_unavailable' : 'upstream_error', code } })}\n\ndata: [DONE]\n\n`);
 }
 
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
@@ -122,6 +149,14 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     }
     headers['content-length'] = String(body.length);
     const upstream = httpRequest({ host: svc.host, port: svc.port, method: req.method, path: req.url, headers, agent }, (up) => {
+      if (res.headersSent) {
+        // A streaming client already has its 200 and keep-alives: the stream goes on, or ends with the error as an event.
+        if (up.statusCode === 200) return void up.pipe(res);
+        let text = '';
+        up.on('data', (d: Buffer) => (text += d.toString()));
+        up.on('end', () => endStreamWithError(res, `${svc.name} answered ${up.statusCode ?? '?'}: ${text.slice(0, 2000)}`, up.statusCode ?? 502));
+        return;
+      }
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
       res.writeHead(up.statusCode ?? 502, out);
@@ -155,11 +190,15 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
       if (!res.writableFinished) upstream?.destroy();
       done();
     });
+    const keepAlive = streamRequested(req.headers['content-type'], body) ? keepStreamAlive(res, svc) : undefined;
     try {
       await waker.ensureAwake(svc);
     } catch (e) {
       const retry = e instanceof Unavailable ? e.retryAfterS : 5;
+      if (res.headersSent) return endStreamWithError(res, errorMessage(e), 503);
       return sendError(res, 503, errorMessage(e), 'service_unavailable', { 'retry-after': String(retry) });
+    } finally {
+      keepAlive?.();
     }
     if (res.destroyed) return; // gone while its model woke
     upstream = forward(req, res, svc, body);

@@ -30,6 +30,8 @@ export class Waker {
   private closed = false;
   /** Wakes are the gateway's, not one client's: a wake once begun completes for whoever waits next. */
   private readonly lifetime = new AbortController();
+  /** Waiters for the end of any request in flight (a wake waiting for room). */
+  private readonly onRequestEnd = new Set<() => void>();
 
   constructor(
     private readonly config: Config,
@@ -50,6 +52,9 @@ export class Waker {
       else this.busy.delete(svc.name);
       this.lastUsed.set(svc.name, Date.now());
       if (left <= 0) this.scheduleIdle(svc);
+      const waiting = [...this.onRequestEnd];
+      this.onRequestEnd.clear();
+      for (const w of waiting) w();
     };
   }
 
@@ -74,8 +79,15 @@ export class Waker {
       if (o?.state === 'running' && o.healthy) return;
       const footprints = await learnFrom(this.config, obs, this.ports.store, this.ports.log);
       const demand = { busy: new Set([...this.busy.keys()].filter((n) => n !== svc.name)), lastUsed: this.lastUsed };
-      const od = planOnDemand(this.config, obs, svc.name, demand, { measured: measuredNow(footprints, this.config, obs), capabilities: (s) => this.ports.drivers(s).capabilities(s) });
-      if (!od.ok) throw new Unavailable(od.reason);
+      const planOpts = { measured: measuredNow(footprints, this.config, obs), capabilities: (s: ServiceConfig) => this.ports.drivers(s).capabilities(s) };
+      const od = planOnDemand(this.config, obs, svc.name, demand, planOpts);
+      if (!od.ok) {
+        // Room held by requests in flight frees when they end: wait for that (bounded), then look again.
+        const once = planOnDemand(this.config, obs, svc.name, { busy: new Set(), lastUsed: this.lastUsed }, planOpts);
+        if (!once.ok || Date.now() > deadline) throw new Unavailable(od.reason);
+        await this.busyChanged(deadline, signal);
+        continue;
+      }
       try {
         const r = await switchMode(od.config, od.mode.name, this.ports, {
           signal,
@@ -91,6 +103,21 @@ export class Waker {
         if (signal.aborted) throw new GpumodError('CANCELLED', 'the gateway is stopping');
       }
     }
+  }
+
+  /** Resolves when a request in flight ends (or at the deadline). */
+  private busyChanged(deadline: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.onRequestEnd.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      this.onRequestEnd.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private scheduleIdle(svc: ServiceConfig): void {

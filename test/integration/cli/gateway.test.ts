@@ -3,7 +3,7 @@
 // stopped one cold-starts, /v1/models lists what each service serves, idle sleep, the token.
 import * as assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { cli, downRig, fakeState, readHistory, spawnCli, status, stateOf, switchTo, until, upRig, type Rig, type RunningCli } from '../reliability/support';
+import { cli, downRig, fakeState, readHistory, scaled, setStartArgs, spawnCli, status, stateOf, switchTo, until, upRig, type Rig, type RunningCli } from '../reliability/support';
 import { testPort } from '../support/testManager';
 
 const PORT_BASE = testPort(1180);
@@ -47,6 +47,7 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     });
     await switchTo(rig, 'rag');
     await switchTo(rig, 'code'); // vllm-chat asleep (L1), vllm-reranker asleep (L2), vllm-tts stopped
+    await setStartArgs(rig, 'vllm-tts', ['--startup-ms', scaled(3000)]); // a 3 s cold start: long enough for keep-alives
     gateway = spawnCli(rig, ['gateway', '--verbose']);
     await until('the gateway to answer', async () => ((await call('GET', '/v1/models').catch(() => undefined))?.status === 200 ? true : undefined), 30_000, 100);
   });
@@ -97,9 +98,24 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     assert.equal(rec?.ok, true);
   });
 
-  it('a request for a model whose service is stopped cold-starts it', async () => {
-    const r = await call('POST', '/v1/completions', { model: 'tts', prompt: 'Hello', max_tokens: 1 });
-    assert.equal(r.status, 200, r.body);
+  it('a streamed request for a model whose service is stopped cold-starts it, with keep-alive comments while it starts', async () => {
+    const t0 = Date.now();
+    const parts: Array<{ at: number; text: string }> = [];
+    const code = await new Promise<number>((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify({ model: 'tts', prompt: 'Hello', max_tokens: 3, stream: true }));
+      const req = request({ host: '127.0.0.1', port: GATEWAY_PORT, method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json', 'content-length': data.length, authorization: `Bearer ${TOKEN}` } }, (res) => {
+        res.on('data', (d: Buffer) => parts.push({ at: Date.now() - t0, text: d.toString() }));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+    assert.equal(code, 200);
+    const text = parts.map((p) => p.text).join('');
+    assert.match(parts[0].text, /^: gpumod: waking vllm-tts\n\n/, 'the first bytes are a keep-alive comment');
+    assert.ok(parts[0].at < 2500, `the comment came ${parts[0].at} ms in, before the 3 s start ended`);
+    assert.match(text, /data: \{.*"text":"Hello"/);
+    assert.match(text, /data: \[DONE\]\n\n$/);
     assert.equal(stateOf(await status(rig), 'vllm-tts'), 'running');
   });
 
