@@ -39,7 +39,8 @@ Commands:
                       service; writes a new file, adds to one only with --merge; --print shows
                       it instead; --all lists every unit not recognised
   gateway             an OpenAI-compatible endpoint on loopback (gateway.port, default 7099):
-                      a request wakes the service that serves the model it names [--port N]
+                      a request wakes the service that serves the model it names [--port N];
+                      gateway install: as a systemd --user unit, enabled and started [--print]
   mcp                 serve the agent tools (status, plan, switch, service actions) over
                       MCP on stdio, for agents outside VS Code; reloads the config on change
 

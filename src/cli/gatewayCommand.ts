@@ -1,14 +1,21 @@
 import { startGateway } from '../gateway/server';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
+import { gatewayInstall } from './gatewayInstall';
 import { withSession } from './session';
 
 /** `gpumod gateway [--port N]`: serves until SIGINT or SIGTERM (a systemd stop), then closes cleanly. */
 export async function gatewayCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  allowFlags(args, ['config', 'verbose', 'port']);
+  const install = args.positional[0] === 'install';
+  if (args.positional.length > (install ? 1 : 0)) throw new UsageError('usage: gpumod gateway [--port N] | gpumod gateway install [--port N] [--print]');
+  allowFlags(args, ['config', 'verbose', 'port', ...(install ? ['print'] : [])]);
   const flag = flagString(args, 'port');
   const port = flag === undefined ? undefined : Number(flag);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port takes a port number (0-65535)');
+  if (install) {
+    // The unit reads the config when it starts: a bad one is refused now, not in the journal later.
+    return withSession(args, io, ({ config }) => gatewayInstall(args, io, port, port ?? config.gateway?.port ?? 7099));
+  }
   return withSession(args, io, async ({ config, machine }) => {
     const stopped = new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

@@ -42,6 +42,8 @@ export interface SystemdAdapter extends Systemd {
   /** `systemd-run --user --unit=UNIT -p K=V … -- argv`: a transient service (the demo's fake servers). */
   runTransient(unit: string, argv: readonly string[], props?: Readonly<Record<string, string>>, opts?: ProcessOptions): Promise<void>;
   daemonReload(opts?: ProcessOptions): Promise<void>;
+  /** `systemctl --user enable [--now]`: started with the user's session from now on. */
+  enable(unit: string, now: boolean, opts?: ProcessOptions): Promise<void>;
   /** The last `lines` entries of the unit's journal, parsed (`gpumod logs --json`). */
   journalEntries(unit: string, lines: number, opts?: ProcessOptions): Promise<JournalEntry[]>;
   /**
@@ -392,6 +394,11 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
 
     async daemonReload(opts) {
       await systemctl(['daemon-reload'], opts);
+    },
+
+    async enable(unit, now, opts) {
+      validateUnitName(unit);
+      await systemctl(['enable', ...(now ? ['--now'] : []), '--', unit], opts);
     },
 
     async resetFailed(unit, opts) {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { runCommand } from './commandRunner';
 import { DetectServices, type DetectServicesArgs } from './commands/detectServicesCommand';
+import { installGateway } from './commands/installGateway';
 import { openConfiguration } from './commands/openConfiguration';
 import { previewSwitch } from './commands/previewSwitch';
 import { openEndpoint, serviceActionCommand, showServiceLogs } from './commands/serviceCommands';
@@ -44,6 +45,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'gpumod.detectServices': (arg) => detect.run(typeof arg === 'object' && arg !== null ? (arg as DetectServicesArgs) : {}),
     'gpumod.applyDetectedServices': async () => detect.decide('apply'),
     'gpumod.discardDetectedServices': async () => detect.decide('discard'),
+    'gpumod.installGateway': () => installGateway(controller, log),
   };
   return [
     proposals,
