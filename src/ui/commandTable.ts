@@ -3,15 +3,19 @@ import { runCommand } from './commandRunner';
 import { DetectServices, type DetectServicesArgs } from './commands/detectServicesCommand';
 import { installGateway } from './commands/installGateway';
 import { openConfiguration } from './commands/openConfiguration';
-import { previewSwitch } from './commands/previewSwitch';
 import { openEndpoint, serviceActionCommand, showServiceLogs } from './commands/serviceCommands';
-import { showGpuMemory } from './commands/showGpuMemory';
-import { showTimeline } from './commands/showTimeline';
 import { switchModeCommand } from './commands/switchModeCommand';
 import type { ConfigSource } from './configSource';
 import type { Controller } from './controller';
 import { PROPOSAL_SCHEME, ProposalDocuments } from './proposalDocuments';
 import type { ServicesView } from './servicesView';
+
+/* The panels (charts, webviews) load with their first use, not with the window (costMeter.ts). */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const timeline = (): typeof import('./commands/showTimeline') => require('./commands/showTimeline') as typeof import('./commands/showTimeline');
+const memory = (): typeof import('./commands/showGpuMemory') => require('./commands/showGpuMemory') as typeof import('./commands/showGpuMemory');
+const preview = (): typeof import('./commands/previewSwitch') => require('./commands/previewSwitch') as typeof import('./commands/previewSwitch');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface CommandDeps {
   log: vscode.LogOutputChannel;
@@ -30,9 +34,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'gpumod.refresh': () => controller.refresh(),
     'gpumod.openConfiguration': () => openConfiguration(deps.config, log),
     'gpumod.showLog': async () => log.show(),
-    'gpumod.showTimeline': (arg) => showTimeline(controller, log, arg),
-    'gpumod.showGpuMemory': () => showGpuMemory(controller),
-    'gpumod.previewSwitch': (mode) => previewSwitch(controller, mode),
+    'gpumod.showTimeline': (arg) => timeline().showTimeline(controller, log, arg),
+    'gpumod.showGpuMemory': () => memory().showGpuMemory(controller),
+    'gpumod.previewSwitch': (mode) => preview().previewSwitch(controller, mode),
     'gpumod.toggleGrouping': async () => deps.view.toggleGrouping(),
     'gpumod.sleepService': (arg) => serviceActionCommand(controller, log, 'sleep', arg),
     'gpumod.sleepServiceDeep': (arg) => serviceActionCommand(controller, log, 'sleepDeep', arg),
