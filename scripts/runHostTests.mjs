@@ -10,6 +10,7 @@
 // and last test/host/discovery with real-shaped units (vllm serve, llama-server) in a manager of its own.
 // Usage: node scripts/runHostTests.mjs [suite|workstation|autoswitch|trustgrant|discovery|costs]
 //   env: TIMEOUT_MS, SHOW_SERVER=1, PORT_BASE (first port of the workstation's fakes, default 19800)
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,8 +113,28 @@ if (!code && ['workstation', 'autoswitch', 'trustgrant', 'costs'].some(want)) {
     // A window as a user has it at their desk: gpumod's default settings, a plain trusted workspace.
     // Not the VS Code server's port finder: as a remote host it runs `ls -l /proc/*/fd/*` and `ps`
     // from the extension host every few seconds (3-4% of a core here), which a local window never does.
-    const localWindow = { 'remote.autoForwardPorts': false, 'remote.autoForwardPortsSource': 'output' };
-    if (!code && want('costs')) code ||= await run('costs', ws.env, { userSettings: localWindow });
+    // The extension host's CPU is all counted as gpumod's: nothing else in the window may work in the
+    // background meanwhile (the git extension's repository scans, extension update checks, telemetry).
+    const localWindow = {
+      'remote.autoForwardPorts': false,
+      'remote.autoForwardPortsSource': 'output',
+      'git.enabled': false,
+      'git.autoRepositoryDetection': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+      'npm.autoDetect': 'off',
+      'telemetry.telemetryLevel': 'off',
+      'workbench.enableExperiments': false,
+    };
+    if (!code && want('costs')) {
+      // Costs are measured on what users install: the production bundle (minified, as in the vsix).
+      execFileSync(process.execPath, ['esbuild.mjs', '--production'], { cwd: REPO, stdio: 'inherit' });
+      try {
+        code ||= await run('costs', ws.env, { userSettings: localWindow });
+      } finally {
+        execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'inherit' });
+      }
+    }
   } finally {
     await ws.stop();
   }

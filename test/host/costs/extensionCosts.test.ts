@@ -34,21 +34,58 @@ function vscodeMarks(): { codeLoadingMs?: number; activationMs?: number } {
   return { codeLoadingMs: span('willLoadExtensionCode', 'didLoadExtensionCode'), activationMs: span('willActivateExtension', 'didActivateExtension') };
 }
 
-/**
- * For finding where the idle minute's CPU goes (GPUMOD_HOST_CPU_PROFILE=file.cpuprofile, opened in
- * Chrome DevTools or VS Code): profiles the extension host, which then costs more than unprofiled.
- */
-async function startProfile(): Promise<(file: string) => Promise<void>> {
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Profiles the extension host (V8's sampling profiler) until the returned function is called. */
+async function startProfile(): Promise<() => Promise<CpuProfile>> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
-  return async (file) => {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(file, JSON.stringify(profile));
+  return async () => {
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
     session.disconnect();
-    console.log(`  CPU profile of the extension host written to ${file} (the figure below includes the profiler's own cost)`);
+    return profile;
   };
+}
+
+/**
+ * The extension host runs VS Code's own extensions and machinery too: its CPU is not all gpumod's.
+ * gpumod's share is the time of the samples whose stack runs through its bundle (dist/extension.js,
+ * dist/vendor/*), plus the garbage collector's time in proportion to gpumod's share of the JS time.
+ */
+function gpumodShare(profile: CpuProfile): { oursMs: number; busyMs: number; gcMs: number } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const ours = new Map<number, boolean>();
+  const isOurs = (id: number): boolean => {
+    const known = ours.get(id);
+    if (known !== undefined) return known;
+    const n = byId.get(id);
+    const url = n?.callFrame.url ?? '';
+    const p = parent.get(id);
+    const v = /\/dist\/(extension|vendor\/[a-z]+)\.js$/.test(url) || (p !== undefined && isOurs(p));
+    ours.set(id, v);
+    return v;
+  };
+  let oursUs = 0;
+  let busyUs = 0;
+  let gcUs = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const name = byId.get(id)?.callFrame.functionName ?? '';
+    if (name === '(idle)') return;
+    if (name === '(garbage collector)') gcUs += dt;
+    else busyUs += dt;
+    if (isOurs(id)) oursUs += dt;
+  });
+  const gcShare = busyUs > 0 ? (gcUs * oursUs) / busyUs : 0;
+  return { oursMs: (oursUs + gcShare) / 1000, busyMs: (busyUs + gcUs) / 1000, gcMs: gcUs / 1000 };
 }
 
 /**
@@ -67,7 +104,7 @@ describe('what gpumod costs a window', function () {
   this.timeout(300000);
   let api: GpumodApi;
   let startup: StartupTimes;
-  let idle: (TreeCpu & { mode?: string; observations: number; pollIntervalSeconds: number; focused: boolean; afterSwitch: { seconds: number; percent: number; parts: Record<string, number> } }) | undefined;
+  let idle: (TreeCpu & { gpumodPercent: number; mode?: string; observations: number; pollIntervalSeconds: number; focused: boolean; afterSwitch: { seconds: number; percent: number; parts: Record<string, number> } }) | undefined;
   const results = join(vscode.extensions.getExtension('gpumod.gpumod')!.extensionPath, 'bench-results', 'extension-costs.json');
 
   before(async () => {
@@ -84,7 +121,7 @@ describe('what gpumod costs a window', function () {
       idle,
       pass: {
         activate: startup.activateMs <= GOALS.activateMs && activationWithLoading(startup).ms <= GOALS.activateMs,
-        idle: idle ? idle.percent <= GOALS.idleCpuPercent : undefined,
+        idle: idle ? idle.gpumodPercent <= GOALS.idleCpuPercent : undefined,
       },
     };
     mkdirSync(join(results, '..'), { recursive: true });
@@ -102,7 +139,7 @@ describe('what gpumod costs a window', function () {
     assert.ok(withLoading.ms <= GOALS.activateMs, `loading the code and activate() took ${withLoading.ms} ms, goal ≤ ${GOALS.activateMs} ms`);
   });
 
-  it(`idle polling with the window focused costs ≤ ${GOALS.idleCpuPercent}% of one core (extension host and its children, ${IDLE_SECONDS} s)`, async function () {
+  it(`idle polling with the window focused costs ≤ ${GOALS.idleCpuPercent}% of one core (its code in the extension host, profiled, and its child processes, ${IDLE_SECONDS} s)`, async function () {
     // Idle in a mode with servers running, so each poll probes them as it would at a desk.
     await vscode.commands.executeCommand('gpumod.switchMode', 'code');
     await until('code, settled', () => api.mode() === 'code' && !api.switching(), 90000);
@@ -116,25 +153,30 @@ describe('what gpumod costs a window', function () {
       const s0 = sampleTree(process.pid);
       await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
       const observed = api.costs().observations;
-      const profile = process.env.GPUMOD_HOST_CPU_PROFILE ? await startProfile() : undefined;
+      const profile = await startProfile();
       const a = sampleTree(process.pid);
-      // Nothing else runs in this host meanwhile: one timer, no polling of our own.
+      // Nothing of gpumod's runs meanwhile but its polling (one timer, its child processes).
       await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
       const b = sampleTree(process.pid);
-      if (profile) await profile(process.env.GPUMOD_HOST_CPU_PROFILE as string);
+      const share = gpumodShare(await profile());
       const observations = api.costs().observations - observed;
       const settle = treeCpu(s0, a, process.pid);
       const cpu = treeCpu(a, b, process.pid);
-      idle = { ...cpu, mode: api.mode(), observations, pollIntervalSeconds, focused: unfocused.length === 0 && vscode.window.state.focused, afterSwitch: { seconds: SETTLE_SECONDS, percent: settle.percent, parts: settle.parts } };
+      const childrenPercent = Math.max(0, cpu.percent - cpu.rootPercent);
+      const oursPercent = Math.round(((share.oursMs / 1000 / cpu.seconds) * 100 + childrenPercent) * 1000) / 1000;
+      idle = { ...cpu, gpumodPercent: oursPercent, mode: api.mode(), observations, pollIntervalSeconds, focused: unfocused.length === 0 && vscode.window.state.focused, afterSwitch: { seconds: SETTLE_SECONDS, percent: settle.percent, parts: settle.parts } };
       const parts = Object.entries(cpu.parts).map(([k, v]) => `${k} ${v}%`).join(', ');
       console.log(`  after the switch to code, the first ${SETTLE_SECONDS} s: ${settle.percent}% of one core (not idle yet, not checked)`);
-      console.log(`  idle polling: ${cpu.percent}% of one core over ${cpu.seconds.toFixed(1)} s (goal ≤ ${GOALS.idleCpuPercent}%): ${parts}; ${observations} observations (every ${pollIntervalSeconds} s, up to ${MAX_BACKOFF_FACTOR}x that while nothing changes) in mode ${api.mode()}; live children: ${cpu.liveChildren.join(', ') || 'none'}; load average ${loadavg()[0].toFixed(2)}`);
+      console.log(
+        `  idle polling: gpumod ${oursPercent}% of one core over ${cpu.seconds.toFixed(1)} s (goal ≤ ${GOALS.idleCpuPercent}%): its code in the extension host ${Math.round(share.oursMs)} ms (profiled, garbage collection shared), its child processes ${childrenPercent.toFixed(3)}%; ` +
+          `the whole extension host and children ${cpu.percent}% (${parts}; profiled: ${Math.round(share.busyMs)} ms busy, ${Math.round(share.gcMs)} ms collecting garbage); ${observations} observations (every ${pollIntervalSeconds} s, up to ${MAX_BACKOFF_FACTOR}x that while nothing changes) in mode ${api.mode()}; live children: ${cpu.liveChildren.join(', ') || 'none'}; load average ${loadavg()[0].toFixed(2)}`,
+      );
       assert.deepEqual(unfocused, [], 'the window stayed focused');
       assert.equal(vscode.window.state.focused, true, 'the window stayed focused');
       // The figure means something only if the window really polled all along (backing off while idle).
       const fewest = Math.floor(IDLE_SECONDS / (pollIntervalSeconds * MAX_BACKOFF_FACTOR));
       assert.ok(observations >= fewest, `${observations} observations in ${IDLE_SECONDS} s, at least ${fewest} expected: polling stalled`);
-      assert.ok(cpu.percent <= GOALS.idleCpuPercent, `idle polling took ${cpu.percent}% of one core, goal ≤ ${GOALS.idleCpuPercent}%`);
+      assert.ok(oursPercent <= GOALS.idleCpuPercent, `idle polling took ${oursPercent}% of one core, goal ≤ ${GOALS.idleCpuPercent}%`);
     } finally {
       watching.dispose();
     }
