@@ -131,6 +131,12 @@ describe('reliability: concurrent switches, kill -9 mid-switch, drift (real CLI 
       reached: async (run) => {
         await run.waitForLog('the sleep of vllm-chat to be sent', (log) => log.includes(`> GET http://127.0.0.1:${port('vllm-chat')}/version`));
         await until('vllm-chat to be busy sleeping', async () => ((await fakeState(rig, 'vllm-chat'))?.busy === true ? true : undefined), 10_000, 20);
+        // The other sleeps of the phase (sent beside it) done: the machine is then observably no longer in
+        // rag, whatever a mid-sleep server says of itself (vLLM answers /health and is_sleeping=false until its sleep ends).
+        await until('vllm-hyde and vllm-reranker asleep', async () => {
+          const [h, r] = await Promise.all([fakeState(rig, 'vllm-hyde'), fakeState(rig, 'vllm-reranker')]);
+          return h?.isSleeping === true && r?.isSleeping === true ? true : undefined;
+        }, 10_000, 20);
       },
       check: (log) => {
         assert.doesNotMatch(log, /sleep vllm-chat \(l1\): ok/, 'the sleep had already finished');
