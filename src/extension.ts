@@ -39,7 +39,7 @@ export function activate(context: vscode.ExtensionContext): GpumodApi {
   );
   // The config is read, and the machine observed, after activation returns: activation stays light.
   setTimeout(() => void config.reload(), 0);
-  const api = createApi(controller, view, () => costs.report(), () => asked);
+  const api = createApi(controller, view, () => costs.report(controller.observeCpuMicros / 1000), () => asked);
   log.debug(startupText(costs.activated()));
   return api;
 }

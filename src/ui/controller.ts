@@ -197,10 +197,14 @@ export class Controller implements vscode.Disposable {
     return this.inFlight;
   }
 
+  /** CPU time (µs) of the extension host during this window's observations: what its polling costs in the host. */
+  observeCpuMicros = 0;
+
   private async observeOnce(gpuMaxAgeMs?: number): Promise<void> {
     const config = this.source.config;
     const machine = this.machine;
     if (!config || !machine) return;
+    const cpu = process.cpuUsage();
     try {
       const [obs, raw] = await Promise.all([
         observe(config, machine.ports, new AbortController().signal, gpuMaxAgeMs !== undefined ? { gpuMaxAgeMs } : {}),
@@ -216,6 +220,9 @@ export class Controller implements vscode.Disposable {
       if (gpuMaxAgeMs !== undefined) this.backoff.seen(this.current);
     } catch (e) {
       this.log.warn(`observe failed: ${errorMessage(e)}`);
+    } finally {
+      const used = process.cpuUsage(cpu);
+      this.observeCpuMicros += used.user + used.system;
     }
   }
 

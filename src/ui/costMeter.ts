@@ -30,6 +30,11 @@ export interface ExtensionCosts {
   pid: number;
   /** Observations completed since activation (each poll is one). */
   observations: number;
+  /**
+   * The extension host's CPU time during those observations, ms: from each one's start to its end,
+   * rendering what it found included (an upper bound: the host's other work meanwhile counts too).
+   */
+  observeCpuMs: number;
 }
 
 /**
@@ -77,8 +82,8 @@ export class CostMeter {
     };
   }
 
-  report(): ExtensionCosts {
-    return { startup: this.startup(), pid: process.pid, observations: this.observations };
+  report(observeCpuMs: number): ExtensionCosts {
+    return { startup: this.startup(), pid: process.pid, observations: this.observations, observeCpuMs };
   }
 }
 

@@ -40,7 +40,10 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Profiles the extension host (V8's sampling profiler) until the returned function is called. */
+/**
+ * For finding where the idle minute's CPU goes (GPUMOD_HOST_CPU_PROFILE=1): profiles the extension
+ * host (V8's sampling profiler, which then costs more than unprofiled) until the returned function is called.
+ */
 async function startProfile(): Promise<() => Promise<CpuProfile>> {
   const session = new Session();
   session.connect();
@@ -139,7 +142,7 @@ describe('what gpumod costs a window', function () {
     assert.ok(withLoading.ms <= GOALS.activateMs, `loading the code and activate() took ${withLoading.ms} ms, goal ≤ ${GOALS.activateMs} ms`);
   });
 
-  it(`idle polling with the window focused costs ≤ ${GOALS.idleCpuPercent}% of one core (its code in the extension host, profiled, and its child processes, ${IDLE_SECONDS} s)`, async function () {
+  it(`idle polling with the window focused costs ≤ ${GOALS.idleCpuPercent}% of one core (its observations in the extension host and its child processes, ${IDLE_SECONDS} s)`, async function () {
     // Idle in a mode with servers running, so each poll probes them as it would at a desk.
     await vscode.commands.executeCommand('gpumod.switchMode', 'code');
     await until('code, settled', () => api.mode() === 'code' && !api.switching(), 90000);
@@ -152,24 +155,29 @@ describe('what gpumod costs a window', function () {
       // shrinking the heap, the polling still at its base interval after the switch's last look.
       const s0 = sampleTree(process.pid);
       await new Promise((r) => setTimeout(r, SETTLE_SECONDS * 1000));
-      const observed = api.costs().observations;
-      const profile = await startProfile();
+      const before = api.costs();
+      const profile = process.env.GPUMOD_HOST_CPU_PROFILE ? await startProfile() : undefined;
       const a = sampleTree(process.pid);
       // Nothing of gpumod's runs meanwhile but its polling (one timer, its child processes).
       await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
       const b = sampleTree(process.pid);
-      const share = gpumodShare(await profile());
-      const observations = api.costs().observations - observed;
+      const share = profile ? gpumodShare(await profile()) : undefined;
+      const after = api.costs();
+      const observations = after.observations - before.observations;
       const settle = treeCpu(s0, a, process.pid);
       const cpu = treeCpu(a, b, process.pid);
+      // The host also runs VS Code's own work: gpumod's part is the CPU its observations took (start to
+      // end, rendering included), plus its child processes (systemctl, nvidia-smi).
       const childrenPercent = Math.max(0, cpu.percent - cpu.rootPercent);
-      const oursPercent = Math.round(((share.oursMs / 1000 / cpu.seconds) * 100 + childrenPercent) * 1000) / 1000;
+      const hostMs = after.observeCpuMs - before.observeCpuMs;
+      const oursPercent = Math.round(((hostMs / 1000 / cpu.seconds) * 100 + childrenPercent) * 1000) / 1000;
       idle = { ...cpu, gpumodPercent: oursPercent, mode: api.mode(), observations, pollIntervalSeconds, focused: unfocused.length === 0 && vscode.window.state.focused, afterSwitch: { seconds: SETTLE_SECONDS, percent: settle.percent, parts: settle.parts } };
       const parts = Object.entries(cpu.parts).map(([k, v]) => `${k} ${v}%`).join(', ');
+      const profiled = share ? `; profiled: gpumod's frames ${Math.round(share.oursMs)} ms of ${Math.round(share.busyMs)} ms busy (${Math.round(share.gcMs)} ms collecting garbage), the profiler's own cost included` : '';
       console.log(`  after the switch to code, the first ${SETTLE_SECONDS} s: ${settle.percent}% of one core (not idle yet, not checked)`);
       console.log(
-        `  idle polling: gpumod ${oursPercent}% of one core over ${cpu.seconds.toFixed(1)} s (goal ≤ ${GOALS.idleCpuPercent}%): its code in the extension host ${Math.round(share.oursMs)} ms (profiled, garbage collection shared), its child processes ${childrenPercent.toFixed(3)}%; ` +
-          `the whole extension host and children ${cpu.percent}% (${parts}; profiled: ${Math.round(share.busyMs)} ms busy, ${Math.round(share.gcMs)} ms collecting garbage); ${observations} observations (every ${pollIntervalSeconds} s, up to ${MAX_BACKOFF_FACTOR}x that while nothing changes) in mode ${api.mode()}; live children: ${cpu.liveChildren.join(', ') || 'none'}; load average ${loadavg()[0].toFixed(2)}`,
+        `  idle polling: gpumod ${oursPercent}% of one core over ${cpu.seconds.toFixed(1)} s (goal ≤ ${GOALS.idleCpuPercent}%): its observations in the extension host ${Math.round(hostMs)} ms, its child processes ${childrenPercent.toFixed(3)}%; ` +
+          `the whole extension host and children ${cpu.percent}% (${parts})${profiled}; ${observations} observations (every ${pollIntervalSeconds} s, up to ${MAX_BACKOFF_FACTOR}x that while nothing changes) in mode ${api.mode()}; live children: ${cpu.liveChildren.join(', ') || 'none'}; load average ${loadavg()[0].toFixed(2)}`,
       );
       assert.deepEqual(unfocused, [], 'the window stayed focused');
       assert.equal(vscode.window.state.focused, true, 'the window stayed focused');
