@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_PORT, type Config } from '../config/types';
 import { startGateway } from '../gateway/server';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
@@ -12,16 +13,17 @@ export async function gatewayCommand(args: ParsedArgs, io: CliIo): Promise<numbe
   const flag = flagString(args, 'port');
   const port = flag === undefined ? undefined : Number(flag);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--port takes a port number (0-65535)');
+  const listensOn = (config: Config): number => port ?? config.gateway?.port ?? DEFAULT_GATEWAY_PORT;
   if (install) {
     // The unit reads the config when it starts: a bad one is refused now, not in the journal later.
-    return withSession(args, io, ({ config }) => gatewayInstall(args, io, port, port ?? config.gateway?.port ?? 7099));
+    return withSession(args, io, ({ config }) => gatewayInstall(args, io, port, listensOn(config)));
   }
   return withSession(args, io, async ({ config, machine }) => {
     const stopped = new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
-    const gateway = await startGateway(config, machine.ports, { port: port ?? config.gateway?.port ?? 7099, token: config.gateway?.token });
+    const gateway = await startGateway(config, machine.ports, { port: listensOn(config), token: config.gateway?.token });
     io.out(`gpumod gateway: ${gateway.url} (loopback only${config.gateway?.token ? ', bearer token required' : ''})\n`);
     await stopped;
     await gateway.close();

@@ -3,7 +3,7 @@ import { readRegularFile } from '../system/regularFile';
 import { alternativesOf, areAlternatives } from './alternatives';
 import { canonicalHost, isAllowedHost } from './hosts';
 import { checkSchema, show, type JsonPath } from './schemaCheck';
-import { formatProblem, type Config, type ConfigProblem, type DriverKind, type HookRequest, type ModeConfig, type ServiceConfig, type SleepMode } from './types';
+import { DEFAULT_GATEWAY_PORT, formatProblem, type Config, type ConfigProblem, type DriverKind, type HookRequest, type ModeConfig, type ServiceConfig, type SleepMode } from './types';
 
 export type ParseResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
 
@@ -464,7 +464,7 @@ function normalise(raw: RawConfig, file: string): Config {
       hostRamMb: raw.budget?.host_ram_mb ?? 0,
     },
     allowedHosts: raw.allowed_hosts ?? [],
-    gateway: { port: raw.gateway?.port ?? 7099, ...(raw.gateway?.token ? { token: raw.gateway.token } : {}) },
+    gateway: { port: raw.gateway?.port ?? DEFAULT_GATEWAY_PORT, ...(raw.gateway?.token ? { token: raw.gateway.token } : {}) },
   };
 }
 

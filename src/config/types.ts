@@ -86,9 +86,12 @@ export interface Config {
   budget: BudgetConfig;
   /** Non-loopback hosts the user explicitly allowed. */
   allowedHosts: string[];
-  /** Absent: the defaults (port 7099, no token). */
+  /** Absent: the defaults (DEFAULT_GATEWAY_PORT, no token). */
   gateway?: GatewayConfig;
 }
+
+/** gateway.port when the config does not say. */
+export const DEFAULT_GATEWAY_PORT = 7099;
 
 export interface GatewayConfig {
   /** Loopback port. */

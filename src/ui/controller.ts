@@ -238,24 +238,22 @@ export class Controller implements vscode.Disposable {
   }
 
   /** What `gpumod status --json` says, observed now: the agent tools' status. */
-  async statusJson(signal: AbortSignal): Promise<Record<string, unknown>> {
-    const config = this.need();
-    const machine = this.machine as Machine;
-    const release = this.hold(machine);
-    try {
-      return (await statusReport(config, machine.ports, signal)).json;
-    } finally {
-      release();
-    }
+  statusJson(signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.onMachine(async (config, machine) => (await statusReport(config, machine.ports, signal)).json);
   }
 
   /** The plan of a switch to `mode` from what is observed now; touches nothing. */
-  async plan(mode: string, signal: AbortSignal): Promise<Plan> {
+  plan(mode: string, signal: AbortSignal): Promise<Plan> {
+    return this.onMachine(async (config, machine) => (await previewPlan(config, mode, machine.ports, { signal })).plan);
+  }
+
+  /** Runs `body` on the config in force and its machine, held so that a reload does not close it meanwhile. */
+  private async onMachine<T>(body: (config: Config, machine: Machine) => Promise<T>): Promise<T> {
     const config = this.need();
     const machine = this.machine as Machine;
     const release = this.hold(machine);
     try {
-      return (await previewPlan(config, mode, machine.ports, { signal })).plan;
+      return await body(config, machine);
     } finally {
       release();
     }
@@ -292,13 +290,9 @@ export class Controller implements vscode.Disposable {
   }
 
   async serviceAction(name: string, action: ServiceActionName, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<ServiceActionResult> {
-    const config = this.need();
-    const machine = this.machine as Machine;
-    const release = this.hold(machine);
     try {
-      return await serviceAction(config, name, action, machine.ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` });
+      return await this.onMachine((config, machine) => serviceAction(config, name, action, machine.ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` }));
     } finally {
-      release();
       await this.refresh();
     }
   }

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { DEFAULT_GATEWAY_PORT } from '../../config/types';
 import { errorMessage } from '../../errors';
 import type { Controller } from '../controller';
 import { findOnPath } from '../mcpServer';
@@ -24,7 +25,7 @@ export async function installGateway(controller: Controller, log: vscode.LogOutp
     void vscode.window.showWarningMessage('gpumod: trust this workspace to install the gateway (it installs and starts a systemd unit).');
     return;
   }
-  const port = controller.config?.gateway?.port ?? 7099;
+  const port = controller.config?.gateway?.port ?? DEFAULT_GATEWAY_PORT;
   try {
     const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'gpumod: installing the gateway…' }, () =>
       processModule().runProcess(cli, ['gateway', 'install', '--config', controller.configPath], { timeoutMs: 120_000 }, log),
