@@ -49,6 +49,7 @@ export interface StatusReport {
   state: SwitchState | undefined;
   mode: string | undefined;
   drift: string[];
+  idle: string[];
   measured: ReturnType<typeof measuredNow>;
 }
 
@@ -56,16 +57,18 @@ export interface StatusReport {
 export async function statusReport(config: Config, ports: EnginePorts, signal: AbortSignal = new AbortController().signal): Promise<StatusReport> {
   const [obs, state] = await Promise.all([observe(config, ports, signal), ports.store.readState()]);
   explainEnded(config, obs, state);
-  const cur = currentMode(config, obs, state?.mode);
+  const cur = currentMode(config, obs, state?.mode, state?.idle);
   const measured = measuredNow(await learnFrom(config, obs, ports.store, ports.log), config, obs);
   const json = {
     mode: cur.mode ?? null,
+    /** The mode's services asleep for idleness (the gateway's idle sleep): the next request wakes them. */
+    idle: cur.idle ?? [],
     recorded_mode: state?.mode ?? null,
     drift: cur.drift,
     switching: state?.switching ?? null,
     ...(observationJson(obs, { config, measured }) as object),
   };
-  return { json, observation: obs, state, mode: cur.mode, drift: cur.drift, measured };
+  return { json, observation: obs, state, mode: cur.mode, drift: cur.drift, idle: cur.idle ?? [], measured };
 }
 
 export function planJson(plan: Plan): unknown {

@@ -3,7 +3,7 @@ import { startGateway } from '../gateway/server';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { gatewayInstall } from './gatewayInstall';
-import { withSession } from './session';
+import { stopSignals, withSession } from './session';
 
 /** `gpumod gateway [--port N]`: serves until SIGINT or SIGTERM (a systemd stop), then closes cleanly. */
 export async function gatewayCommand(args: ParsedArgs, io: CliIo): Promise<number> {
@@ -19,14 +19,15 @@ export async function gatewayCommand(args: ParsedArgs, io: CliIo): Promise<numbe
     return withSession(args, io, ({ config }) => gatewayInstall(args, io, port, listensOn(config)));
   }
   return withSession(args, io, async ({ config, machine }) => {
-    const stopped = new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    const gateway = await startGateway(config, machine.ports, { port: listensOn(config), token: config.gateway?.token });
-    io.out(`gpumod gateway: ${gateway.url} (loopback only${config.gateway?.token ? ', bearer token required' : ''})\n`);
-    await stopped;
-    await gateway.close();
+    const signals = stopSignals();
+    try {
+      const gateway = await startGateway(config, machine.ports, { port: listensOn(config), token: config.gateway?.token, stateDir: machine.stateDir });
+      io.out(`gpumod gateway: ${gateway.url} (loopback only${config.gateway?.token ? ', bearer token required' : ''})\n`);
+      await signals.stopped;
+      await gateway.close();
+    } finally {
+      signals.dispose();
+    }
     return EXIT.ok;
   });
 }

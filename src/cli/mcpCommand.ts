@@ -14,6 +14,7 @@ import { streamLogger } from '../system/logger';
 import { allowFlags, flagString, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { LiveSession } from './liveSession';
+import { stopSignals } from './session';
 
 const INSTRUCTIONS =
   'gpumod switches the GPU inference servers of this workstation (vLLM, llama.cpp, small apps under systemd) between named modes. ' +
@@ -97,11 +98,11 @@ export async function mcpCommand(args: ParsedArgs, io: CliIo): Promise<number> {
     }
   });
 
+  const signals = stopSignals();
   const ended = new Promise<'stdin' | 'signal'>((resolve) => {
     process.stdin.once('end', () => resolve('stdin'));
     process.stdin.once('close', () => resolve('stdin'));
-    process.once('SIGINT', () => resolve('signal'));
-    process.once('SIGTERM', () => resolve('signal'));
+    void signals.stopped.then(() => resolve('signal'));
   });
   await server.connect(new StdioServerTransport());
   log.info(`gpumod mcp: serving ${live.file} on stdio`);
@@ -112,5 +113,6 @@ export async function mcpCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   await Promise.allSettled([...calls.keys()]);
   await server.close().catch(() => undefined);
   await live.close();
+  signals.dispose();
   return EXIT.ok;
 }

@@ -33,6 +33,26 @@ export async function withSession<T>(args: ParsedArgs, io: CliIo, body: (s: Sess
   }
 }
 
+/**
+ * Resolves on SIGINT or SIGTERM (a systemd stop) for a process that serves until told to stop. The
+ * listeners stay until `dispose`: a `once` listener is gone by the time the child-process guard
+ * (system/process.ts) looks whether anyone else handles the signal, and it would then kill us mid-close.
+ */
+export function stopSignals(): { stopped: Promise<NodeJS.Signals>; dispose(): void } {
+  let resolve: (s: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((r) => (resolve = r));
+  const on = (s: NodeJS.Signals): void => resolve(s);
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    stopped,
+    dispose: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}
+
 /** An AbortSignal fired by Ctrl-C: the engine cancels, rolls back and reports instead of dying mid-step. */
 export function interruptSignal(io: CliIo): { signal: AbortSignal; dispose(): void } {
   const ctl = new AbortController();

@@ -1,5 +1,6 @@
 import { statusReport } from '../agent/reports';
 import { mb } from '../engine/budget';
+import { modeLabel } from '../engine/currentMode';
 import { heldBy, heldText } from '../engine/heldMemory';
 import type { ServiceObservation } from '../engine/types';
 import { allowFlags, type ParsedArgs } from './args';
@@ -18,7 +19,7 @@ export function stateLabel(o: ServiceObservation | undefined): string {
 export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   allowFlags(args, ['config', 'json', 'verbose']);
   return withSession(args, io, async ({ config, machine }) => {
-    const { json, observation: obs, state, mode, drift, measured } = await statusReport(config, machine.ports);
+    const { json, observation: obs, state, mode, drift, idle, measured } = await statusReport(config, machine.ports);
     if (args.flags.has('json')) {
       io.out(JSON.stringify(json) + '\n');
       return EXIT.ok;
@@ -29,7 +30,7 @@ export async function statusCommand(args: ParsedArgs, io: CliIo): Promise<number
       const held = heldBy(svc, o, measured.get(svc.name));
       rows.push([svc.name, stateLabel(o), held ? heldText(held) : '-', svc.driver, svc.unit, o?.detail ?? '']);
     }
-    io.out(`mode: ${mode ?? '(none)'}${state?.mode && state.mode !== mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
+    io.out(`mode: ${modeLabel(mode, idle) ?? '(none)'}${state?.mode && state.mode !== mode ? ` (recorded ${state.mode}, not what is observed)` : ''}\n`);
     for (const d of drift) io.out(`drift: ${d}\n`);
     if (state?.switching) {
       const s = state.switching;

@@ -6,15 +6,35 @@ export interface CurrentMode {
   mode: string | undefined;
   /** Why the machine is not (exactly) in a mode: "glm-code is sleeping (router)". */
   drift: string[];
+  /** The mode's services that the gateway put to sleep for idleness: the mode holds, the next request wakes them. */
+  idle?: string[];
+}
+
+/** "rag", or "rag (vllm-chat idle, asleep)" while some of its services sleep for idleness. */
+export function modeLabel(mode: string | undefined, idle: readonly string[] | undefined): string | undefined {
+  if (mode === undefined || !idle?.length) return mode;
+  return `${mode} (${idle.join(', ')} idle, asleep)`;
 }
 
 /**
  * The mode the machine is in, from what was observed; the recorded mode only breaks ties. A mode
  * counts when all its services run: services of other modes may well stay running or asleep beside it.
+ * `idleAsleep` (state.json's `idle`) names services the gateway put to sleep for idleness: while they
+ * are observed asleep they count as in their mode, and the result names those of the mode.
  */
-export function currentMode(config: Config, obs: Observation, recorded?: string): CurrentMode {
+export function currentMode(config: Config, obs: Observation, recorded?: string, idleAsleep: readonly string[] = []): CurrentMode {
+  const cm = modeFromRunning(config, obs, recorded, idleAsleep);
+  const idle = cm.mode === undefined ? [] : (config.modes.get(cm.mode)?.services ?? []).filter((s) => isIdleAsleep(obs, s, idleAsleep));
+  return idle.length ? { ...cm, idle } : cm;
+}
+
+function isIdleAsleep(obs: Observation, name: string, idleAsleep: readonly string[]): boolean {
+  return idleAsleep.includes(name) && obs.services.get(name)?.state === 'sleeping';
+}
+
+function modeFromRunning(config: Config, obs: Observation, recorded: string | undefined, idleAsleep: readonly string[]): CurrentMode {
   // A router's idle model is still there (in memory, and any request reloads it): it counts as running.
-  const running = new Set([...obs.services.values()].filter((o) => o.state === 'running' || isIdle(o)).map((o) => o.name));
+  const running = new Set([...obs.services.values()].filter((o) => o.state === 'running' || isIdle(o) || isIdleAsleep(obs, o.name, idleAsleep)).map((o) => o.name));
   const unobserved = [...obs.services.values()].some((o) => o.state === 'unknown');
   // An empty mode ("give the card back") holds only when nothing runs and every service was seen.
   const allRunning = (mode: string): boolean => {

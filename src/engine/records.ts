@@ -39,7 +39,8 @@ export function asSwitchState(v: unknown): SwitchState | undefined {
   if (typeof s.at !== 'number' || typeof s.services !== 'object' || s.services === null) return undefined;
   const switching = asMarker(s.switching);
   const answers = asAnswers(s.answers);
-  return { mode: text(s.mode), at: s.at, services: s.services, ...(switching ? { switching } : {}), ...(answers ? { answers } : {}) };
+  const idle = Array.isArray(s.idle) ? s.idle.filter((n): n is string => typeof n === 'string').map((n) => printable(n)) : [];
+  return { mode: text(s.mode), at: s.at, services: s.services, ...(switching ? { switching } : {}), ...(answers ? { answers } : {}), ...(idle.length ? { idle } : {}) };
 }
 
 /** Recorded readiness answers, each kept only whole (a string of sane length and a PID). */

@@ -38,9 +38,10 @@ export interface SwitchOptions {
   owner?: string;
   /**
    * The mode state.json records after a switch to a mode of the moment (a gateway wake), which is no
-   * mode of the user's: what the observation amounts to in their config. Default: the target.
+   * mode of the user's: what the observation amounts to in their config (`prior`: the state file
+   * before the switch). Default: the target. Such a switch keeps the services asleep for idleness so.
    */
-  recordAs?: (observation: Observation) => string | undefined;
+  recordAs?: (observation: Observation, prior: SwitchState | undefined) => string | undefined;
 }
 
 export interface SwitchResult {
@@ -121,7 +122,7 @@ export async function previewPlan(
   ]);
   explainEnded(config, obs, prior);
   const footprints = await learnFrom(config, obs, ports.store, ports.log);
-  const from = currentMode(config, obs, prior?.mode).mode;
+  const from = currentMode(config, obs, prior?.mode, prior?.idle).mode;
   const plan = makePlan(config, obs, target, {
     estimates: estimates(history),
     measured: measuredNow(footprints, config, obs),
@@ -148,6 +149,8 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   const seen = observe(config, ports, signal).then((o) => lookAgainAtUnknown(config, o, ports, signal));
   const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
   const references = currentAnswers(prior?.answers, obs);
+  // A switch to a mode wakes what it needs: only a gateway's switch leaves idle sleepers counted as such.
+  const idle = opts.recordAs ? prior?.idle : undefined;
   opts.onPlan?.(plan);
   if (plan.refused) throw new GpumodError('BUDGET', plan.refused.reason);
   const base = { from, to: target, plan, rollbackFailures: [] as StepFailure[] };
@@ -155,7 +158,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     // Nothing to do is a claim about the machine: it is checked like any switch's result.
     const unmet = unmetIn(config, target, obs);
     const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
-    await commitState(ports, { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs) : mode, ports.clock.now()), answers: references });
+    await commitState(ports, { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs, prior) : mode, ports.clock.now(), idle), answers: references });
     if (unmet.length === 0) {
       return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
     }
@@ -167,7 +170,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
 
   const switching: SwitchInProgress = { from, to: target, pid: ports.pid, startedAt, ...(ports.procStart !== undefined ? { procStart: ports.procStart } : {}) };
   // Written before anything changes: after a crash, recover() knows a switch was under way.
-  await ports.store.writeState({ ...stateOf(obs, from, startedAt), switching, answers: references });
+  await ports.store.writeState({ ...stateOf(obs, from, startedAt, prior?.idle), switching, answers: references });
   ports.log.info(`switch ${from ?? '(no mode)'} → ${target}: estimate ${formatMs(plan.estimateMs)}`);
   const exec = await execute(plan, config, ports, {
     signal,
@@ -214,8 +217,8 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   await learnFrom(config, observation, ports.store, ports.log, footprints);
   const mode = ok ? target : currentMode(config, observation, from).mode;
   const totalMs = ports.clock.now() - startedAt;
-  const recorded = ok && opts.recordAs ? opts.recordAs(observation) : mode;
-  await commitState(ports, { ...stateOf(observation, recorded, ports.clock.now()), answers: currentAnswers(references, observation, exec.answers) });
+  const recorded = ok && opts.recordAs ? opts.recordAs(observation, prior) : mode;
+  await commitState(ports, { ...stateOf(observation, recorded, ports.clock.now(), ok ? idle : prior?.idle), answers: currentAnswers(references, observation, exec.answers) });
   const record: SwitchRecord = {
     kind: 'switch',
     from,
@@ -288,11 +291,12 @@ export function currentAnswers(
   return out;
 }
 
-/** The state file's form of an observation. */
-export function stateOf(obs: Observation, mode: string | undefined, at: number): SwitchState {
+/** The state file's form of an observation; of `idle`, the services still observed asleep. */
+export function stateOf(obs: Observation, mode: string | undefined, at: number, idle: readonly string[] = []): SwitchState {
   const services: SwitchState['services'] = {};
   for (const o of obs.services.values()) services[o.name] = o.sleep ? { state: o.state, sleep: o.sleep } : { state: o.state };
-  return { mode, at, services };
+  const asleep = [...new Set(idle)].filter((n) => obs.services.get(n)?.state === 'sleeping');
+  return { mode, at, services, ...(asleep.length ? { idle: asleep } : {}) };
 }
 
 /** The switch already happened: a state file that cannot be written must not turn it into a failure. */
@@ -333,14 +337,14 @@ export async function recover(config: Config, ports: EnginePorts, opts: { signal
   }
   try {
     const [state, obs] = await Promise.all([ports.store.readState(), observe(config, ports, opts.signal ?? new AbortController().signal)]);
-    const cm = currentMode(config, obs, state?.switching ? undefined : state?.mode);
+    const cm = currentMode(config, obs, state?.switching ? undefined : state?.mode, state?.idle);
     const interrupted = state?.switching;
     if (interrupted) {
       ports.log.warn(
         `a switch from ${interrupted.from ?? '(no mode)'} to ${interrupted.to} (pid ${interrupted.pid}) did not finish; the machine is ${cm.mode ? `in ${cm.mode}` : 'in no mode'}`,
       );
     }
-    await commitState(ports, { ...stateOf(obs, cm.mode, ports.clock.now()), answers: currentAnswers(state?.answers, obs) });
+    await commitState(ports, { ...stateOf(obs, cm.mode, ports.clock.now(), state?.idle), answers: currentAnswers(state?.answers, obs) });
     return interrupted ? { ...cm, interrupted } : cm;
   } finally {
     await release();
@@ -368,7 +372,7 @@ export async function serviceAction(
   name: string,
   action: ServiceActionName,
   ports: EnginePorts,
-  opts: Omit<SwitchOptions, 'onPlan' | 'orphanPolicy'> = {},
+  opts: Omit<SwitchOptions, 'onPlan' | 'orphanPolicy' | 'recordAs'> & { idle?: boolean } = {},
 ): Promise<ServiceActionResult> {
   const svc = config.services.get(name);
   if (!svc) throw new GpumodError('USAGE', `unknown service "${name}" (services: ${[...config.services.keys()].join(', ')})`);
@@ -426,9 +430,11 @@ export async function serviceAction(
     }
     const after = await observe(config, ports, new AbortController().signal);
     await learnFrom(config, after, ports.store, ports.log, footprints);
-    const mode = currentMode(config, after, prior?.mode).mode;
+    // Put to sleep for idleness (the gateway), it still counts in its mode; any other action on it ends that.
+    const idle = [...(prior?.idle ?? []).filter((n) => n !== name), ...(opts.idle ? [name] : [])];
+    const mode = currentMode(config, after, prior?.mode, idle).mode;
     const totalMs = ports.clock.now() - startedAt;
-    await commitState(ports, { ...stateOf(after, mode, ports.clock.now()), answers: currentAnswers(prior?.answers, after, fresh) });
+    await commitState(ports, { ...stateOf(after, mode, ports.clock.now(), idle), answers: currentAnswers(prior?.answers, after, fresh) });
     const record: SwitchRecord = {
       kind: 'service',
       from: prior?.mode,

@@ -154,6 +154,8 @@ export interface SwitchState {
   switching?: SwitchInProgress;
   /** Readiness answers after each service's last cold start, compared after its wakes. */
   answers?: Record<string, RecordedAnswer>;
+  /** Services the gateway put to sleep for idleness (still asleep): they still count in `mode`. */
+  idle?: string[];
 }
 
 /** One line of history: a switch, or a single-service action (then `service` is set). */

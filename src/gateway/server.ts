@@ -11,6 +11,10 @@ import type { EnginePorts } from '../engine/ports';
 import { errorMessage } from '../errors';
 import { isInferencePath, modelIndex, requestedModel, streamRequested } from './routes';
 import { Unavailable, Waker } from './waker';
+import { currentMode } from '../engine/currentMode';
+import { toWire } from '../engine/observationWire';
+import type { GatewayStatus } from './status';
+import { StatusFeed, type Look } from './statusFeed';
 
 /** A streaming client waiting for a wake gets its answer's headers after this, then a comment now and then. */
 const KEEPALIVE_AFTER_MS = 1000;
@@ -31,7 +35,14 @@ export interface Gateway {
 export interface GatewayOptions {
   port: number;
   token?: string;
+  /** The state file's directory: /gpumod/events follows switches by anyone through it. */
+  stateDir?: string;
+  /** How often /gpumod/events looks at the machine while someone listens (ms). */
+  statusPeriodMs?: number;
 }
+
+/** The editor's polling interval's default: a listener to /gpumod/events sees changes at least as soon. */
+const STATUS_PERIOD_MS = 3000;
 
 function sendError(res: ServerResponse, status: number, message: string, type: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
@@ -129,6 +140,50 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     );
   }
 
+  const startedAt = Date.now();
+  function buildStatus({ obs, state }: Look): GatewayStatus {
+    const cm = currentMode(config, obs, state?.mode, state?.idle);
+    const served = new Map<string, string[]>();
+    for (const [model, svc] of modelIndex(config, learnt)) served.set(svc.name, [...(served.get(svc.name) ?? []), model]);
+    return {
+      url: `http://127.0.0.1:${boundPort}/v1`,
+      pid: process.pid,
+      startedAt,
+      tokenRequired: Boolean(opts.token),
+      mode: cm.mode ?? null,
+      idle: cm.idle ?? [],
+      drift: cm.drift,
+      switching: state?.switching ?? null,
+      services: [...config.services.values()].map((s) => ({
+        name: s.name,
+        models: served.get(s.name) ?? [],
+        ...(s.idleSleepMs ? { idleSleepS: s.idleSleepMs / 1000 } : {}),
+        ...waker.view(s.name),
+      })),
+      observation: toWire(obs),
+    };
+  }
+  const feed = new StatusFeed({
+    look: async (periodic) => {
+      const signal = AbortSignal.timeout(10_000);
+      const [obs, state] = await Promise.all([observe(config, ports, signal, periodic ? { gpuMaxAgeMs: opts.statusPeriodMs ?? STATUS_PERIOD_MS } : {}), ports.store.readState()]);
+      return { obs, state };
+    },
+    build: buildStatus,
+    periodMs: opts.statusPeriodMs ?? STATUS_PERIOD_MS,
+    stateDir: opts.stateDir,
+    follow: ports.gpu.follow?.bind(ports.gpu),
+    onError: (m) => ports.log.warn(`gateway status: ${m}`),
+  });
+  waker.onChange = () => feed.demandChanged();
+  waker.onSwitch = (e) => feed.switchEvent(e);
+
+  async function statusJson(res: ServerResponse): Promise<void> {
+    const s = await feed.current();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+    res.end(JSON.stringify(s));
+  }
+
   async function models(res: ServerResponse): Promise<void> {
     const signal = AbortSignal.timeout(10_000);
     const [obs] = await Promise.all([observe(config, ports, signal), learn(signal)]);
@@ -210,6 +265,8 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     if (!authorized(req, opts.token)) return sendError(res, 401, 'missing or wrong bearer token', 'authentication_error', { 'www-authenticate': 'Bearer' });
     const fail = (e: unknown): void => sendError(res, 500, errorMessage(e), 'internal_error');
     if (req.method === 'GET' && url.pathname === '/v1/models') return void models(res).catch(fail);
+    if (req.method === 'GET' && url.pathname === '/gpumod/status') return void statusJson(res).catch(fail);
+    if (req.method === 'GET' && url.pathname === '/gpumod/events') return feed.subscribe(req, res);
     if (req.method === 'POST' && isInferencePath(url.pathname)) return void inference(req, res).catch(fail);
     sendError(res, 404, `gpumod gateway: no route for ${req.method ?? ''} ${url.pathname}`, 'invalid_request_error');
   });
@@ -228,6 +285,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     waker,
     close: async () => {
       waker.close();
+      feed.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       agent.destroy();

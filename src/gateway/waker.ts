@@ -22,11 +22,33 @@ export class Unavailable extends Error {
 
 const LOCK_RETRY_MS = 250;
 
+/** What the gateway knows of one service beyond what is observed: for /gpumod/status and the editor. */
+export interface DemandView {
+  inFlight: number;
+  lastRequestAt?: number;
+  /** When the idle timer puts it to sleep (ms since the epoch), while one runs. */
+  idleSleepAt?: number;
+  waking: boolean;
+}
+
+/** A switch the gateway began: a wake for a request, or an idle sleep. */
+export interface WakerEvent {
+  service: string;
+  kind: 'wake' | 'idle-sleep';
+  phase: 'begin' | 'end';
+  ok?: boolean;
+  message?: string;
+}
+
 export class Waker {
   private readonly busy = new Map<string, number>();
   private readonly lastUsed = new Map<string, number>();
   private readonly waking = new Map<string, Promise<void>>();
-  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly idleTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  /** Hears every change of what `view` reports (a request begun or ended, a timer set, a wake). */
+  onChange: () => void = () => undefined;
+  /** Hears the switches the gateway begins and ends. */
+  onSwitch: (e: WakerEvent) => void = () => undefined;
   private closed = false;
   /** Wakes are the gateway's, not one client's: a wake once begun completes for whoever waits next. */
   private readonly lifetime = new AbortController();
@@ -43,6 +65,7 @@ export class Waker {
     this.busy.set(svc.name, (this.busy.get(svc.name) ?? 0) + 1);
     this.lastUsed.set(svc.name, Date.now());
     this.cancelIdle(svc.name);
+    this.onChange();
     let ended = false;
     return () => {
       if (ended) return;
@@ -55,6 +78,18 @@ export class Waker {
       const waiting = [...this.onRequestEnd];
       this.onRequestEnd.clear();
       for (const w of waiting) w();
+      this.onChange();
+    };
+  }
+
+  view(name: string): DemandView {
+    const idle = this.idleTimers.get(name);
+    const last = this.lastUsed.get(name);
+    return {
+      inFlight: this.inFlight(name),
+      ...(last !== undefined ? { lastRequestAt: last } : {}),
+      ...(idle ? { idleSleepAt: idle.at } : {}),
+      waking: this.waking.has(name),
     };
   }
 
@@ -66,8 +101,12 @@ export class Waker {
   ensureAwake(svc: ServiceConfig): Promise<void> {
     const under = this.waking.get(svc.name);
     if (under) return under;
-    const p = this.wake(svc, this.lifetime.signal).finally(() => this.waking.delete(svc.name));
+    const p = this.wake(svc, this.lifetime.signal).finally(() => {
+      this.waking.delete(svc.name);
+      this.onChange();
+    });
     this.waking.set(svc.name, p);
+    this.onChange();
     return p;
   }
 
@@ -92,8 +131,13 @@ export class Waker {
         const r = await switchMode(od.config, od.mode.name, this.ports, {
           signal,
           owner: `gpumod gateway: a request for ${svc.name}`,
-          recordAs: (after) => currentMode(this.config, after).mode,
+          recordAs: (after, prior) => currentMode(this.config, after, prior?.mode, prior?.idle).mode,
+          onPlan: () => this.onSwitch({ service: svc.name, kind: 'wake', phase: 'begin' }),
+        }).catch((e: unknown) => {
+          if (!isGpumodError(e, 'LOCKED')) this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: false, message: errorMessage(e) });
+          throw e;
         });
+        this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: r.ok, message: r.message });
         if (r.ok) return;
         throw new Unavailable(`${svc.name} could not be woken: ${r.message}`);
       } catch (e) {
@@ -123,29 +167,33 @@ export class Waker {
   private scheduleIdle(svc: ServiceConfig): void {
     if (!svc.idleSleepMs || this.closed || svc.sleep === 'none') return;
     this.cancelIdle(svc.name);
-    const t = setTimeout(() => void this.sleepIfIdle(svc), svc.idleSleepMs);
-    t.unref();
-    this.idleTimers.set(svc.name, t);
+    const timer = setTimeout(() => void this.sleepIfIdle(svc), svc.idleSleepMs);
+    timer.unref();
+    this.idleTimers.set(svc.name, { timer, at: Date.now() + svc.idleSleepMs });
   }
 
   private cancelIdle(name: string): void {
     const t = this.idleTimers.get(name);
-    if (t) clearTimeout(t);
+    if (t) clearTimeout(t.timer);
     this.idleTimers.delete(name);
   }
 
   /** Idle for idle_sleep_s: put to sleep at its depth (never stopped for idleness); a switch under way defers it. */
   private async sleepIfIdle(svc: ServiceConfig): Promise<void> {
     this.idleTimers.delete(svc.name);
+    this.onChange();
     if (this.closed || this.inFlight(svc.name) > 0 || this.waking.has(svc.name)) return;
     try {
       const o = (await observe(this.config, this.ports, this.lifetime.signal)).services.get(svc.name);
       if (o?.state !== 'running') return; // asleep or stopped already (a switch came first): nothing to do
-      const r = await serviceAction(this.config, svc.name, 'sleep', this.ports, { owner: `gpumod gateway: ${svc.name} idle` });
+      this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'begin' });
+      const r = await serviceAction(this.config, svc.name, 'sleep', this.ports, { owner: `gpumod gateway: ${svc.name} idle`, idle: true });
+      this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: r.ok, message: r.message });
       if (!r.ok) this.ports.log.warn(`idle sleep of ${svc.name}: ${r.message}`);
       else this.ports.log.info(`${svc.name} idle for ${Math.round((svc.idleSleepMs ?? 0) / 1000)} s: asleep`);
     } catch (e) {
       if (isGpumodError(e, 'LOCKED')) return this.scheduleIdle(svc); // try again a period later
+      this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: false, message: errorMessage(e) });
       this.ports.log.warn(`idle sleep of ${svc.name}: ${errorMessage(e)}`);
     }
   }
@@ -153,7 +201,7 @@ export class Waker {
   close(): void {
     this.closed = true;
     this.lifetime.abort();
-    for (const t of this.idleTimers.values()) clearTimeout(t);
+    for (const t of this.idleTimers.values()) clearTimeout(t.timer);
     this.idleTimers.clear();
   }
 }

@@ -19,6 +19,9 @@ import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
 import { IdleBackoff } from './pollBackoff';
 import { pidAlive } from '../system/pids';
+import { DEFAULT_GATEWAY_PORT } from '../config/types';
+import type { GatewayView } from '../gateway/status';
+import { GatewayFollower } from './gatewayFollower';
 
 /** The machine's adapters, loaded with the first valid config rather than with the extension (costMeter.ts). */
 const machineModule = (): typeof import('../machine') => require('../machine') as typeof import('../machine');
@@ -40,6 +43,7 @@ export class Controller implements vscode.Disposable {
   private inFlight: Promise<void> | undefined;
   private again = false;
   private stateWatcher: FSWatcher | undefined;
+  private gatewayFollower: GatewayFollower | undefined;
   private unfollowGpu: (() => void) | undefined;
   private readonly backoff = new IdleBackoff();
   private focused = vscode.window.state.focused;
@@ -60,6 +64,7 @@ export class Controller implements vscode.Disposable {
         if (w.focused === this.focused) return;
         this.focused = w.focused;
         this.followGpu();
+        this.gatewayFollower?.setActive(w.focused);
         if (w.focused) void this.refresh();
         else this.schedule();
       }),
@@ -107,6 +112,7 @@ export class Controller implements vscode.Disposable {
       this.machine = machineModule().createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.followGpu();
+      this.followGateway(s.config);
       this.set({ configState: 'ok', config: s.config, configProblems: undefined });
       void this.refresh();
     } else if (s.kind !== 'loading') {
@@ -136,13 +142,50 @@ export class Controller implements vscode.Disposable {
     this.stateWatcher = undefined;
     try {
       this.stateWatcher = watch(dir, (_event, file) => {
-        if (file === 'state.json') void this.refresh();
+        // Followed, the gateway looks on the same change and tells: one look for every window.
+        if (file === 'state.json' && !this.gatewayFollower?.connected) void this.refresh();
       });
       this.stateWatcher.on('error', () => undefined);
     } catch {
       // No state dir yet (no switch ever ran): created by the first switch; polling covers until then.
       setTimeout(() => !this.disposed && this.machine?.stateDir === dir && this.watchState(dir), 5000).unref();
     }
+  }
+
+  /**
+   * A running gateway observes for every window: while this one follows its events, it renders them
+   * and does not poll. A config with a `gateway:` section shows the gateway, running or not.
+   */
+  private followGateway(config: Config): void {
+    this.gatewayFollower?.dispose();
+    const port = config.gateway?.port ?? DEFAULT_GATEWAY_PORT;
+    const url = `http://127.0.0.1:${port}/v1`;
+    this.set({ gateway: config.gateway ? { url, running: false, services: new Map() } : undefined });
+    this.gatewayFollower = new GatewayFollower(port, config.gateway?.token, {
+      onStatus: (g) => void this.fromGateway(config, g),
+      onDown: (why) => {
+        if (this.disposed || this.source.config !== config) return;
+        this.log.debug(`gateway not followed: ${why}`);
+        this.set({ gateway: config.gateway ? { url, running: false, services: new Map() } : undefined });
+        this.schedule();
+      },
+    });
+    this.gatewayFollower.setActive(vscode.window.state.focused);
+  }
+
+  /** A status from the gateway: the window's view of the machine, as if it had observed it itself. */
+  private async fromGateway(config: Config, g: GatewayView): Promise<void> {
+    const machine = this.machine;
+    if (this.disposed || !machine || this.source.config !== config) return;
+    const gateway = { url: g.url, running: true, services: new Map(g.services.map((s) => [s.name, s])) };
+    const other = g.switching && g.switching.pid !== process.pid && pidAlive(g.switching) ? g.switching : undefined;
+    const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
+    // The learned footprints are a file read (and a write when a figure moved), no process.
+    const measured = measuredNow(await learnFrom(config, g.observation, machine.ports.store, this.log), config, g.observation);
+    // A switch of this window's own is followed by its own looks, not overwritten by a status from before it.
+    if (this.localSwitch) return this.set({ gateway });
+    this.set({ gateway, observation: g.observation, measured, mode: g.mode ?? undefined, idle: g.idle, drift: switching ? [] : g.drift, switching });
+    this.schedule();
   }
 
   /**
@@ -163,7 +206,7 @@ export class Controller implements vscode.Disposable {
 
   private interval(): number | undefined {
     if (this.localSwitch || this.current.switching) return SWITCHING_POLL_MS;
-    if (!vscode.window.state.focused) return undefined;
+    if (!vscode.window.state.focused || this.gatewayFollower?.connected) return undefined;
     return this.pollMs() * this.backoff.factor();
   }
 
@@ -211,12 +254,12 @@ export class Controller implements vscode.Disposable {
         readJsonFile(`${machine.stateDir}/state.json`).catch(() => undefined),
       ]);
       const recorded = asSwitchState(raw);
-      const cur = currentMode(config, obs, recorded?.mode);
+      const cur = currentMode(config, obs, recorded?.mode, recorded?.idle);
       const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching) ? recorded.switching : undefined;
       const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
       // A file read and, when a figure moved, an atomic write: no extra process per poll.
       const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, this.log), config, obs);
-      this.set({ observation: obs, measured, mode: cur.mode, drift: switching ? [] : cur.drift, switching });
+      this.set({ observation: obs, measured, mode: cur.mode, idle: cur.idle, drift: switching ? [] : cur.drift, switching });
       if (gpuMaxAgeMs !== undefined) this.backoff.seen(this.current);
     } catch (e) {
       this.log.warn(`observe failed: ${errorMessage(e)}`);
@@ -323,6 +366,7 @@ export class Controller implements vscode.Disposable {
     if (this.timer) clearTimeout(this.timer);
     this.unfollowGpu?.();
     this.stateWatcher?.close();
+    this.gatewayFollower?.dispose();
     void this.machine?.close();
     for (const d of this.disposables) d.dispose();
   }

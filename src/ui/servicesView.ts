@@ -3,9 +3,11 @@ import type { ServiceConfig } from '../config/types';
 import { contextValue } from '../engine/actions';
 import type { Controller } from './controller';
 import { gpuRowModels } from './gpuRow';
-import { serviceItem, type UiState } from './viewModel';
+import { modeLabel } from '../engine/currentMode';
+import { demandText, gatewayText, serviceItem, type UiState } from './viewModel';
 
 type Node =
+  | { kind: 'gateway' }
   | { kind: 'gpu'; index: number }
   | { kind: 'mode'; name: string }
   | { kind: 'service'; name: string; parent?: string };
@@ -51,6 +53,7 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     if (!config || s.configState === 'missing') return [];
     if (!node) {
       const gpus: Node[] = s.observation?.gpu.available ? s.observation.gpu.gpus.map((g) => ({ kind: 'gpu', index: g.index })) : s.observation ? [{ kind: 'gpu', index: -1 }] : [];
+      if (s.gateway) gpus.unshift({ kind: 'gateway' });
       if (!this.grouped) return [...gpus, ...[...config.services.keys()].map((name): Node => ({ kind: 'service', name }))];
       const modes: Node[] = [...config.modes.keys()].map((name) => ({ kind: 'mode', name }));
       const inMode = new Set([...config.modes.values()].flatMap((m) => m.services));
@@ -66,6 +69,17 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
 
   getTreeItem(node: Node): vscode.TreeItem {
     const s = this.controller.state;
+    if (node.kind === 'gateway') {
+      const g = s.gateway;
+      const item = new vscode.TreeItem('Gateway');
+      item.id = 'gateway';
+      item.description = g ? (g.running ? g.url.replace(/^http:\/\//, '') : 'not running') : undefined;
+      item.tooltip = g ? `gpumod gateway: ${gatewayText(g)}. Requests to it wake the model they name.` : undefined;
+      item.iconPath = new vscode.ThemeIcon(g?.running ? 'radio-tower' : 'debug-disconnect');
+      item.contextValue = g?.running ? 'gateway.running' : 'gateway.stopped';
+      if (g && !g.running) item.command = { command: 'gpumod.installGateway', title: 'Install Gateway' };
+      return item;
+    }
     if (node.kind === 'gpu') {
       const rows = gpuRowModels(s);
       const row = node.index < 0 ? rows[0] : rows[s.observation?.gpu.available ? s.observation.gpu.gpus.findIndex((g) => g.index === node.index) : 0];
@@ -88,7 +102,7 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       const current = node.name !== '' && node.name === s.mode;
       const item = new vscode.TreeItem(node.name || 'In no mode', vscode.TreeItemCollapsibleState.Expanded);
       item.id = `mode:${node.name}`;
-      item.description = current ? 'current' : mode?.description;
+      item.description = current ? (s.idle?.length ? `current${(modeLabel(node.name, s.idle) ?? '').slice(node.name.length)}` : 'current') : mode?.description;
       item.tooltip = mode?.description;
       item.iconPath = new vscode.ThemeIcon(current ? 'layers-active' : 'layers');
       item.contextValue = 'mode';
@@ -96,7 +110,7 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
     const svc = s.config?.services.get(node.name) as ServiceConfig;
     const o = s.observation?.services.get(node.name);
-    const m = serviceItem(svc, o, s.measured?.get(node.name));
+    const m = serviceItem(svc, o, s.measured?.get(node.name), demandText(node.name, s));
     const item = new vscode.TreeItem(m.name);
     item.id = `svc:${node.parent ?? ''}:${node.name}`;
     item.description = m.description;

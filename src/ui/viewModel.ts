@@ -4,6 +4,8 @@ import { formatMs } from '../engine/deadline';
 import type { Measured } from '../engine/footprints';
 import { figuresText, heldBy, heldText } from '../engine/heldMemory';
 import type { Observation, ServiceObservation } from '../engine/types';
+import { modeLabel } from '../engine/currentMode';
+import type { GatewayServiceStatus } from '../gateway/status';
 
 /**
  * What the window shows, as plain data, and the pure projections of it that the status bar and the
@@ -19,10 +21,20 @@ export interface UiState {
   /** The learned footprints that apply to the observed units, by service. */
   measured?: ReadonlyMap<string, Measured>;
   mode?: string;
+  /** The mode's services asleep for idleness (the gateway's idle sleep). */
+  idle?: string[];
   drift: string[];
+  /** The gateway, when the config has one or one answers: what only it knows of each service. */
+  gateway?: GatewayUi;
   /** A switch under way, in this window or another (from the shared state file). */
   switching?: { from?: string; to: string; step?: string; elsewhere?: boolean };
   lastSwitch?: { to: string; ok: boolean; totalMs: number; at: number; message: string; firstAnswerMs?: number };
+}
+
+export interface GatewayUi {
+  url: string;
+  running: boolean;
+  services: ReadonlyMap<string, GatewayServiceStatus>;
 }
 
 export interface StatusBarModel {
@@ -77,6 +89,30 @@ export function depthText(d: SleepDepth | undefined): string {
   }
 }
 
+/** When an idle timer fires, as a time of day: a rendered line is not redrawn every second, so it must not count down. */
+function clockTime(at: number): string {
+  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/**
+ * What the gateway adds to a service's line: requests in flight, a wake for one, the idle timer, or
+ * that it sleeps for idleness (and the next request wakes it). Undefined when it has nothing to say.
+ */
+export function demandText(name: string, state: UiState): string | undefined {
+  const d = state.gateway?.running ? state.gateway.services.get(name) : undefined;
+  const parts: string[] = [];
+  if (d?.waking) parts.push('waking for a request');
+  if (d && d.inFlight > 0) parts.push(`${d.inFlight} request${d.inFlight === 1 ? '' : 's'}`);
+  if (d?.idleSleepAt !== undefined && d.inFlight === 0) parts.push(`idle, sleeps at ${clockTime(d.idleSleepAt)}`);
+  if (state.idle?.includes(name)) parts.push('idle: the next request wakes it');
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+/** The gateway's line in the tooltip and its row in the services view. */
+export function gatewayText(g: GatewayUi): string {
+  return g.running ? `${g.url} (running)` : `${g.url} (not running)`;
+}
+
 function ago(ms: number): string {
   if (ms < 60_000) return 'just now';
   if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min ago`;
@@ -98,18 +134,20 @@ export function servicesTable(state: UiState, now: number): string {
   if (state.configState === 'invalid') lines.push(`$(warning) ${problemsText(state)}: the last valid configuration stays in force.`, '');
   const modeLine = state.switching
     ? `**Switching** ${escapeMd(state.switching.from ?? '(no mode)')} → ${escapeMd(state.switching.to)}${state.switching.step ? `: ${escapeMd(state.switching.step)}` : ''}`
-    : `**Mode** ${state.mode ? escapeMd(state.mode) : '(none)'}`;
+    : `**Mode** ${state.mode ? escapeMd(modeLabel(state.mode, state.idle) ?? '') : '(none)'}`;
   lines.push(modeLine, '');
   for (const d of state.drift) lines.push(`$(warning) ${escapeMd(d)}`, '');
   lines.push('| Service | State | VRAM |', '|---|---|--:|');
   for (const svc of cfg.services.values()) {
     const o = state.observation?.services.get(svc.name);
-    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))} | ${heldVram(svc, o, state.measured?.get(svc.name)) ?? '–'} |`);
+    const demand = demandText(svc.name, state);
+    lines.push(`| ${escapeMd(svc.name)} | ${escapeMd(stateText(o))}${demand ? ` · ${escapeMd(demand)}` : ''} | ${heldVram(svc, o, state.measured?.get(svc.name)) ?? '–'} |`);
   }
   const obs = state.observation;
   lines.push('');
   if (obs && !obs.gpu.available) lines.push(`GPU: ${escapeMd(obs.gpu.reason)}`, '');
   else if (vramSummary(obs)) lines.push(`GPU: ${vramSummary(obs)} used`, '');
+  if (state.gateway) lines.push(`Gateway: ${escapeMd(gatewayText(state.gateway))}`, '');
   if (state.lastSwitch) {
     const s = state.lastSwitch;
     const answered = s.ok && s.firstAnswerMs !== undefined ? ` (first answer after ${formatMs(s.firstAnswerMs)})` : '';
@@ -174,14 +212,16 @@ export function serviceIcon(o: ServiceObservation | undefined): { icon: IconName
   }
 }
 
-export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured): ServiceItemModel {
+/** `demand`: what the gateway adds (demandText). */
+export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured, demand?: string): ServiceItemModel {
   const parts = [stateText(o)];
   const vram = heldVram(svc, o, measured);
   if (vram) parts.push(vram);
+  if (demand) parts.push(demand);
   parts.push(`:${svc.port}`);
   const since = o?.unit?.stateChangeUs ? new Date(o.unit.stateChangeUs / 1000).toLocaleTimeString() : undefined;
   const tooltip = [
-    `**${escapeMd(svc.name)}** — ${escapeMd(stateText(o))}`,
+    `**${escapeMd(svc.name)}** — ${escapeMd(stateText(o))}${demand ? ` (${escapeMd(demand)})` : ''}`,
     '',
     `unit \`${svc.unit}\` · driver ${svc.driver} · ${svc.host}:${svc.port}`,
     figuresText(svc, measured),

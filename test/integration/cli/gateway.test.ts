@@ -5,6 +5,9 @@ import * as assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { cli, downRig, fakeState, readHistory, scaled, setStartArgs, spawnCli, status, stateOf, switchTo, until, upRig, type Rig, type RunningCli } from '../reliability/support';
 import { testPort } from '../support/testManager';
+import { GatewayFollower } from '../../../src/ui/gatewayFollower';
+import type { GatewayView } from '../../../src/gateway/status';
+import { SseParser } from '../../../src/ui/gatewayFollower';
 
 const PORT_BASE = testPort(1180);
 const GATEWAY_PORT = testPort(1188);
@@ -56,7 +59,7 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     gateway?.child.kill('SIGTERM');
     const r = await gateway?.done;
     if (rig) await downRig(rig);
-    assert.equal(r?.code, 0, `the gateway did not exit cleanly on SIGTERM: ${r?.stderr.slice(-2000)}`);
+    assert.equal(r?.code, 0, `the gateway did not exit cleanly on SIGTERM (${r?.signal ?? r?.code}): ${r?.stderr.slice(-3000)}`);
   });
 
   it('refuses a request without the bearer token', async () => {
@@ -212,5 +215,62 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     }, 20_000, 200);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await status(rig)).mode, 'code');
+  });
+
+  it('/gpumod/events and /gpumod/status: the editor follows idle timers, idle sleep and the mode "rag (vllm-reranker idle, asleep)"', async () => {
+    const r = await until('a switch to rag not refused by the lock', async () => {
+      const run = await cli(rig, ['switch', 'rag', '--json']);
+      return run.code === 3 ? undefined : run;
+    }, 20_000, 200);
+    assert.equal(r.code, 0, r.stderr);
+    // The window's follower, against the real gateway: every status it accepts, and the raw switch events.
+    const seen: GatewayView[] = [];
+    const downs: string[] = [];
+    const follower = new GatewayFollower(GATEWAY_PORT, TOKEN, { onStatus: (g) => seen.push(g), onDown: (why) => downs.push(why) });
+    const switches: Array<Record<string, unknown>> = [];
+    const raw = request({ host: '127.0.0.1', port: GATEWAY_PORT, path: '/gpumod/events', headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      const parser = new SseParser((event, data) => event === 'switch' && switches.push(JSON.parse(data) as Record<string, unknown>));
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => parser.push(c));
+    });
+    raw.on('error', () => undefined);
+    raw.end();
+    try {
+      follower.setActive(true);
+      const first = await until('a first status', async () => seen[0], 10_000);
+      assert.equal(first.mode, 'rag');
+      assert.equal(first.url, `http://127.0.0.1:${GATEWAY_PORT}/v1`);
+      assert.equal(first.observation.services.get('vllm-reranker')?.state, 'running', 'the observation comes whole over the wire');
+      assert.ok(first.services.find((s) => s.name === 'vllm-reranker')?.models.includes('reranker'));
+
+      const ask = await call('POST', '/v1/rerank', { model: 'reranker', query: 'Hello', documents: ['a', 'b'] });
+      assert.equal(ask.status, 200, ask.body);
+      const timer = await until('the idle timer in a status', async () => seen.find((g) => g.services.find((s) => s.name === 'vllm-reranker')?.idleSleepAt !== undefined), 10_000);
+      const at = timer.services.find((s) => s.name === 'vllm-reranker')?.idleSleepAt ?? 0;
+      assert.ok(Math.abs(at - (Date.now() + 2000)) < 1500, `the timer fires at ${new Date(at).toISOString()}, about 2 s after the answer`);
+
+      const idle = await until('a status with vllm-reranker idle, asleep', async () => seen.find((g) => g.idle.includes('vllm-reranker')), 20_000);
+      assert.equal(idle.mode, 'rag', 'idle sleep keeps the mode');
+      assert.equal(idle.observation.services.get('vllm-reranker')?.state, 'sleeping');
+      assert.deepEqual(
+        switches.filter((e) => e.service === 'vllm-reranker' && e.kind === 'idle-sleep').map((e) => [e.phase, e.ok]),
+        [['begin', undefined], ['end', true]],
+      );
+      const text = await cli(rig, ['status']);
+      assert.match(text.stdout, /^mode: rag \(vllm-reranker idle, asleep\)$/m);
+      const json = await status(rig);
+      assert.equal(json.mode, 'rag');
+      assert.deepEqual((json as unknown as { idle: string[] }).idle, ['vllm-reranker']);
+      const now = JSON.parse((await call('GET', '/gpumod/status')).body) as { mode: string; idle: string[] };
+      assert.deepEqual([now.mode, now.idle], ['rag', ['vllm-reranker']]);
+
+      // The next request wakes it: the mode is plain rag again, and the history says the gateway did it.
+      assert.equal((await call('POST', '/v1/rerank', { model: 'reranker', query: 'Hello', documents: ['a', 'b'] })).status, 200);
+      await until('a status with nothing idle', async () => (seen.at(-1)?.idle.length === 0 && seen.at(-1)?.observation.services.get('vllm-reranker')?.state === 'running' ? true : undefined), 10_000);
+      assert.deepEqual(downs, [], 'the follower stayed connected');
+    } finally {
+      follower.dispose();
+      raw.destroy();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { currentMode } from '../../../src/engine/currentMode';
+import { currentMode, modeLabel } from '../../../src/engine/currentMode';
 import { look, machine } from './profile';
 
 describe('currentMode', () => {
@@ -48,5 +48,29 @@ describe('currentMode', () => {
     const c = currentMode(m.config, await look(m));
     assert.equal(c.mode, undefined);
     assert.match(c.drift[0], /no mode has exactly these services/);
+  });
+});
+
+describe('currentMode: services asleep for idleness (the gateway)', () => {
+  it('count in their mode while observed asleep, and are named', async () => {
+    const m = machine(32, 'rag', { 'vllm-chat': 'l1' });
+    const c = currentMode(m.config, await look(m), 'rag', ['vllm-chat']);
+    assert.deepEqual(c, { mode: 'rag', drift: [], idle: ['vllm-chat'] });
+    assert.equal(modeLabel(c.mode, c.idle), 'rag (vllm-chat idle, asleep)');
+  });
+
+  it('an idle name does not keep a mode whose service is stopped (only asleep counts), nor one without the record', async () => {
+    const stopped = machine(32, 'rag', { 'vllm-chat': 'stopped' });
+    const c = currentMode(stopped.config, await look(stopped), 'rag', ['vllm-chat']);
+    assert.equal(c.mode, undefined);
+    assert.equal(c.idle, undefined);
+    const asleep = machine(32, 'rag', { 'vllm-chat': 'l1' });
+    assert.equal(currentMode(asleep.config, await look(asleep), 'rag').mode, undefined, 'asleep without the idle record: drift, not rag');
+  });
+
+  it('modeLabel: plain without idle services', () => {
+    assert.equal(modeLabel('rag', []), 'rag');
+    assert.equal(modeLabel(undefined, ['x']), undefined);
+    assert.equal(modeLabel('rag', ['a', 'b']), 'rag (a, b idle, asleep)');
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load';
 import type { Config } from '../../../src/config/types';
 import type { Observation, ServiceObservation } from '../../../src/engine/types';
-import { serviceIcon, serviceItem, servicesTable, statusBarModel, vramSummary, type UiState } from '../../../src/ui/viewModel';
+import { demandText, serviceIcon, serviceItem, servicesTable, statusBarModel, vramSummary, type UiState } from '../../../src/ui/viewModel';
 
 const parsed = parseConfig(readFileSync(join(process.cwd(), 'test/samples/workstation.yaml'), 'utf8'), 'w.yaml');
 if (!parsed.ok) throw new Error('sample config invalid');
@@ -119,5 +119,38 @@ describe('service rows', () => {
     const blind = { ...asleep!, vramMb: undefined };
     assert.equal(serviceItem(chat, blind).description, 'asleep L1 · 1.5 GB (declared) · :7071');
     assert.equal(serviceItem(chat, { ...blind, state: 'running', sleep: undefined }, measured).description, 'running · 9.2 GB (measured) · :7071');
+  });
+});
+
+describe('viewModel: the gateway', () => {
+  const gw = (services: Array<Record<string, unknown>>, running = true): UiState['gateway'] => ({
+    url: 'http://127.0.0.1:7099/v1',
+    running,
+    services: new Map(services.map((s) => [s.name as string, { models: [], inFlight: 0, waking: false, ...s } as never])),
+  });
+
+  it('the tooltip shows the mode with its idle sleepers, each service\'s requests and idle timer, and the gateway', () => {
+    const at = new Date(2026, 11, 2, 14, 5, 30).getTime();
+    const state: UiState = {
+      configState: 'ok',
+      config,
+      observation: code,
+      mode: 'code',
+      idle: ['vllm-chat'],
+      drift: [],
+      gateway: gw([{ name: 'glm-code', inFlight: 2 }, { name: 'vllm-embedding-code', idleSleepAt: at }]),
+    };
+    const tip = servicesTable(state, 0);
+    assert.match(tip, /\*\*Mode\*\* code \(vllm-chat idle, asleep\)/);
+    assert.match(tip, /\| glm-code \| running · 2 requests \|/);
+    assert.match(tip, /\| vllm-embedding-code \| running · idle, sleeps at (14|02):05:30( PM)? \|/);
+    assert.match(tip, /\| vllm-chat \| asleep L1 · idle: the next request wakes it \|/);
+    assert.match(tip, /Gateway: http:\/\/127\.0\.0\.1:7099\/v1 \(running\)/);
+    assert.equal(demandText('glm-code', { ...state, gateway: gw([{ name: 'glm-code', inFlight: 2 }], false) }), undefined, 'a gateway not running has nothing to add');
+  });
+
+  it('the services view line carries what the gateway adds', () => {
+    const svc = config.services.get('glm-code')!;
+    assert.match(serviceItem(svc, code.services.get('glm-code'), undefined, '1 request').description, /running · .* · 1 request · :\d+$/);
   });
 });
