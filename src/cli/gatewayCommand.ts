@@ -1,5 +1,6 @@
 import { DEFAULT_GATEWAY_PORT, type Config } from '../config/types';
 import { startGateway } from '../gateway/server';
+import { recover } from '../engine/switcher';
 import { allowFlags, flagString, UsageError, type ParsedArgs } from './args';
 import { EXIT, type CliIo } from './io';
 import { gatewayInstall } from './gatewayInstall';
@@ -21,6 +22,9 @@ export async function gatewayCommand(args: ParsedArgs, io: CliIo): Promise<numbe
   return withSession(args, io, async ({ config, machine }) => {
     const signals = stopSignals();
     try {
+      // Restarted after a crash or a SIGKILL mid-wake: the switch it left is reconciled before the first request.
+      const r = await recover(config, machine.ports, { owner: 'gpumod gateway (start)' });
+      if (r.interrupted) io.err(`gpumod gateway: reconciled an interrupted switch to ${r.interrupted.to}; the machine is ${r.mode ? `in ${r.mode}` : 'in no mode'}\n`);
       const gateway = await startGateway(config, machine.ports, { port: listensOn(config), token: config.gateway?.token, stateDir: machine.stateDir });
       io.out(`gpumod gateway: ${gateway.url} (loopback only${config.gateway?.token ? ', bearer token required' : ''})\n`);
       await signals.stopped;

@@ -2,6 +2,7 @@
 // names, its service woken first if need be, then forwarded as it is: bodies unaltered, responses
 // streamed through unbuffered, hop-by-hop headers dropped, a client that goes away aborts upstream.
 import { timingSafeEqual } from 'node:crypto';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, ServiceConfig } from '../config/types';
@@ -176,6 +177,17 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     onError: (m) => ports.log.warn(`gateway status: ${m}`),
   });
   waker.onChange = () => feed.demandChanged();
+  // A switch by anyone else changes what is awake under the gateway: its next request looks first.
+  let stateWatcher: FSWatcher | undefined;
+  if (opts.stateDir) {
+    try {
+      mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+      stateWatcher = watch(opts.stateDir, (_e, file) => file === 'state.json' && void waker.stateChanged());
+      stateWatcher.on('error', () => waker.forget());
+    } catch (e) {
+      ports.log.warn(`the gateway cannot follow ${opts.stateDir} (${errorMessage(e)}): switches by others are seen only when a request fails`);
+    }
+  }
   waker.onSwitch = (e) => feed.switchEvent(e);
 
   async function statusJson(res: ServerResponse): Promise<void> {
@@ -196,32 +208,44 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     res.end(JSON.stringify({ object: 'list', data }));
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, svc: ServiceConfig, body: Buffer): ClientRequest {
+  /**
+   * Forwards the request; `refused` (nothing sent to the client) when the service refused the
+   * connection and `mayRetry`: it went away under the gateway, and the caller wakes it again.
+   */
+  function forward(req: IncomingMessage, res: ServerResponse, svc: ServiceConfig, body: Buffer, mayRetry: boolean, onUpstream: (u: ClientRequest) => void): Promise<'answered' | 'refused'> {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined || HOP_BY_HOP.has(k) || (k === 'authorization' && opts.token)) continue;
       headers[k] = v;
     }
     headers['content-length'] = String(body.length);
-    const upstream = httpRequest({ host: svc.host, port: svc.port, method: req.method, path: req.url, headers, agent }, (up) => {
-      if (res.headersSent) {
-        // A streaming client already has its 200 and keep-alives: the stream goes on, or ends with the error as an event.
-        if (up.statusCode === 200) return void up.pipe(res);
-        let text = '';
-        up.on('data', (d: Buffer) => (text += d.toString()));
-        up.on('end', () => endStreamWithError(res, `${svc.name} answered ${up.statusCode ?? '?'}: ${text.slice(0, 2000)}`, up.statusCode ?? 502));
-        return;
-      }
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(up.statusCode ?? 502, out);
-      res.flushHeaders();
-      up.pipe(res);
-      up.on('error', () => res.destroy());
+    return new Promise((resolve) => {
+      const upstream = httpRequest({ host: svc.host, port: svc.port, method: req.method, path: req.url, headers, agent }, (up) => {
+        resolve('answered');
+        if (res.headersSent) {
+          // A streaming client already has its 200 and keep-alives: the stream goes on, or ends with the error as an event.
+          if (up.statusCode === 200) return void up.pipe(res);
+          let text = '';
+          up.on('data', (d: Buffer) => (text += d.toString()));
+          up.on('end', () => endStreamWithError(res, `${svc.name} answered ${up.statusCode ?? '?'}: ${text.slice(0, 2000)}`, up.statusCode ?? 502));
+          return;
+        }
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        res.writeHead(up.statusCode ?? 502, out);
+        res.flushHeaders();
+        up.pipe(res);
+        up.on('error', () => res.destroy());
+      });
+      upstream.on('error', (e: NodeJS.ErrnoException) => {
+        if (mayRetry && e.code === 'ECONNREFUSED') return resolve('refused');
+        resolve('answered');
+        if (res.headersSent) return endStreamWithError(res, `${svc.name} did not answer: ${errorMessage(e)}`, 502);
+        sendError(res, 502, `${svc.name} did not answer: ${errorMessage(e)}`, 'upstream_error');
+      });
+      onUpstream(upstream);
+      upstream.end(body);
     });
-    upstream.on('error', (e) => sendError(res, 502, `${svc.name} did not answer: ${errorMessage(e)}`, 'upstream_error'));
-    upstream.end(body);
-    return upstream;
   }
 
   async function inference(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -238,25 +262,32 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
       const known = [...index.keys()].join(', ') || 'none configured';
       return sendError(res, model === undefined ? 400 : 404, model === undefined ? `the request names no model (models: ${known})` : `no service serves the model "${model}" (models: ${known})`, 'invalid_request_error');
     }
-    // In flight from now until the answer ends or the client goes away (which aborts the request upstream).
-    const done = waker.begin(svc);
+    // In flight from when it is served until the answer ends or the client goes away (which aborts it upstream).
     let upstream: ClientRequest | undefined;
+    let done: (() => void) | undefined;
     res.once('close', () => {
       if (!res.writableFinished) upstream?.destroy();
-      done();
+      done?.();
     });
     const keepAlive = streamRequested(req.headers['content-type'], body) ? keepStreamAlive(res, svc) : undefined;
-    try {
-      await waker.ensureAwake(svc);
-    } catch (e) {
-      const retry = e instanceof Unavailable ? e.retryAfterS : 5;
-      if (res.headersSent) return endStreamWithError(res, errorMessage(e), 503);
-      return sendError(res, 503, errorMessage(e), 'service_unavailable', { 'retry-after': String(retry) });
-    } finally {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        done = await waker.serve(svc);
+      } catch (e) {
+        keepAlive?.();
+        const retry = e instanceof Unavailable ? e.retryAfterS : 5;
+        if (res.headersSent) return endStreamWithError(res, errorMessage(e), 503);
+        return sendError(res, 503, errorMessage(e), 'service_unavailable', { 'retry-after': String(retry) });
+      }
       keepAlive?.();
+      if (res.destroyed) return done(); // gone while its model woke
+      const sent = await forward(req, res, svc, body, attempt === 0, (u) => (upstream = u));
+      if (sent === 'answered') return;
+      // The service went away under the gateway (it crashed, someone stopped it): look again, and wake it once more.
+      done();
+      done = undefined;
+      waker.forget();
     }
-    if (res.destroyed) return; // gone while its model woke
-    upstream = forward(req, res, svc, body);
   }
 
   const server = createServer((req, res) => {
@@ -286,6 +317,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     close: async () => {
       waker.close();
       feed.close();
+      stateWatcher?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       agent.destroy();

@@ -8,6 +8,7 @@ import { observe } from '../engine/observe';
 import { planOnDemand } from '../engine/onDemand';
 import type { EnginePorts } from '../engine/ports';
 import { serviceAction, switchMode } from '../engine/switcher';
+import type { Plan } from '../engine/types';
 import { errorMessage, GpumodError, isGpumodError } from '../errors';
 
 /** Why a request cannot be served now: the client gets a 503 with this and Retry-After. */
@@ -21,6 +22,11 @@ export class Unavailable extends Error {
 }
 
 const LOCK_RETRY_MS = 250;
+
+/** The services a plan puts to sleep or stops. */
+function taken(plan: Plan): string[] {
+  return plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop').map((s) => s.service);
+}
 
 /** What the gateway knows of one service beyond what is observed: for /gpumod/status and the editor. */
 export interface DemandView {
@@ -42,9 +48,24 @@ export interface WakerEvent {
 
 export class Waker {
   private readonly busy = new Map<string, number>();
+  /** Requests that arrived for a service and are not served yet (waiting for a wake, or for a switch to end). */
+  private readonly wanted = new Map<string, number>();
   private readonly lastUsed = new Map<string, number>();
   private readonly waking = new Map<string, Promise<void>>();
   private readonly idleTimers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
+  /**
+   * Services seen awake and healthy since the last change to the machine: a request for one is
+   * forwarded at once, with no look at the machine. Any switch (anyone's: the state file changes) or
+   * a refused connection forgets them; the next request looks again.
+   */
+  private readonly known = new Set<string>();
+  /**
+   * The gateway's switches under way or waiting for room, by the service each wakes: the services
+   * each will put to sleep or stop. A request for one of those waits for that switch to end, so a
+   * service is never put to sleep with a request in flight, and a wake waiting for a busy service to
+   * drain is not starved by new requests for it.
+   */
+  private readonly taking = new Map<string, { services: ReadonlySet<string>; done: Promise<void> }>();
   /** Hears every change of what `view` reports (a request begun or ended, a timer set, a wake). */
   onChange: () => void = () => undefined;
   /** Hears the switches the gateway begins and ends. */
@@ -60,21 +81,74 @@ export class Waker {
     private readonly ports: EnginePorts,
   ) {}
 
-  /** A request for `svc` begins: it counts as in flight until `done` is called. */
-  begin(svc: ServiceConfig): () => void {
-    this.busy.set(svc.name, (this.busy.get(svc.name) ?? 0) + 1);
-    this.lastUsed.set(svc.name, Date.now());
-    this.cancelIdle(svc.name);
+  /** The machine changed under the gateway (a switch by anyone, a refused connection): look before trusting. */
+  forget(): void {
+    this.known.clear();
+  }
+
+  /** The state file as the gateway's own last switch or action left it (its `at`). */
+  private ownAt: number | undefined;
+
+  private async noteOwnWrite(): Promise<void> {
+    this.ownAt = (await this.ports.store.readState().catch(() => undefined))?.at;
+  }
+
+  /** The state file changed: another program's switch or action forgets what is known awake; the gateway's own do not. */
+  async stateChanged(): Promise<void> {
+    const s = await this.ports.store.readState().catch(() => undefined);
+    const own = s?.switching ? s.switching.pid === this.ports.pid : s !== undefined && s.at === this.ownAt;
+    if (!own) this.forget();
+  }
+
+  /**
+   * A request for `svc` arrived: resolves once it may be forwarded, with the function that ends it
+   * (it counts as in flight until then). Wakes `svc` if need be; throws Unavailable.
+   */
+  async serve(svc: ServiceConfig): Promise<() => void> {
+    const name = svc.name;
+    this.count(this.wanted, name, 1);
+    this.lastUsed.set(name, Date.now());
+    this.cancelIdle(name);
+    try {
+      for (;;) {
+        const hold = this.holdOn(name);
+        if (hold) {
+          await hold;
+          continue;
+        }
+        // Checked and counted in one go: a plan made from now on sees it in flight.
+        if (this.known.has(name)) return this.begin(svc);
+        await this.ensureAwake(svc);
+      }
+    } finally {
+      this.count(this.wanted, name, -1);
+      if (this.inFlight(name) === 0 && !this.wanted.has(name)) this.scheduleIdle(svc);
+    }
+  }
+
+  /** A switch of the gateway's that takes `name` away, under way or waiting: resolves when it ends. */
+  private holdOn(name: string): Promise<void> | undefined {
+    for (const t of this.taking.values()) if (t.services.has(name)) return t.done.catch(() => undefined);
+    return undefined;
+  }
+
+  private count(map: Map<string, number>, name: string, by: number): number {
+    const n = (map.get(name) ?? 0) + by;
+    if (n > 0) map.set(name, n);
+    else map.delete(name);
+    return n;
+  }
+
+  private begin(svc: ServiceConfig): () => void {
+    this.count(this.busy, svc.name, 1);
     this.onChange();
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      const left = (this.busy.get(svc.name) ?? 1) - 1;
-      if (left > 0) this.busy.set(svc.name, left);
-      else this.busy.delete(svc.name);
+      const left = this.count(this.busy, svc.name, -1);
       this.lastUsed.set(svc.name, Date.now());
-      if (left <= 0) this.scheduleIdle(svc);
+      if (left <= 0 && !this.wanted.has(svc.name)) this.scheduleIdle(svc);
       const waiting = [...this.onRequestEnd];
       this.onRequestEnd.clear();
       for (const w of waiting) w();
@@ -98,11 +172,12 @@ export class Waker {
   }
 
   /** Resolves once `svc` is awake (waking it if need be, sharing a wake under way); throws Unavailable. */
-  ensureAwake(svc: ServiceConfig): Promise<void> {
+  private ensureAwake(svc: ServiceConfig): Promise<void> {
     const under = this.waking.get(svc.name);
     if (under) return under;
     const p = this.wake(svc, this.lifetime.signal).finally(() => {
       this.waking.delete(svc.name);
+      this.taking.delete(svc.name);
       this.onChange();
     });
     this.waking.set(svc.name, p);
@@ -110,10 +185,20 @@ export class Waker {
     return p;
   }
 
+  /** Marks `services` as being taken away by the wake of `svc` until that wake ends. */
+  private take(svc: string, services: Iterable<string>): void {
+    const set = new Set(services);
+    for (const n of set) this.known.delete(n);
+    this.taking.set(svc, { services: set, done: this.waking.get(svc) ?? Promise.resolve() });
+  }
+
   private async wake(svc: ServiceConfig, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + Math.max(svc.wakeTimeoutMs, svc.startupTimeoutMs);
+    await Promise.resolve(); // `waking` holds this wake before `take` refers to it
     for (;;) {
       const obs = await observe(this.config, this.ports, signal);
+      // What is awake now is known until the next change: requests for those need no look.
+      for (const o of obs.services.values()) if (o.state === 'running' && o.healthy && !this.holdOn(o.name)) this.known.add(o.name);
       const o = obs.services.get(svc.name);
       if (o?.state === 'running' && o.healthy) return;
       const footprints = await learnFrom(this.config, obs, this.ports.store, this.ports.log);
@@ -121,12 +206,16 @@ export class Waker {
       const planOpts = { measured: measuredNow(footprints, this.config, obs), capabilities: (s: ServiceConfig) => this.ports.drivers(s).capabilities(s) };
       const od = planOnDemand(this.config, obs, svc.name, demand, planOpts);
       if (!od.ok) {
-        // Room held by requests in flight frees when they end: wait for that (bounded), then look again.
+        // Room held by requests in flight frees when they end: new requests for those services wait
+        // meanwhile (else a steady stream of them would starve this wake), then look again (bounded).
         const once = planOnDemand(this.config, obs, svc.name, { busy: new Set(), lastUsed: this.lastUsed }, planOpts);
         if (!once.ok || Date.now() > deadline) throw new Unavailable(od.reason);
+        this.take(svc.name, taken(once.plan));
         await this.busyChanged(deadline, signal);
         continue;
       }
+      // From the plan on (no await in between), requests for what it puts away wait for it.
+      this.take(svc.name, taken(od.plan));
       try {
         const r = await switchMode(od.config, od.mode.name, this.ports, {
           signal,
@@ -138,7 +227,11 @@ export class Waker {
           throw e;
         });
         this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: r.ok, message: r.message });
-        if (r.ok) return;
+        await this.noteOwnWrite();
+        if (r.ok) {
+          this.known.add(svc.name);
+          return;
+        }
         throw new Unavailable(`${svc.name} could not be woken: ${r.message}`);
       } catch (e) {
         // Another switch holds the machine: wait for it (bounded by the service's own deadline), then look again.
@@ -182,12 +275,18 @@ export class Waker {
   private async sleepIfIdle(svc: ServiceConfig): Promise<void> {
     this.idleTimers.delete(svc.name);
     this.onChange();
-    if (this.closed || this.inFlight(svc.name) > 0 || this.waking.has(svc.name)) return;
+    if (this.closed || this.inFlight(svc.name) > 0 || this.wanted.has(svc.name) || this.waking.has(svc.name) || this.holdOn(svc.name)) return;
+    // Requests arriving from now on wait for the sleep to end (and then wake it): none is forwarded into it.
+    let ended: () => void = () => undefined;
+    const key = `idle: ${svc.name}`;
+    this.taking.set(key, { services: new Set([svc.name]), done: new Promise<void>((r) => (ended = r)) });
+    this.known.delete(svc.name);
     try {
       const o = (await observe(this.config, this.ports, this.lifetime.signal)).services.get(svc.name);
       if (o?.state !== 'running') return; // asleep or stopped already (a switch came first): nothing to do
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'begin' });
       const r = await serviceAction(this.config, svc.name, 'sleep', this.ports, { owner: `gpumod gateway: ${svc.name} idle`, idle: true });
+      await this.noteOwnWrite();
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: r.ok, message: r.message });
       if (!r.ok) this.ports.log.warn(`idle sleep of ${svc.name}: ${r.message}`);
       else this.ports.log.info(`${svc.name} idle for ${Math.round((svc.idleSleepMs ?? 0) / 1000)} s: asleep`);
@@ -195,6 +294,9 @@ export class Waker {
       if (isGpumodError(e, 'LOCKED')) return this.scheduleIdle(svc); // try again a period later
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: false, message: errorMessage(e) });
       this.ports.log.warn(`idle sleep of ${svc.name}: ${errorMessage(e)}`);
+    } finally {
+      this.taking.delete(key);
+      ended();
     }
   }
 

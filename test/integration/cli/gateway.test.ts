@@ -252,10 +252,9 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
       const idle = await until('a status with vllm-reranker idle, asleep', async () => seen.find((g) => g.idle.includes('vllm-reranker')), 20_000);
       assert.equal(idle.mode, 'rag', 'idle sleep keeps the mode');
       assert.equal(idle.observation.services.get('vllm-reranker')?.state, 'sleeping');
-      assert.deepEqual(
-        switches.filter((e) => e.service === 'vllm-reranker' && e.kind === 'idle-sleep').map((e) => [e.phase, e.ok]),
-        [['begin', undefined], ['end', true]],
-      );
+      const idleSleep = (): unknown[][] => switches.filter((e) => e.service === 'vllm-reranker' && e.kind === 'idle-sleep').map((e) => [e.phase, e.ok]);
+      await until('the idle sleep\'s end event', async () => (idleSleep().length >= 2 ? true : undefined), 5000);
+      assert.deepEqual(idleSleep(), [['begin', undefined], ['end', true]]);
       const text = await cli(rig, ['status']);
       assert.match(text.stdout, /^mode: rag \(vllm-reranker idle, asleep\)$/m);
       const json = await status(rig);

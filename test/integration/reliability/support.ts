@@ -47,12 +47,12 @@ export type ConfigEdit = (yaml: { services: Record<string, Record<string, unknow
  * The profile's eight services as units `rel<name>-<service>.service` on ports portBase…portBase+7,
  * and a gpumod.yaml of our own: the workstation's, with short deadlines and `edit` applied.
  */
-export async function upRig(name: string, portBase: number, edit?: ConfigEdit): Promise<Rig> {
+export async function upRig(name: string, portBase: number, edit?: ConfigEdit, card: '32' | '24' = '32'): Promise<Rig> {
   for (let i = 0; i < PROFILE.length; i++) assert.ok(await portFree(portBase + i), `port ${portBase + i} is in use; the reliability tests need ${portBase}-${portBase + PROFILE.length - 1}`);
   const unitDir = runUnitDir();
   const dir = join(scratchDir(), `reliability-${name}`);
   rmSync(dir, { recursive: true, force: true });
-  const ws = await bringUp({ dir, managerEnv: managerEnv(), unitDir, timeScale: TIME_SCALE, card: '32', portBase, unitPrefix: `${unitPrefix()}rel${name}-`, log: silentLogger });
+  const ws = await bringUp({ dir, managerEnv: managerEnv(), unitDir, timeScale: TIME_SCALE, card, portBase, unitPrefix: `${unitPrefix()}rel${name}-`, log: silentLogger });
   const yaml = parse(readFileSync(ws.configPath, 'utf8')) as Parameters<ConfigEdit>[0];
   for (const svc of Object.values(yaml.services)) Object.assign(svc, DEADLINES);
   edit?.(yaml);
