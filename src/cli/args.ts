@@ -9,7 +9,7 @@ export interface ParsedArgs {
 export class UsageError extends Error {}
 
 /** Flags that take a value; all others are booleans. */
-const VALUED = new Set(['config', 'level', 'lines', 'limit', 'output']);
+const VALUED = new Set(['config', 'level', 'lines', 'limit', 'output', 'port']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const positional: string[] = [];

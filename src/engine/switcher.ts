@@ -143,10 +143,23 @@ function activeAfter(plan: Plan, before: Observation): Set<string> {
   return out;
 }
 
-async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions): Promise<SwitchResult> {
-  const startedAt = ports.clock.now();
+/** The first look of a switch under the lock, those not seen the first time looked at again. */
+export function switchLook(config: Config, ports: EnginePorts, signal: AbortSignal): Promise<Observation> {
+  return observe(config, ports, signal).then((o) => lookAgainAtUnknown(config, o, ports, signal));
+}
+
+/**
+ * A switch for a caller that holds the lock already and has looked under it (`seen`, from switchLook):
+ * the gateway decides its target from that look (engine/onDemandSwitch.ts).
+ */
+export function switchUnderLock(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions, looked: { seen: Observation; startedAt: number }): Promise<SwitchResult> {
+  return switchLocked(config, target, ports, opts, looked);
+}
+
+async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions, looked?: { seen: Observation; startedAt: number }): Promise<SwitchResult> {
+  const startedAt = looked?.startedAt ?? ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
-  const seen = observe(config, ports, signal).then((o) => lookAgainAtUnknown(config, o, ports, signal));
+  const seen = looked?.seen ?? switchLook(config, ports, signal);
   const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
   const references = currentAnswers(prior?.answers, obs);
   // A switch to a mode wakes what it needs: only a gateway's switch leaves idle sleepers counted as such.

@@ -124,6 +124,8 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   /** Model names servers list in /v1/models, per service, learnt while they answer. */
   const learnt = new Map<string, string[]>();
+  /** modelIndex of the config and what is learnt, rebuilt when something new is learnt. */
+  let index = modelIndex(config, learnt);
 
   async function learn(signal: AbortSignal): Promise<void> {
     await Promise.all(
@@ -133,7 +135,10 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
           try {
             const r = await ports.http.request({ method: 'GET', url: `${baseUrl(s)}/v1/models`, timeoutMs: 2000, signal, quiet: true, maxBytes: 256 * 1024 });
             const ids = ((JSON.parse(r.body) as { data?: Array<{ id?: unknown }> }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
-            if (r.status === 200 && ids.length > 0) learnt.set(s.name, ids);
+            if (r.status === 200 && ids.length > 0 && ids.join('\n') !== learnt.get(s.name)?.join('\n')) {
+              learnt.set(s.name, ids);
+              index = modelIndex(config, learnt);
+            }
           } catch {
             /* not answering now: what was learnt stays */
           }
@@ -145,7 +150,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
   function buildStatus({ obs, state }: Look): GatewayStatus {
     const cm = currentMode(config, obs, state?.mode, state?.idle);
     const served = new Map<string, string[]>();
-    for (const [model, svc] of modelIndex(config, learnt)) served.set(svc.name, [...(served.get(svc.name) ?? []), model]);
+    for (const [model, svc] of index) served.set(svc.name, [...(served.get(svc.name) ?? []), model]);
     return {
       url: `http://127.0.0.1:${boundPort}/v1`,
       pid: process.pid,
@@ -199,7 +204,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
   async function models(res: ServerResponse): Promise<void> {
     const signal = AbortSignal.timeout(10_000);
     const [obs] = await Promise.all([observe(config, ports, signal), learn(signal)]);
-    const data = [...modelIndex(config, learnt)].map(([id, svc]) => {
+    const data = [...index].map(([id, svc]) => {
       const o = obs.services.get(svc.name);
       const state = o?.state === 'sleeping' ? `asleep ${o.sleep ?? ''}`.trim() : (o?.state ?? 'unknown');
       return { id, object: 'model', created: 0, owned_by: 'gpumod', service: svc.name, state };
@@ -252,11 +257,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     const body = await readBody(req);
     if (!body) return sendError(res, 413, `request body over ${MAX_BODY_BYTES} bytes`, 'invalid_request_error');
     const model = requestedModel(req.headers['content-type'], body);
-    let index = modelIndex(config, learnt);
-    if (model !== undefined && !index.has(model)) {
-      await learn(AbortSignal.timeout(3000));
-      index = modelIndex(config, learnt);
-    }
+    if (model !== undefined && !index.has(model)) await learn(AbortSignal.timeout(3000));
     const svc = model === undefined ? undefined : index.get(model);
     if (!svc) {
       const known = [...index.keys()].join(', ') || 'none configured';
@@ -272,7 +273,8 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     const keepAlive = streamRequested(req.headers['content-type'], body) ? keepStreamAlive(res, svc) : undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        done = await waker.serve(svc);
+        const served = waker.serve(svc);
+        done = typeof served === 'function' ? served : await served;
       } catch (e) {
         keepAlive?.();
         const retry = e instanceof Unavailable ? e.retryAfterS : 5;

@@ -2,13 +2,10 @@
 // (one wake per service however many requests wait for it), and idle sleep.
 import type { Config, ServiceConfig } from '../config/types';
 import { currentMode } from '../engine/currentMode';
-import { measuredNow } from '../engine/footprints';
-import { learnFrom } from '../engine/learn';
 import { observe } from '../engine/observe';
-import { planOnDemand } from '../engine/onDemand';
+import { switchOnDemand, takenBy, type OnDemandOutcome } from '../engine/onDemandSwitch';
 import type { EnginePorts } from '../engine/ports';
-import { serviceAction, switchMode } from '../engine/switcher';
-import type { Plan } from '../engine/types';
+import { serviceAction } from '../engine/switcher';
 import { errorMessage, GpumodError, isGpumodError } from '../errors';
 
 /** Why a request cannot be served now: the client gets a 503 with this and Retry-After. */
@@ -23,10 +20,6 @@ export class Unavailable extends Error {
 
 const LOCK_RETRY_MS = 250;
 
-/** The services a plan puts to sleep or stops. */
-function taken(plan: Plan): string[] {
-  return plan.steps.filter((s) => s.action === 'sleep' || s.action === 'stop').map((s) => s.service);
-}
 
 /** What the gateway knows of one service beyond what is observed: for /gpumod/status and the editor. */
 export interface DemandView {
@@ -104,7 +97,17 @@ export class Waker {
    * A request for `svc` arrived: resolves once it may be forwarded, with the function that ends it
    * (it counts as in flight until then). Wakes `svc` if need be; throws Unavailable.
    */
-  async serve(svc: ServiceConfig): Promise<() => void> {
+  serve(svc: ServiceConfig): Promise<() => void> | (() => void) {
+    // The common case, with no await on the way: awake, and nothing about to take it away.
+    if (this.known.has(svc.name) && !this.holdOn(svc.name)) {
+      this.lastUsed.set(svc.name, Date.now());
+      this.cancelIdle(svc.name);
+      return this.begin(svc);
+    }
+    return this.serveSlowly(svc);
+  }
+
+  private async serveSlowly(svc: ServiceConfig): Promise<() => void> {
     const name = svc.name;
     this.count(this.wanted, name, 1);
     this.lastUsed.set(name, Date.now());
@@ -196,49 +199,49 @@ export class Waker {
     const deadline = Date.now() + Math.max(svc.wakeTimeoutMs, svc.startupTimeoutMs);
     await Promise.resolve(); // `waking` holds this wake before `take` refers to it
     for (;;) {
-      const obs = await observe(this.config, this.ports, signal);
-      // What is awake now is known until the next change: requests for those need no look.
-      for (const o of obs.services.values()) if (o.state === 'running' && o.healthy && !this.holdOn(o.name)) this.known.add(o.name);
-      const o = obs.services.get(svc.name);
-      if (o?.state === 'running' && o.healthy) return;
-      const footprints = await learnFrom(this.config, obs, this.ports.store, this.ports.log);
-      const demand = { busy: new Set([...this.busy.keys()].filter((n) => n !== svc.name)), lastUsed: this.lastUsed };
-      const planOpts = { measured: measuredNow(footprints, this.config, obs), capabilities: (s: ServiceConfig) => this.ports.drivers(s).capabilities(s) };
-      const od = planOnDemand(this.config, obs, svc.name, demand, planOpts);
-      if (!od.ok) {
-        // Room held by requests in flight frees when they end: new requests for those services wait
-        // meanwhile (else a steady stream of them would starve this wake), then look again (bounded).
-        const once = planOnDemand(this.config, obs, svc.name, { busy: new Set(), lastUsed: this.lastUsed }, planOpts);
-        if (!once.ok || Date.now() > deadline) throw new Unavailable(od.reason);
-        this.take(svc.name, taken(once.plan));
-        await this.busyChanged(deadline, signal);
-        continue;
-      }
-      // From the plan on (no await in between), requests for what it puts away wait for it.
-      this.take(svc.name, taken(od.plan));
+      let out: OnDemandOutcome;
+      let begun = false;
       try {
-        const r = await switchMode(od.config, od.mode.name, this.ports, {
+        out = await switchOnDemand(this.config, svc, this.ports, {
           signal,
           owner: `gpumod gateway: a request for ${svc.name}`,
           recordAs: (after, prior) => currentMode(this.config, after, prior?.mode, prior?.idle).mode,
-          onPlan: () => this.onSwitch({ service: svc.name, kind: 'wake', phase: 'begin' }),
-        }).catch((e: unknown) => {
-          if (!isGpumodError(e, 'LOCKED')) this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: false, message: errorMessage(e) });
-          throw e;
+          demand: () => ({ busy: new Set(this.busy.keys()), lastUsed: this.lastUsed }),
+          // From the plan on (no await in between), requests for what it puts away wait for it.
+          onPlanned: (plan) => {
+            this.take(svc.name, takenBy(plan));
+            begun = true;
+            this.onSwitch({ service: svc.name, kind: 'wake', phase: 'begin' });
+          },
         });
-        this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: r.ok, message: r.message });
-        await this.noteOwnWrite();
-        if (r.ok) {
-          this.known.add(svc.name);
-          return;
-        }
-        throw new Unavailable(`${svc.name} could not be woken: ${r.message}`);
       } catch (e) {
+        if (begun) this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: false, message: errorMessage(e) });
         // Another switch holds the machine: wait for it (bounded by the service's own deadline), then look again.
-        if (!isGpumodError(e, 'LOCKED') || Date.now() > deadline) throw e instanceof Unavailable ? e : new Unavailable(`${svc.name} could not be woken: ${errorMessage(e)}`);
+        if (!isGpumodError(e, 'LOCKED') || Date.now() > deadline) throw new Unavailable(`${svc.name} could not be woken: ${errorMessage(e)}`);
         await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
         if (signal.aborted) throw new GpumodError('CANCELLED', 'the gateway is stopping');
+        continue;
       }
+      // What is awake in that look is known until the next change: requests for those need no look.
+      const after = out.kind === 'switched' ? (out.result.observation ?? out.observation) : out.observation;
+      for (const o of after.services.values()) if (o.state === 'running' && o.healthy && !this.holdOn(o.name)) this.known.add(o.name);
+      if (out.kind === 'awake') return;
+      if (out.kind === 'refused' || (out.kind === 'wait' && Date.now() > deadline)) throw new Unavailable(out.reason);
+      if (out.kind === 'wait') {
+        // Room held by requests in flight frees when they end: new requests for those services wait
+        // meanwhile (else a steady stream of them would starve this wake), then look again (bounded).
+        this.take(svc.name, out.taken);
+        await this.busyChanged(deadline, signal);
+        continue;
+      }
+      const r = out.result;
+      this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: r.ok, message: r.message });
+      await this.noteOwnWrite();
+      if (r.ok) {
+        this.known.add(svc.name);
+        return;
+      }
+      throw new Unavailable(`${svc.name} could not be woken: ${r.message}`);
     }
   }
 

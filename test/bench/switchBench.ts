@@ -22,10 +22,11 @@
 // keep the benchmark near 6 minutes, except for the sub-second switches (code → rag from rag, code →
 // code), which run one card at a time: on two CPUs the other card's activity would be most of what
 // they measure. The cycles run at once: their legs are seconds of cold starts.
+// Then the gateway (test/bench/_gateway.ts): its added latency, streamed throughput and time to first token.
 // Options: --profile workstation|h100, --time-scale N (the profile's), --runs N (3), --naive-runs N (1),
 // --cards 32,24, --serial (one card after the other), --readiness (each vLLM service configured with
 // its first request as readiness request: gpumod warms it up inside the switch), --no-package (skip
-// `npm run package`).
+// `npm run package`), --no-gateway, --gateway-only.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ import { goalLine, goals } from './_goals';
 import type { LatencyModel } from './_latency';
 import { emptyResults, firstRequestFigures, fmtS, report, table, type Card, type Results, type Row, type RowReport } from './_report';
 import { instrumentGpu, SWITCHERS, type BenchMachine, type Run, type Strategy } from './_strategies';
+import { gatewayBench, gatewayGoals, type GatewayFigures } from './_gateway';
 
 const PROFILES: Record<string, { services: ProfileService[]; timeScale: number }> = {
   workstation: { services: PROFILE, timeScale: 10 },
@@ -67,6 +69,9 @@ const CARDS = (arg('cards') ?? '32,24').split(',') as Card[];
 const SERIAL = process.argv.includes('--serial');
 const READINESS = process.argv.includes('--readiness');
 const PACKAGE = !process.argv.includes('--no-package');
+/** --gateway-only: only the gateway's section (no card switches); --no-gateway: without it. */
+const GATEWAY_ONLY = process.argv.includes('--gateway-only');
+const GATEWAY = !process.argv.includes('--no-gateway');
 /** With --readiness: the vLLM services (the ones whose first request is slow) warm up inside the switch. */
 const WARMED = READINESS ? SERVICES.filter((s) => s.fake === 'vllm') : [];
 
@@ -238,6 +243,17 @@ function cpuModel(): string {
   return cpus()[0]?.model ?? 'unknown CPU';
 }
 
+/** The gateway's figures as the report prints them. */
+function gatewayText(f: GatewayFigures): string {
+  const r = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
+  return [
+    `gateway (32 GB, ${SERVICES.find((s) => s.name === 'vllm-chat') ? 'vllm-chat' : 'chat'}, its own process in front of the fakes):`,
+    `  one-token completion on the awake model: direct p50 ${r(f.direct.p50)} ms, p99 ${r(f.direct.p99)} ms; through the gateway p50 ${r(f.gateway.p50)} ms, p99 ${r(f.gateway.p99)} ms`,
+    `  streamed: ${f.directTokensPerS.toFixed(0)} tokens/s direct, ${f.gatewayTokensPerS.toFixed(0)} through the gateway`,
+    `  time to first token through the gateway: awake ${r(f.ttft.awake)} ms, asleep (L1) ${r(f.ttft.asleepL1)} ms, stopped ${r(f.ttft.stopped)} ms; a stop/start gateway (cold start on request) ${r(f.ttft.naiveStopStart)} ms`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg()[0];
@@ -268,12 +284,14 @@ async function main(): Promise<void> {
   }
   process.on('exit', hardStop);
 
-  let all: RowReport[];
+  let all: RowReport[] = [];
+  let gateway: GatewayFigures | undefined;
   try {
     const run = (card: Card, i: number, sync: Sync): Promise<RowReport[]> =>
       benchCard(card, sandbox, 18800 + 20 * i, stop.signal, sync).then((r) => report(model, card, r));
-    if (SERIAL) {
-      all = [];
+    if (GATEWAY_ONLY) {
+      /* the gateway's section alone */
+    } else if (SERIAL) {
       for (const [i, c] of CARDS.entries()) all.push(...(await run(c, i, createSync(1))));
     } else {
       const sync = createSync(CARDS.length);
@@ -282,6 +300,7 @@ async function main(): Promise<void> {
       if (failed) throw failed.reason;
       all = settled.flatMap((x) => (x.status === 'fulfilled' ? x.value : []));
     }
+    if (GATEWAY || GATEWAY_ONLY) gateway = await gatewayBench(sandbox, 18800 + 20 * CARDS.length, SERVICES, TIME_SCALE, (t) => progress(undefined, t));
   } finally {
     if (!stopped) {
       stopped = true;
@@ -292,7 +311,7 @@ async function main(): Promise<void> {
 
   let pkg: PackageSize | undefined;
   let packageError: string | undefined;
-  if (PACKAGE) {
+  if (PACKAGE && !GATEWAY_ONLY) {
     progress(undefined, 'npm run package');
     pkg = await measurePackage(REPO).catch((e: unknown) => {
       packageError = e instanceof Error ? e.message.split('\n')[0] : String(e);
@@ -301,7 +320,7 @@ async function main(): Promise<void> {
   }
 
   const wallS = Math.round((Date.now() - t0) / 1000);
-  const g = goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE });
+  const g = [...(GATEWAY_ONLY ? [] : goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE })), ...(gateway ? gatewayGoals(gateway) : [])];
   const machine = { cpus: cpus().length, model: cpuModel(), memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: { before: loadBefore, after: loadAfter } };
   const spawnText = Object.entries(floors.spawnMs).map(([k, v]) => `${k} ${Math.round(v ?? 0)} ms`).join(', ');
   const lines = [
@@ -318,6 +337,7 @@ async function main(): Promise<void> {
     'TTFT: from the switch\'s start until the slowest incoming service answered its first request (a one-token completion, a first embedding or rerank, a transcription).',
     `overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts; with their processes' start-up here: ${spawnText}, a child ${Math.round(floors.holderMs)} ms); ` +
       'nvidia-smi ms = the part of the overhead spent inside GPU queries (those made while the memory waited for was not freed yet cost nothing); load = 1-minute load average as the switches returned.',
+    ...(gateway ? ['', gatewayText(gateway)] : []),
     '',
     ...g.map(goalLine),
   ];
@@ -341,6 +361,7 @@ async function main(): Promise<void> {
     package: pkg ?? { error: packageError ?? 'skipped (--no-package)' },
     rows: all,
     firstRequestMs: firstRequestFigures(all),
+    gateway: gateway ?? null,
     goals: g,
   };
   writeFileSync(join(dir, 'bench.json'), JSON.stringify(json, null, 2) + '\n');

@@ -51,6 +51,12 @@ describe('cli: gpumod gateway install (real user manager)', function () {
     assert.match(r.stdout, /^ExecStart=".*node.*" ".*cli\.js" "gateway" "--config" ".*gpumod\.yaml"$/m);
     assert.match(r.stdout, /^Restart=on-failure$/m);
     assert.match(r.stdout, /^WantedBy=default\.target$/m);
+    const port = await gpumod(['gateway', 'install', '--print', '--port', '7123'], env);
+    assert.equal(port.code, 0, port.stderr);
+    assert.match(port.stdout, /^ExecStart=.* "gateway" "--config" ".*gpumod\.yaml" "--port" "7123"$/m);
+    const bad = await gpumod(['gateway', '--port', 'seventy'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--port takes a port number/);
   });
 
   it('installs, enables and starts the gateway; killed, systemd starts it again', async () => {
