@@ -464,7 +464,8 @@ function normalise(raw: RawConfig, file: string): Config {
       hostRamMb: raw.budget?.host_ram_mb ?? 0,
     },
     allowedHosts: raw.allowed_hosts ?? [],
-    gateway: { port: raw.gateway?.port ?? DEFAULT_GATEWAY_PORT, ...(raw.gateway?.token ? { token: raw.gateway.token } : {}) },
+    // Absent when the file has no gateway section: the editor then shows a gateway only if one answers.
+    ...(raw.gateway ? { gateway: { port: raw.gateway.port ?? DEFAULT_GATEWAY_PORT, ...(raw.gateway.token ? { token: raw.gateway.token } : {}) } } : {}),
   };
 }
 

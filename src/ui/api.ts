@@ -22,6 +22,11 @@ export interface GpumodApi {
   costs(): ExtensionCosts;
   /** The last confirmation a language-model tool asked the user for (its title and text). */
   lastToolConfirmation(): AskedConfirmation | undefined;
+  /**
+   * The services view's gateway row, when the config has a gateway or one answers; `following`: the
+   * window renders the gateway's events instead of polling; `windowLooks`: the window's own looks so far.
+   */
+  gateway(): { description: string; tooltip: string; running: boolean; following: boolean; windowLooks: number } | undefined;
 }
 
 export function createApi(controller: Controller, view: ServicesView, costs: () => ExtensionCosts, lastToolConfirmation: () => AskedConfirmation | undefined): GpumodApi {
@@ -39,5 +44,11 @@ export function createApi(controller: Controller, view: ServicesView, costs: () 
     refresh: () => controller.refresh(),
     costs,
     lastToolConfirmation,
+    gateway: () => {
+      const g = controller.state.gateway;
+      if (!g) return undefined;
+      const item = view.getTreeItem({ kind: 'gateway' });
+      return { description: String(item.description ?? ''), tooltip: String(item.tooltip ?? ''), running: g.running, following: controller.followingGateway, windowLooks: controller.looks };
+    },
   };
 }

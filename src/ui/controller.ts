@@ -242,11 +242,19 @@ export class Controller implements vscode.Disposable {
 
   /** CPU time (µs) of the extension host during this window's observations: what its polling costs in the host. */
   observeCpuMicros = 0;
+  /** The window's own looks at the machine (not counting the gateway's it renders). */
+  looks = 0;
+
+  /** The window renders a running gateway's events instead of polling. */
+  get followingGateway(): boolean {
+    return this.gatewayFollower?.connected ?? false;
+  }
 
   private async observeOnce(gpuMaxAgeMs?: number): Promise<void> {
     const config = this.source.config;
     const machine = this.machine;
     if (!config || !machine) return;
+    this.looks++;
     const cpu = process.cpuUsage();
     try {
       const [obs, raw] = await Promise.all([

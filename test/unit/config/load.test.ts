@@ -146,7 +146,7 @@ modes:
     assert.equal(c.services.get('a')!.idleSleepMs, 30_000);
     assert.deepEqual(c.services.get('b')!.serves, ['coder-7b'], 'a router model serves its own name');
     assert.equal(c.services.get('b')!.idleSleepMs, 600_000, 'the gateway default');
-    assert.deepEqual(ok(ONE(VLLM)).gateway, { port: 7099 });
+    assert.equal(ok(ONE(VLLM)).gateway, undefined, 'no gateway section: none shown (the CLI still serves on the default port)');
     assert.equal(ok(ONE(VLLM)).services.get('a')!.idleSleepMs, undefined, 'never, unless asked');
     assert.deepEqual(
       problems(two.replace('serves: [coder-7b]', '').replace('model: coder-7b }', 'model: coder-7b, serves: [chat] }')),
