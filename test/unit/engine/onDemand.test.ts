@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { planOnDemand, type Demand } from '../../../src/engine/onDemand';
+import { switchOnDemand } from '../../../src/engine/onDemandSwitch';
 import { look, machine } from './profile';
 
 const idle = (lastUsed: Record<string, number> = {}, busy: string[] = []): Demand => ({ busy: new Set(busy), lastUsed: new Map(Object.entries(lastUsed)) });
@@ -47,5 +48,35 @@ describe('onDemand: the smallest switch that wakes the service a request names',
     assert.ok(r.config.modes.has('gateway: vllm-hyde'));
     assert.equal(m.config.modes.has('gateway: vllm-hyde'), false);
     assert.equal(planOnDemand(m.config, await look(m), 'nope', idle()).ok, false);
+  });
+});
+
+describe('switchOnDemand: decided under the lock from the switch\'s own look', () => {
+  const demand = (busy: string[] = []) => (): Demand => ({ busy: new Set(busy), lastUsed: new Map() });
+
+  it('an asleep service is woken with one look before the switch (the verification aside), and the plan is told before it runs', async () => {
+    const m = machine(24, 'code', { 'glm-code': 'router' });
+    const planned: string[][] = [];
+    const out = await switchOnDemand(m.config, m.config.services.get('vllm-hyde')!, m.ports(), { demand: demand(), onPlanned: (p) => planned.push(did(p.steps)) });
+    assert.equal(out.kind, 'switched');
+    assert.ok(out.kind === 'switched' && out.result.ok, JSON.stringify(out));
+    assert.deepEqual(planned, [['wake vllm-hyde']]);
+    const wake = m.calls.findIndex((c) => c.op === 'wake');
+    assert.equal(m.calls.slice(0, wake).filter((c) => c.op === 'showMany').length, 1, 'one look of the units before the wake');
+  });
+
+  it('awake already: nothing is done', async () => {
+    const m = machine(24, 'code');
+    const out = await switchOnDemand(m.config, m.config.services.get('glm-code')!, m.ports(), { demand: demand() });
+    assert.equal(out.kind, 'awake');
+    assert.deepEqual(m.mutations(), []);
+  });
+
+  it('room held by a busy service: wait, naming what would give way once it is idle', async () => {
+    const m = machine(24, 'code');
+    const wait = await switchOnDemand(m.config, m.config.services.get('vllm-hyde')!, m.ports(), { demand: demand(['glm-code', 'vllm-embedding-code']) });
+    assert.equal(wait.kind, 'wait');
+    assert.ok(wait.kind === 'wait' && wait.taken.includes('glm-code'), JSON.stringify(wait));
+    assert.deepEqual(m.mutations(), []);
   });
 });
