@@ -31,7 +31,20 @@ export function benchSection(bench) {
         `${s(r.ttftMs?.naive)} | ${bold(s(r.ttftMs?.gpumod))} | ${bold(x(r.ttftSpeedup))} | ${ms(r.overheadMs)} (${ms(r.gpuOverheadMs ?? r.gpuQueryMs)}) | ${r.load === undefined || r.load === null ? '–' : r.load.toFixed(1)} |`,
     );
   }
-  lines.push('', 'Goals (issue 13), as that run judged them:', '');
+  const g = bench.gateway;
+  if (g) {
+    const f = (v) => v.toFixed(v < 10 ? 2 : 0);
+    lines.push(
+      '',
+      'The gateway (32 GB, vllm-chat; `gpumod gateway` as its own process):',
+      '',
+      '| one-token completion, awake | p50 ms | p99 ms | streamed tokens/s | first token: awake ms | asleep (L1) ms | stopped ms | a stop/start gateway ms |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|',
+      `| direct | ${f(g.direct.p50)} | ${f(g.direct.p99)} | ${g.directTokensPerS.toFixed(0)} | – | – | – | – |`,
+      `| through the gateway | ${f(g.gateway.p50)} | ${f(g.gateway.p99)} | ${g.gatewayTokensPerS.toFixed(0)} | ${f(g.ttft.awake)} | ${f(g.ttft.asleepL1)} | ${f(g.ttft.stopped)} | ${f(g.ttft.naiveStopStart)} |`,
+    );
+  }
+  lines.push('', `Goals (issue 13${g ? ' and, for the gateway, issue 16' : ''}), as that run judged them:`, '');
   for (const g of bench.goals) {
     const verdict = g.pass === null ? 'checked elsewhere' : g.pass ? 'PASS' : 'FAIL';
     lines.push(`- **${verdict}** ${g.name}: ${g.detail}`);

@@ -9,6 +9,7 @@ import type { Config, ServiceConfig } from '../config/types';
 import { baseUrl } from '../drivers/common';
 import { observe } from '../engine/observe';
 import type { EnginePorts } from '../engine/ports';
+import type { Observation } from '../engine/types';
 import { errorMessage } from '../errors';
 import { isInferencePath, modelIndex, requestedModel, streamRequested } from './routes';
 import { Unavailable, Waker } from './waker';
@@ -20,6 +21,9 @@ import { StatusFeed, type Look } from './statusFeed';
 /** A streaming client waiting for a wake gets its answer's headers after this, then a comment now and then. */
 const KEEPALIVE_AFTER_MS = 1000;
 const KEEPALIVE_EVERY_MS = 10_000;
+
+/** How long one look at the machine answers /v1/models. */
+const MODELS_LOOK_MS = 1000;
 
 /** Request bodies (prompts, audio) up to this size are read before routing; larger ones get 413. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -201,9 +205,19 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     res.end(JSON.stringify(s));
   }
 
-  async function models(res: ServerResponse): Promise<void> {
+  /** /v1/models's look, shared by the calls within a second of it (clients poll it; each look starts processes). */
+  let modelsLook: { at: number; look: Promise<Observation> } | undefined;
+  function lookForModels(): Promise<Observation> {
+    if (modelsLook && Date.now() - modelsLook.at < MODELS_LOOK_MS) return modelsLook.look;
     const signal = AbortSignal.timeout(10_000);
-    const [obs] = await Promise.all([observe(config, ports, signal), learn(signal)]);
+    const look = Promise.all([observe(config, ports, signal), learn(signal)]).then(([obs]) => obs);
+    modelsLook = { at: Date.now(), look };
+    look.catch(() => (modelsLook = undefined));
+    return look;
+  }
+
+  async function models(res: ServerResponse): Promise<void> {
+    const obs = await lookForModels();
     const data = [...index].map(([id, svc]) => {
       const o = obs.services.get(svc.name);
       const state = o?.state === 'sleeping' ? `asleep ${o.sleep ?? ''}`.trim() : (o?.state ?? 'unknown');
