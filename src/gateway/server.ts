@@ -2,7 +2,9 @@
 // names, its service woken first if need be, then forwarded as it is: bodies unaltered, responses
 // streamed through unbuffered, hop-by-hop headers dropped, a client that goes away aborts upstream.
 import { timingSafeEqual } from 'node:crypto';
-import { mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LOCK_FILE } from '../system/lock';
 import { createServer, request as httpRequest, Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, ServiceConfig } from '../config/types';
@@ -12,7 +14,7 @@ import type { EnginePorts } from '../engine/ports';
 import type { Observation } from '../engine/types';
 import { errorMessage } from '../errors';
 import { isInferencePath, modelIndex, requestedModel, streamRequested } from './routes';
-import { Unavailable, Waker } from './waker';
+import { Unavailable, Waker, type MachineFiles } from './waker';
 import { currentMode } from '../engine/currentMode';
 import { toWire } from '../engine/observationWire';
 import type { GatewayStatus } from './status';
@@ -124,7 +126,21 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 }
 
 export async function startGateway(config: Config, ports: EnginePorts, opts: GatewayOptions): Promise<Gateway> {
-  const waker = new Waker(config, ports);
+  // A switch by anyone else changes what is awake under the gateway: checked at each request (two stats).
+  const stateDir = opts.stateDir;
+  const files: MachineFiles | undefined = stateDir
+    ? {
+        lockHeld: () => existsSync(join(stateDir, LOCK_FILE)),
+        stateStamp: () => {
+          try {
+            return statSync(join(stateDir, 'state.json')).mtimeMs;
+          } catch {
+            return undefined;
+          }
+        },
+      }
+    : undefined;
+  const waker = new Waker(config, ports, files);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   /** Model names servers list in /v1/models, per service, learnt while they answer. */
   const learnt = new Map<string, string[]>();
@@ -186,17 +202,6 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     onError: (m) => ports.log.warn(`gateway status: ${m}`),
   });
   waker.onChange = () => feed.demandChanged();
-  // A switch by anyone else changes what is awake under the gateway: its next request looks first.
-  let stateWatcher: FSWatcher | undefined;
-  if (opts.stateDir) {
-    try {
-      mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-      stateWatcher = watch(opts.stateDir, (_e, file) => file === 'state.json' && void waker.stateChanged());
-      stateWatcher.on('error', () => waker.forget());
-    } catch (e) {
-      ports.log.warn(`the gateway cannot follow ${opts.stateDir} (${errorMessage(e)}): switches by others are seen only when a request fails`);
-    }
-  }
   waker.onSwitch = (e) => feed.switchEvent(e);
 
   async function statusJson(res: ServerResponse): Promise<void> {
@@ -251,8 +256,8 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
         }
         const out: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        // No flush of the headers alone: they leave with the first bytes of the answer, in one packet.
         res.writeHead(up.statusCode ?? 502, out);
-        res.flushHeaders();
         up.pipe(res);
         up.on('error', () => res.destroy());
       });
@@ -262,6 +267,7 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
         if (res.headersSent) return endStreamWithError(res, `${svc.name} did not answer: ${errorMessage(e)}`, 502);
         sendError(res, 502, `${svc.name} did not answer: ${errorMessage(e)}`, 'upstream_error');
       });
+      upstream.setNoDelay(true);
       onUpstream(upstream);
       upstream.end(body);
     });
@@ -319,6 +325,8 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
   });
   let boundPort = opts.port;
   server.keepAliveTimeout = 65_000;
+  // Every answer's bytes leave as soon as they are written (tokens of a stream, small JSON answers).
+  server.on('connection', (socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, '127.0.0.1', () => resolve());
@@ -333,7 +341,6 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
     close: async () => {
       waker.close();
       feed.close();
-      stateWatcher?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       agent.destroy();

@@ -30,6 +30,15 @@ export interface DemandView {
   waking: boolean;
 }
 
+/**
+ * What the gateway checks, synchronously, before trusting that a model is still awake: whether anyone
+ * holds the machine's lock, and a stamp of state.json (every switch and action rewrites it).
+ */
+export interface MachineFiles {
+  lockHeld(): boolean;
+  stateStamp(): number | undefined;
+}
+
 /** A switch the gateway began: a wake for a request, or an idle sleep. */
 export interface WakerEvent {
   service: string;
@@ -72,6 +81,7 @@ export class Waker {
   constructor(
     private readonly config: Config,
     private readonly ports: EnginePorts,
+    private readonly files: MachineFiles = { lockHeld: () => false, stateStamp: () => undefined },
   ) {}
 
   /** The machine changed under the gateway (a switch by anyone, a refused connection): look before trusting. */
@@ -79,18 +89,24 @@ export class Waker {
     this.known.clear();
   }
 
-  /** The state file as the gateway's own last switch or action left it (its `at`). */
-  private ownAt: number | undefined;
+  /** state.json's stamp when what is known awake was last looked at (or written by the gateway's own switch). */
+  private stamp: number | undefined;
 
-  private async noteOwnWrite(): Promise<void> {
-    this.ownAt = (await this.ports.store.readState().catch(() => undefined))?.at;
+  /** What is known awake is still what a look would find: no one else holds the lock, and state.json is as it was. */
+  private trusted(name: string): boolean {
+    if (!this.known.has(name)) return false;
+    // Another process switching now (the gateway's own switches hold the lock too, and are accounted for by `taking`).
+    const ownSwitch = this.waking.size > 0 || [...this.taking.keys()].some((k) => k.startsWith('idle: '));
+    if (!ownSwitch && this.files.lockHeld()) return false;
+    if (this.files.stateStamp() === this.stamp) return true;
+    // Someone else switched or acted since: look before trusting anything.
+    this.forget();
+    return false;
   }
 
-  /** The state file changed: another program's switch or action forgets what is known awake; the gateway's own do not. */
-  async stateChanged(): Promise<void> {
-    const s = await this.ports.store.readState().catch(() => undefined);
-    const own = s?.switching ? s.switching.pid === this.ports.pid : s !== undefined && s.at === this.ownAt;
-    if (!own) this.forget();
+  /** After a look or a switch of the gateway's own: what it found is what state.json now goes with. */
+  private looked(): void {
+    this.stamp = this.files.stateStamp();
   }
 
   /**
@@ -99,7 +115,7 @@ export class Waker {
    */
   serve(svc: ServiceConfig): Promise<() => void> | (() => void) {
     // The common case, with no await on the way: awake, and nothing about to take it away.
-    if (this.known.has(svc.name) && !this.holdOn(svc.name)) {
+    if (!this.holdOn(svc.name) && this.trusted(svc.name)) {
       this.lastUsed.set(svc.name, Date.now());
       this.cancelIdle(svc.name);
       return this.begin(svc);
@@ -120,7 +136,7 @@ export class Waker {
           continue;
         }
         // Checked and counted in one go: a plan made from now on sees it in flight.
-        if (this.known.has(name)) return this.begin(svc);
+        if (this.trusted(name)) return this.begin(svc);
         await this.ensureAwake(svc);
       }
     } finally {
@@ -224,7 +240,9 @@ export class Waker {
       }
       // What is awake in that look is known until the next change: requests for those need no look.
       const after = out.kind === 'switched' ? (out.result.observation ?? out.observation) : out.observation;
+      this.forget();
       for (const o of after.services.values()) if (o.state === 'running' && o.healthy && !this.holdOn(o.name)) this.known.add(o.name);
+      this.looked();
       if (out.kind === 'awake') return;
       if (out.kind === 'refused' || (out.kind === 'wait' && Date.now() > deadline)) throw new Unavailable(out.reason);
       if (out.kind === 'wait') {
@@ -236,7 +254,6 @@ export class Waker {
       }
       const r = out.result;
       this.onSwitch({ service: svc.name, kind: 'wake', phase: 'end', ok: r.ok, message: r.message });
-      await this.noteOwnWrite();
       if (r.ok) {
         this.known.add(svc.name);
         return;
@@ -289,7 +306,7 @@ export class Waker {
       if (o?.state !== 'running') return; // asleep or stopped already (a switch came first): nothing to do
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'begin' });
       const r = await serviceAction(this.config, svc.name, 'sleep', this.ports, { owner: `gpumod gateway: ${svc.name} idle`, idle: true });
-      await this.noteOwnWrite();
+      this.looked(); // its own write: what else is known awake still holds
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: r.ok, message: r.message });
       if (!r.ok) this.ports.log.warn(`idle sleep of ${svc.name}: ${r.message}`);
       else this.ports.log.info(`${svc.name} idle for ${Math.round((svc.idleSleepMs ?? 0) / 1000)} s: asleep`);

@@ -188,6 +188,19 @@ describe('cli: gpumod gateway (wake on request, the profile workstation)', funct
     assert.ok(readHistory(rig).slice(before).some((r) => r.to === 'gateway: vllm-reranker' && r.ok), 'the next request woke it');
   });
 
+  it('a model someone else put to sleep (the CLI) is woken by the very next request, not forwarded into its sleep', async () => {
+    const ask = (): Promise<Answer> => call('POST', '/v1/completions', { model: 'hyde-small', prompt: 'Hello', max_tokens: 1 });
+    assert.equal((await ask()).status, 200, 'awake, and known awake to the gateway');
+    for (let i = 0; i < 3; i++) {
+      const slept = await cli(rig, ['sleep', 'vllm-hyde']);
+      assert.equal(slept.code, 0, slept.stderr);
+      const t0 = Date.now();
+      const r = await ask(); // at once: no time for any file watch to have told the gateway
+      assert.equal(r.status, 200, r.body);
+      assert.ok(Date.now() - t0 < 10_000, `answered after ${Date.now() - t0} ms`);
+    }
+  });
+
   it('200 concurrent clients asking for four models, some asleep or stopped: every one answered by the model it named', async () => {
     const asks: Array<{ model: string; path: string; body: Record<string, unknown> }> = [];
     for (let i = 0; i < 50; i++) {
