@@ -264,7 +264,9 @@ export async function startGateway(config: Config, ports: EnginePorts, opts: Gat
       upstream.on('error', (e: NodeJS.ErrnoException) => {
         if (mayRetry && e.code === 'ECONNREFUSED') return resolve('refused');
         resolve('answered');
-        if (res.headersSent) return endStreamWithError(res, `${svc.name} did not answer: ${errorMessage(e)}`, 502);
+        // Broken mid-answer: an event stream ends with the error as its last event, anything else is cut off.
+        const streaming = String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+        if (res.headersSent && streaming) return endStreamWithError(res, `${svc.name} did not answer: ${errorMessage(e)}`, 502);
         sendError(res, 502, `${svc.name} did not answer: ${errorMessage(e)}`, 'upstream_error');
       });
       upstream.setNoDelay(true);

@@ -20,7 +20,6 @@ export class Unavailable extends Error {
 
 const LOCK_RETRY_MS = 250;
 
-
 /** What the gateway knows of one service beyond what is observed: for /gpumod/status and the editor. */
 export interface DemandView {
   inFlight: number;
@@ -311,7 +310,10 @@ export class Waker {
       if (!r.ok) this.ports.log.warn(`idle sleep of ${svc.name}: ${r.message}`);
       else this.ports.log.info(`${svc.name} idle for ${Math.round((svc.idleSleepMs ?? 0) / 1000)} s: asleep`);
     } catch (e) {
-      if (isGpumodError(e, 'LOCKED')) return this.scheduleIdle(svc); // try again a period later
+      if (isGpumodError(e, 'LOCKED')) {
+        this.scheduleIdle(svc); // try again a period later
+        return this.onChange();
+      }
       this.onSwitch({ service: svc.name, kind: 'idle-sleep', phase: 'end', ok: false, message: errorMessage(e) });
       this.ports.log.warn(`idle sleep of ${svc.name}: ${errorMessage(e)}`);
     } finally {

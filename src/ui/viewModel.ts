@@ -47,13 +47,14 @@ export interface StatusBarModel {
 
 const gb = (n: number): string => (n / 1000).toFixed(1);
 
-/** Used/total of the (first) GPU in GB, e.g. "23.1/32.6 GB", or undefined without a GPU. */
+/**
+ * Used/total per GPU in GB, e.g. "23.1/32.6 GB", or each card's for several ("21.3/24.6 · 18.0/24.6 GB":
+ * a sum would hide the one card that is full); undefined without a GPU.
+ */
 export function vramSummary(obs: Observation | undefined): string | undefined {
   if (!obs?.gpu.available || obs.gpu.gpus.length === 0) return undefined;
-  const used = obs.gpu.gpus.reduce((s, g) => s + (g.usedMb ?? 0), 0);
-  const total = obs.gpu.gpus.reduce((s, g) => s + (g.totalMb ?? 0), 0);
   // The same units as the config's *_mb figures (nvidia-smi's MiB), so the numbers add up.
-  return `${gb(used)}/${gb(total)} GB`;
+  return `${obs.gpu.gpus.map((g) => `${g.usedMb === undefined ? '?' : gb(g.usedMb)}/${g.totalMb === undefined ? '?' : gb(g.totalMb)}`).join(' · ')} GB`;
 }
 
 /**

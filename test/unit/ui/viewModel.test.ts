@@ -94,6 +94,9 @@ describe('status bar model', () => {
 
   it('does not show VRAM without a GPU', () => {
     assert.equal(vramSummary({ ...code, gpu: { available: false, reason: 'no NVIDIA GPU visible' } }), undefined);
+    // Several cards: each one's figure, never a sum that hides the full one.
+    const card = (index: number, usedMb: number) => ({ index, uuid: `GPU-${index}`, name: 'NVIDIA GeForce RTX 4090', totalMb: 24564, usedMb, freeMb: 24564 - usedMb, processes: [] });
+    assert.equal(vramSummary({ ...code, gpu: { available: true, ms: 25, gpus: [card(0, 21300), card(1, 18000)] } }), '21.3/24.6 · 18.0/24.6 GB');
   });
 });
 
