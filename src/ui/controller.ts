@@ -182,6 +182,7 @@ export class Controller implements vscode.Disposable {
     const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
     // The learned footprints are a file read (and a write when a figure moved), no process.
     const measured = measuredNow(await learnFrom(config, g.observation, machine.ports.store, this.log), config, g.observation);
+    if (this.disposed || this.source.config !== config) return; // the config was reloaded meanwhile
     // A switch of this window's own is followed by its own looks, not overwritten by a status from before it.
     if (this.localSwitch) return this.set({ gateway });
     this.set({ gateway, observation: g.observation, measured, mode: g.mode ?? undefined, idle: g.idle, drift: switching ? [] : g.drift, switching });
