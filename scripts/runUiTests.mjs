@@ -418,7 +418,7 @@ try {
       await shot(`memory-${tag}`, editor);
       if (tag === 'light') await shotRegion('gpu-memory', frame, 'section.memory-view h1', 'figure.memory');
       await command('gpumod: Preview Switch');
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'speak' }).first().waitFor({ timeout: 10000 });
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'speak' }).first().waitFor({ timeout: 20000 }); // the previews are computed first: a loaded machine takes longer
       await page.keyboard.type('speak');
       await page.keyboard.press('Enter');
       frame = await webview('section.preview[data-to="speak"]');
