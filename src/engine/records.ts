@@ -23,7 +23,7 @@ function text(v: unknown, max?: number): string | undefined {
 }
 
 /** The in-progress marker, if every field has its type; its text is made printable. */
-function asMarker(v: unknown): SwitchInProgress | undefined {
+export function asMarker(v: unknown): SwitchInProgress | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const m = v as Record<string, unknown>;
   if (typeof m.to !== 'string' || !isPid(m.pid) || typeof m.startedAt !== 'number' || !Number.isFinite(m.startedAt)) return undefined;

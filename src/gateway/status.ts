@@ -1,6 +1,7 @@
 // What the gateway tells the editor (GET /gpumod/status, and each `status` event of /gpumod/events):
 // the machine as it observed it, the mode that amounts to, and what only the gateway knows — requests
 // in flight, idle timers, the models each service serves. The editor reads it instead of polling.
+import { asMarker } from '../engine/records';
 import type { SwitchInProgress } from '../engine/types';
 import { fromWire, type ObservationWire } from '../engine/observationWire';
 import type { Observation } from '../engine/types';
@@ -45,12 +46,9 @@ function serviceStatus(v: unknown): GatewayServiceStatus | undefined {
   return v as unknown as GatewayServiceStatus;
 }
 
+/** The state file's in-progress marker as the status carries it: null, or the marker state.json would accept. */
 function marker(v: unknown): SwitchInProgress | null | undefined {
-  if (v === null) return null;
-  if (!isObj(v) || typeof v.to !== 'string' || typeof v.pid !== 'number' || typeof v.startedAt !== 'number') return undefined;
-  if (v.from !== undefined && v.from !== null && typeof v.from !== 'string') return undefined;
-  if (v.procStart !== undefined && typeof v.procStart !== 'string') return undefined;
-  return { from: (v.from as string | null) ?? undefined, to: v.to, pid: v.pid, startedAt: v.startedAt, ...(typeof v.procStart === 'string' ? { procStart: v.procStart } : {}) };
+  return v === null ? null : asMarker(v);
 }
 
 /** A status read from the socket, or undefined when its shape is not the gateway's (another program on the port). */

@@ -10,7 +10,7 @@ import { observe } from '../engine/observe';
 import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
 import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
-import type { Plan, SwitchRecord } from '../engine/types';
+import type { Plan, SwitchInProgress, SwitchRecord } from '../engine/types';
 import { statusReport } from '../agent/reports';
 import type { Machine } from '../machine';
 import { errorMessage } from '../errors';
@@ -178,8 +178,7 @@ export class Controller implements vscode.Disposable {
     const machine = this.machine;
     if (this.disposed || !machine || this.source.config !== config) return;
     const gateway = { url: g.url, running: true, services: new Map(g.services.map((s) => [s.name, s])) };
-    const other = g.switching && g.switching.pid !== process.pid && pidAlive(g.switching) ? g.switching : undefined;
-    const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
+    const switching = this.switchingNow(g.switching ?? undefined);
     // The learned footprints are a file read (and a write when a figure moved), no process.
     const measured = measuredNow(await learnFrom(config, g.observation, machine.ports.store, this.log), config, g.observation);
     if (this.disposed || this.source.config !== config) return; // the config was reloaded meanwhile
@@ -264,8 +263,7 @@ export class Controller implements vscode.Disposable {
       ]);
       const recorded = asSwitchState(raw);
       const cur = currentMode(config, obs, recorded?.mode, recorded?.idle);
-      const other = recorded?.switching && recorded.switching.pid !== process.pid && pidAlive(recorded.switching) ? recorded.switching : undefined;
-      const switching = this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
+      const switching = this.switchingNow(recorded?.switching);
       // A file read and, when a figure moved, an atomic write: no extra process per poll.
       const measured = measuredNow(await learnFrom(config, obs, machine.ports.store, this.log), config, obs);
       this.set({ observation: obs, measured, mode: cur.mode, idle: cur.idle, drift: switching ? [] : cur.drift, switching });
@@ -276,6 +274,12 @@ export class Controller implements vscode.Disposable {
       const used = process.cpuUsage(cpu);
       this.observeCpuMicros += used.user + used.system;
     }
+  }
+
+  /** The switch under way: this window's own, else another live process's from the state file's marker. */
+  private switchingNow(marker: SwitchInProgress | undefined): UiState['switching'] {
+    const other = marker && marker.pid !== process.pid && pidAlive(marker) ? marker : undefined;
+    return this.localSwitch ?? (other ? { from: other.from, to: other.to, elsewhere: true } : undefined);
   }
 
   /** The plan for every mode from one observation: the Switch Mode quick pick's previews. */
