@@ -7,13 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import type { ProfileService } from '../../demo/profile';
-import { bringUp, REPO } from '../../demo/workstation';
-import { loadConfig, formatProblems } from '../../src/config/load';
 import { serviceAction, switchMode } from '../../src/engine/switcher';
-import { createMachine } from '../../src/machine';
-import { silentLogger } from '../../src/system/logger';
-import { sandboxVars } from '../integration/support/sandbox';
 import type { Goal } from './_goals';
+import { benchWorkstation } from './_workstation';
+import { REPO } from '../../demo/workstation';
 
 const SERVICE = 'vllm-chat';
 const MODEL = 'chat-2b-vl';
@@ -103,27 +100,15 @@ const answers = (port: number, path: string): Promise<boolean> =>
   });
 
 export async function gatewayBench(sandbox: string, portBase: number, services: ProfileService[], timeScale: number, progress: (text: string) => void): Promise<GatewayFigures> {
-  const env = sandboxVars(sandbox);
   // Tokens streamed every 2 ms and answers without inference time: what remains is the path, not the model.
-  const ws = await bringUp({
-    dir: join(sandbox, 'bench-gateway'),
-    managerEnv: env,
-    unitDir: join(env.XDG_CONFIG_HOME, 'systemd/user'),
+  const { ws, config, mc } = await benchWorkstation(sandbox, 'bench-gateway', {
     timeScale,
     card: '32',
     portBase,
     unitPrefix: 'benchgw-',
-    log: silentLogger,
     profile: services,
     extraArgs: { [SERVICE]: ['--stream-token-ms', '2', '--infer-ms', '0'] },
   });
-  const loaded = await loadConfig(ws.configPath);
-  if (!loaded.ok) {
-    await ws.teardown();
-    throw new Error(formatProblems(loaded.problems));
-  }
-  const config = loaded.config;
-  const mc = createMachine(config, silentLogger, { ...process.env, ...ws.env });
   const gatewayPort = portBase + services.length;
   const direct = ws.ports.get(SERVICE) as number;
   let gateway: ChildProcess | undefined;

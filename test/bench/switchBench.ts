@@ -32,16 +32,14 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { H100_PROFILE, H100_TIME_SCALE } from '../../demo/h100Latency';
 import { PROFILE, type ProfileService } from '../../demo/profile';
-import { bringUp, REPO } from '../../demo/workstation';
-import { loadConfig, formatProblems } from '../../src/config/load';
-import { createMachine } from '../../src/machine';
-import { silentLogger } from '../../src/system/logger';
-import { sandboxVars, startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
+import { REPO } from '../../demo/workstation';
+import { startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
 import { measurePackage, measureSpawn, type PackageSize, type SpawnFloors } from './_calibrate';
 import { firstRequests } from './_firstToken';
 import { goalLine, goals } from './_goals';
 import type { LatencyModel } from './_latency';
 import { emptyResults, firstRequestFigures, fmtS, report, table, type Card, type Results, type Row, type RowReport } from './_report';
+import { benchWorkstation } from './_workstation';
 import { instrumentGpu, SWITCHERS, type BenchMachine, type Run, type Strategy } from './_strategies';
 import { gatewayBench, gatewayGoals, type GatewayFigures } from './_gateway';
 
@@ -115,26 +113,14 @@ function createSync(parties: number): Sync {
 }
 
 async function benchCard(card: Card, sandbox: string, portBase: number, signal: AbortSignal, sync: Sync): Promise<Results> {
-  const env = sandboxVars(sandbox);
-  const ws = await bringUp({
-    dir: join(sandbox, `bench-${card}`),
-    managerEnv: env,
-    unitDir: join(env.XDG_CONFIG_HOME, 'systemd/user'),
+  const { ws, config, mc } = await benchWorkstation(sandbox, `bench-${card}`, {
     timeScale: TIME_SCALE,
     card,
     portBase,
     unitPrefix: `bench${card}-`,
-    log: silentLogger,
     profile: SERVICES,
     extraConfig: Object.fromEntries(WARMED.map((s) => [s.name, { readiness: s.firstRequest }])),
   });
-  const loaded = await loadConfig(ws.configPath);
-  if (!loaded.ok) {
-    await ws.teardown();
-    throw new Error(formatProblems(loaded.problems));
-  }
-  const config = loaded.config;
-  const mc = createMachine(config, silentLogger, { ...process.env, ...ws.env });
   const spans: Array<[number, number]> = [];
   const m: BenchMachine = { config, ports: { ...mc.ports, gpu: instrumentGpu(mc.ports.gpu, spans) }, signal, gpuSpans: spans };
   const results = emptyResults();
