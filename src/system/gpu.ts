@@ -157,7 +157,7 @@ export function createGpu(log: Logger, options: GpuOptions = {}): Gpu {
     // A slow watch (a window's status polling) whose next sample is far off: a one-shot look is sooner.
     if (due !== undefined && (w.latestAt() ?? -Infinity) < notBefore && due - t0 > ONE_SHOT_MS) return undefined;
     const waitMs = Math.min(opts?.timeoutMs ?? options.timeoutMs ?? 10_000, Math.max(3 * w.periodMs, 2000));
-    const s = await w.sample(notBefore, waitMs, opts?.signal);
+    const s = await w.sample(notBefore, waitMs, opts?.signal, ONE_SHOT_MS);
     if (opts?.signal?.aborted) throw new GpumodError('CANCELLED', 'cancelled: nvidia-smi watch');
     if (!s) {
       judge(w);

@@ -46,8 +46,10 @@ export interface GpuWatch {
   /**
    * The first sample whose GPU block arrived at or after `notBefore` (performance.now() ms), waiting at
    * most `waitMs`. undefined when none came (the watch is then marked failed and stopped) or on abort.
+   * A silent apps stream is awaited at most `silenceMs` for its verdict: beyond, `apps` is undefined
+   * (asking once is quicker than waiting a slow watch's period to learn that silence means no process).
    */
-  sample(notBefore: number, waitMs: number, signal?: AbortSignal): Promise<WatchSample | undefined>;
+  sample(notBefore: number, waitMs: number, signal?: AbortSignal, silenceMs?: number): Promise<WatchSample | undefined>;
   close(): void;
 }
 
@@ -131,7 +133,7 @@ export function startGpuWatch(binary: string, env: Env, periodMs: number, log: L
     },
     nextDueAt: () => (gpu ? gpu.at + periodMs : undefined),
     latestAt: () => gpu?.at,
-    async sample(notBefore, waitMs, signal) {
+    async sample(notBefore, waitMs, signal, silenceMs = Infinity) {
       const deadline = performance.now() + waitMs;
       const fresh = (b: Block<unknown> | undefined): boolean => b !== undefined && b.at >= notBefore;
       if (!(await until(() => fresh(gpu), deadline, signal))) {
@@ -143,7 +145,9 @@ export function startGpuWatch(binary: string, env: Env, periodMs: number, log: L
       // The apps stream iterates with the GPU stream: its block is due within a period of the GPU's.
       const silentSince = Math.max(notBefore, firstGpuAt ?? notBefore);
       const appsDeadline = Math.min(deadline, silentSince + periodMs + APPS_SLACK_MS);
-      if (await until(() => fresh(apps), appsDeadline, signal)) return { gpus: g.rows, apps: (apps as Block<AppRow[]>).rows, at: g.at };
+      const patience = Math.min(appsDeadline, performance.now() + silenceMs);
+      if (await until(() => fresh(apps), patience, signal)) return { gpus: g.rows, apps: (apps as Block<AppRow[]>).rows, at: g.at };
+      if (patience < appsDeadline) return { gpus: g.rows, apps: undefined, at: g.at };
       const idle = g.rows.every((r) => r.usedMb === 0);
       return { gpus: g.rows, apps: idle ? [] : undefined, at: g.at };
     },

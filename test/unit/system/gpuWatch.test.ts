@@ -104,11 +104,29 @@ describe('GPU watch (nvidia-smi loop mode)', function () {
     }
   });
 
+  it("a slow watch's first look on an empty card does not wait a period for the apps stream's silence", async () => {
+    // The window's polling watch (period 5 s) starts with the first look: the GPU block arrives at
+    // once, but "no compute process" shows only as a whole period of silence: one query settles it.
+    const gpu = createGpu(silentLogger, { env: envFor(dir) });
+    const unfollow = gpu.follow!(4000);
+    try {
+      const t0 = performance.now();
+      const empty = await gpu.snapshot();
+      const took = performance.now() - t0;
+      assert.ok(took < 1000, `the first look took ${took.toFixed(0)} ms`);
+      assert.equal(used(empty), 0);
+      assert.deepEqual(pids(empty), []);
+    } finally {
+      unfollow();
+    }
+  });
+
   it('a look may take a recent sample when the caller says so, and a far-off one is not awaited', async () => {
     const gpu = createGpu(silentLogger, { env: envFor(dir) });
     const unfollow = gpu.follow!(2000);
     try {
       await gpu.snapshot(); // the first sample
+      await new Promise((r) => setTimeout(r, 2100)); // a period on: the apps stream's silence now says "no process"
       const t0 = performance.now();
       const recent = await gpu.snapshot({ maxAgeMs: 5000 });
       assert.ok(performance.now() - t0 < 15, 'the latest sample, at once');
