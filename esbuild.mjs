@@ -51,8 +51,18 @@ const vendorExternal = {
   },
 };
 
+// The extension is two bundles: dist/extension.js, what a window runs while it starts, and dist/core.js
+// (src/ui/core.ts: the engine, the adapters, config loading), required by src/ui/useCore.ts on first use.
+const coreExternal = {
+  name: 'gpumod-core-external',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/core$/ }, (args) => (args.importer.endsWith(join('src', 'ui', 'useCore.ts')) ? { path: './core.js', external: true } : undefined));
+  },
+};
+
 const targets = [
-  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [...common.plugins, vendorExternal] },
+  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', plugins: [...common.plugins, vendorExternal, coreExternal] },
+  { ...common, entryPoints: { core: 'src/ui/core.ts' }, outdir: 'dist', plugins: [...common.plugins, vendorExternal] },
   { ...common, entryPoints: Object.fromEntries(Object.entries(VENDOR).map(([name, v]) => [`vendor/${name}`, v.entry])), outdir: 'dist' },
   { ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
 ];

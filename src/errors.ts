@@ -21,7 +21,11 @@ export type GpumodErrorCode =
   | 'SWITCH_FAILED'
   | 'USAGE';
 
+/** Marks gpumod's errors: the extension's two bundles each hold a copy of this class (see src/ui/core.ts). */
+const BRAND = Symbol.for('gpumod.error');
+
 export class GpumodError extends Error {
+  readonly [BRAND] = true;
   constructor(
     readonly code: GpumodErrorCode,
     message: string,
@@ -33,7 +37,7 @@ export class GpumodError extends Error {
 }
 
 export function isGpumodError(e: unknown, code?: GpumodErrorCode): e is GpumodError {
-  return e instanceof GpumodError && (code === undefined || e.code === code);
+  return typeof e === 'object' && e !== null && BRAND in e && (code === undefined || (e as GpumodError).code === code);
 }
 
 export function errorMessage(e: unknown): string {

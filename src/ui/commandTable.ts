@@ -9,12 +9,8 @@ import type { ConfigSource } from './configSource';
 import type { Controller } from './controller';
 import { PROPOSAL_SCHEME, ProposalDocuments } from './proposalDocuments';
 import type { ServicesView } from './servicesView';
+import { core } from './useCore';
 
-/* The panels (charts, webviews) load with their first use, not with the window (costMeter.ts). */
-/* eslint-disable @typescript-eslint/no-require-imports */
-const timeline = (): typeof import('./commands/showTimeline') => require('./commands/showTimeline') as typeof import('./commands/showTimeline');
-const memory = (): typeof import('./commands/showGpuMemory') => require('./commands/showGpuMemory') as typeof import('./commands/showGpuMemory');
-const preview = (): typeof import('./commands/previewSwitch') => require('./commands/previewSwitch') as typeof import('./commands/previewSwitch');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface CommandDeps {
@@ -34,9 +30,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'gpumod.refresh': () => controller.refresh(),
     'gpumod.openConfiguration': () => openConfiguration(deps.config, log),
     'gpumod.showLog': async () => log.show(),
-    'gpumod.showTimeline': (arg) => timeline().showTimeline(controller, log, arg),
-    'gpumod.showGpuMemory': () => memory().showGpuMemory(controller),
-    'gpumod.previewSwitch': (mode) => preview().previewSwitch(controller, mode),
+    'gpumod.showTimeline': (arg) => core().timelineCommand.showTimeline(controller, log, arg),
+    'gpumod.showGpuMemory': () => core().memoryCommand.showGpuMemory(controller),
+    'gpumod.previewSwitch': (mode) => core().previewCommand.previewSwitch(controller, mode),
     'gpumod.toggleGrouping': async () => deps.view.toggleGrouping(),
     'gpumod.sleepService': (arg) => serviceActionCommand(controller, log, 'sleep', arg),
     'gpumod.sleepServiceDeep': (arg) => serviceActionCommand(controller, log, 'sleepDeep', arg),

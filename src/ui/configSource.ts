@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { resolveConfigPath } from '../config/paths';
 import type { Config, ConfigProblem } from '../config/types';
+import { core } from './useCore';
 
 export type ConfigState =
   | { kind: 'loading'; path: string }
@@ -65,8 +66,8 @@ export class ConfigSource implements vscode.Disposable {
   private async load(): Promise<ConfigState> {
     const path = this.resolvePath();
     this.watch(path);
-    // Imported here, not with the extension: the YAML parser is not needed until the first load.
-    const { loadConfig } = await import('../config/load');
+    // The first read loads the core bundle (the loader, YAML, the schema's validator): not the window's start.
+    const { loadConfig } = core();
     const result = await loadConfig(path);
     let next: ConfigState;
     if (result.ok) {

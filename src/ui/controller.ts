@@ -2,19 +2,12 @@ import { watch, type FSWatcher } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Config, ServiceConfig } from '../config/types';
 import type { DriverCapabilities } from '../engine/driverPort';
-import { driverFor } from '../drivers/registry';
 import { currentMode } from '../engine/currentMode';
-import { measuredNow } from '../engine/footprints';
-import { learnFrom } from '../engine/learn';
-import { observe } from '../engine/observe';
-import { asSwitchState } from '../engine/records';
 import type { StepEvent } from '../engine/steps';
-import { previewPlan, serviceAction, switchMode, type Preview, type ServiceActionName, type ServiceActionResult, type SwitchResult } from '../engine/switcher';
+import type { Preview, ServiceActionName, ServiceActionResult, SwitchResult } from '../engine/switcher';
 import type { Plan, SwitchInProgress, SwitchRecord } from '../engine/types';
-import { statusReport } from '../agent/reports';
 import type { Machine } from '../machine';
 import { errorMessage } from '../errors';
-import { readJsonFile } from '../system/stateStore';
 import type { ConfigSource, ConfigState } from './configSource';
 import type { UiState } from './viewModel';
 import { IdleBackoff } from './pollBackoff';
@@ -22,9 +15,7 @@ import { pidAlive } from '../system/pids';
 import { DEFAULT_GATEWAY_PORT } from '../config/types';
 import type { GatewayView } from '../gateway/status';
 import { GatewayFollower } from './gatewayFollower';
-
-/** The machine's adapters, loaded with the first valid config rather than with the extension (costMeter.ts). */
-const machineModule = (): typeof import('../machine') => require('../machine') as typeof import('../machine');
+import { core } from './useCore';
 
 /** Poll fast while a switch runs (here or in another window), so every window follows it. */
 const SWITCHING_POLL_MS = 500;
@@ -94,7 +85,7 @@ export class Controller implements vscode.Disposable {
   }
 
   capabilities(svc: ServiceConfig): DriverCapabilities {
-    return driverFor(svc).capabilities(svc);
+    return core().driverFor(svc).capabilities(svc);
   }
 
   get stateDir(): string | undefined {
@@ -109,7 +100,7 @@ export class Controller implements vscode.Disposable {
   private onConfig(s: ConfigState): void {
     if (s.kind === 'ok') {
       if (this.machine) this.retire(this.machine);
-      this.machine = machineModule().createMachine(s.config, this.log);
+      this.machine = core().createMachine(s.config, this.log);
       this.watchState(this.machine.stateDir);
       this.followGpu();
       this.followGateway(s.config);
@@ -180,6 +171,7 @@ export class Controller implements vscode.Disposable {
     const gateway = { url: g.url, running: true, services: new Map(g.services.map((s) => [s.name, s])) };
     const switching = this.switchingNow(g.switching ?? undefined);
     // The learned footprints are a file read (and a write when a figure moved), no process.
+    const { measuredNow, learnFrom } = core();
     const measured = measuredNow(await learnFrom(config, g.observation, machine.ports.store, this.log), config, g.observation);
     if (this.disposed || this.source.config !== config) return; // the config was reloaded meanwhile
     // A switch of this window's own is followed by its own looks, not overwritten by a status from before it.
@@ -230,8 +222,10 @@ export class Controller implements vscode.Disposable {
     }
     this.inFlight = this.observeOnce(gpuMaxAgeMs).finally(() => {
       this.inFlight = undefined;
-      if (this.again) {
-        this.again = false;
+      const again = this.again;
+      this.again = false;
+      // Asked meanwhile, the window looks once more, unless it now follows the gateway, which tells.
+      if (again && !this.gatewayFollower?.connected) {
         void this.refresh();
       } else {
         this.schedule();
@@ -257,6 +251,7 @@ export class Controller implements vscode.Disposable {
     this.looks++;
     const cpu = process.cpuUsage();
     try {
+      const { observe, readJsonFile, asSwitchState, measuredNow, learnFrom } = core();
       const [obs, raw] = await Promise.all([
         observe(config, machine.ports, new AbortController().signal, gpuMaxAgeMs !== undefined ? { gpuMaxAgeMs } : {}),
         readJsonFile(`${machine.stateDir}/state.json`).catch(() => undefined),
@@ -288,6 +283,7 @@ export class Controller implements vscode.Disposable {
     const machine = this.machine;
     const out = new Map<string, Preview>();
     if (!config || !machine) return out;
+    const { observe, previewPlan } = core();
     const observation = await observe(config, machine.ports, new AbortController().signal);
     for (const mode of config.modes.keys()) out.set(mode, await previewPlan(config, mode, machine.ports, { observation }));
     return out;
@@ -295,12 +291,12 @@ export class Controller implements vscode.Disposable {
 
   /** What `gpumod status --json` says, observed now: the agent tools' status. */
   statusJson(signal: AbortSignal): Promise<Record<string, unknown>> {
-    return this.onMachine(async (config, machine) => (await statusReport(config, machine.ports, signal)).json);
+    return this.onMachine(async (config, machine) => (await core().statusReport(config, machine.ports, signal)).json);
   }
 
   /** The plan of a switch to `mode` from what is observed now; touches nothing. */
   plan(mode: string, signal: AbortSignal): Promise<Plan> {
-    return this.onMachine(async (config, machine) => (await previewPlan(config, mode, machine.ports, { signal })).plan);
+    return this.onMachine(async (config, machine) => (await core().previewPlan(config, mode, machine.ports, { signal })).plan);
   }
 
   /** Runs `body` on the config in force and its machine, held so that a reload does not close it meanwhile. */
@@ -323,7 +319,7 @@ export class Controller implements vscode.Disposable {
     this.set({ switching: this.localSwitch });
     this.schedule();
     try {
-      const result = await switchMode(config, mode, machine.ports, {
+      const result = await core().switchMode(config, mode, machine.ports, {
         signal,
         owner: `VS Code window (pid ${process.pid})`,
         onStep: (e) => {
@@ -347,7 +343,7 @@ export class Controller implements vscode.Disposable {
 
   async serviceAction(name: string, action: ServiceActionName, signal: AbortSignal, onStep: (e: StepEvent) => void): Promise<ServiceActionResult> {
     try {
-      return await this.onMachine((config, machine) => serviceAction(config, name, action, machine.ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` }));
+      return await this.onMachine((config, machine) => core().serviceAction(config, name, action, machine.ports, { signal, onStep, owner: `VS Code window (pid ${process.pid})` }));
     } finally {
       await this.refresh();
     }

@@ -2,10 +2,11 @@
 // and switches the GPU through this window, so the status bar, the lock, progress and cancel are the
 // commands' own. The schemas in package.json are static; names are checked against the loaded config.
 import * as vscode from 'vscode';
-import { actionTitle, parseToolInput, runTool, switchConfirmation, TOOLS, type ToolBackend, type ToolInput, type ToolSpec } from '../agent/tools';
+import { TOOLS, type ToolBackend, type ToolInput, type ToolSpec } from '../agent/tools';
 import type { Config } from '../config/types';
 import type { Controller } from './controller';
 import { withStepProgress } from './switchProgress';
+import { core } from './useCore';
 import { stateText } from './viewModel';
 
 /** The config a tool call runs with: waits for the first load; none at all is an error the model can relay. */
@@ -67,13 +68,13 @@ async function confirmation(controller: Controller, input: ToolInput, token: vsc
     // Nothing to approve: a switch that cannot run fails now, with the reason; one with nothing to do runs.
     if (plan.refused) throw new Error(`gpumod cannot switch to ${input.mode}: ${plan.refused.reason}`);
     if (plan.noop) return undefined;
-    return { title: `Switch the GPU to mode "${input.mode}"?`, message: new vscode.MarkdownString(['```text', switchConfirmation(plan), '```'].join('\n')) };
+    return { title: `Switch the GPU to mode "${input.mode}"?`, message: new vscode.MarkdownString(['```text', core().switchConfirmation(plan), '```'].join('\n')) };
   }
   if (input.tool === 'gpumod_service_action') {
     await controller.refresh();
     const o = controller.state.observation?.services.get(input.service);
     const loses = input.action === 'stop' || input.action === 'restart' ? ' Requests it is serving are lost.' : '';
-    return { title: `${actionTitle(input.action, input.service)}?`, message: `${input.service} is ${stateText(o)} now.${loses}` };
+    return { title: `${core().actionTitle(input.action, input.service)}?`, message: `${input.service} is ${stateText(o)} now.${loses}` };
   }
   return undefined;
 }
@@ -95,7 +96,7 @@ export interface AskedConfirmation {
 function tool(spec: ToolSpec, controller: Controller, log: vscode.LogOutputChannel, asked: (c: AskedConfirmation) => void): vscode.LanguageModelTool<unknown> {
   return {
     async prepareInvocation(options, token) {
-      const input = parseToolInput(spec.name, options.input, await configFor(controller));
+      const input = core().parseToolInput(spec.name, options.input, await configFor(controller));
       refuseUntrusted(spec); // before the user is asked to confirm what would be refused anyway
       const confirmationMessages = spec.readOnly ? undefined : await confirmation(controller, input, token);
       if (confirmationMessages) {
@@ -105,9 +106,9 @@ function tool(spec: ToolSpec, controller: Controller, log: vscode.LogOutputChann
       return { invocationMessage: invocationMessage(input), confirmationMessages };
     },
     async invoke(options, token) {
-      const input = parseToolInput(spec.name, options.input, await configFor(controller));
+      const input = core().parseToolInput(spec.name, options.input, await configFor(controller));
       refuseUntrusted(spec);
-      const out = await runTool(input, backend(controller, log, token), signalOf(token));
+      const out = await core().runTool(input, backend(controller, log, token), signalOf(token));
       return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(out.text)]);
     },
   };

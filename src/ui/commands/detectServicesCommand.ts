@@ -8,18 +8,7 @@ import { ifPresent, readRegularFile } from '../../system/regularFile';
 import { writeFileAtomic } from '../../system/stateStore';
 import type { ConfigSource } from '../configSource';
 import type { ProposalDocuments } from '../proposalDocuments';
-
-/*
- * Discovery reads units and the GPU (execa, undici) and writes YAML, and the config loader brings the
- * schema's validator: loaded when the command runs, not with the extension, so that a window does not
- * compile them while it starts (costMeter.ts).
- */
-/* eslint-disable @typescript-eslint/no-require-imports */
-const detectMachine = (): typeof import('../../discovery/detectMachine') => require('../../discovery/detectMachine') as typeof import('../../discovery/detectMachine');
-const detection = (): typeof import('../../discovery/detectServices') => require('../../discovery/detectServices') as typeof import('../../discovery/detectServices');
-const configLoad = (): typeof import('../../config/load') => require('../../config/load') as typeof import('../../config/load');
-const proposalYaml = (): typeof import('../../discovery/proposalYaml') => require('../../discovery/proposalYaml') as typeof import('../../discovery/proposalYaml');
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { core } from '../useCore';
 
 /**
  * `gpumod: Detect Services`: looks at the user's systemd units, lets them pick the services and how
@@ -92,7 +81,7 @@ export class DetectServices implements vscode.Disposable {
     if (!drafts || drafts.length === 0) return undefined;
     const plan = await this.pickModes(drafts, args.modes, found.modes);
     if (!plan) return undefined;
-    const merged = proposalYaml().mergeProposal(found.current, path, proposal, drafts, plan);
+    const merged = core().proposalYaml.mergeProposal(found.current, path, proposal, drafts, plan);
     if (!merged.ok) {
       this.log.error(`Detect Services: the proposal is not a valid configuration:\n${merged.problems.join('\n')}`);
       throw new GpumodError('CONFIG_INVALID', `the proposal is not a valid configuration (${merged.problems[0]}); nothing was written`);
@@ -107,9 +96,9 @@ export class DetectServices implements vscode.Disposable {
       async (_progress, token) => {
         const ctl = new AbortController();
         const sub = token.onCancellationRequested(() => ctl.abort());
-        const ports = detectMachine().createDetectPorts(this.log);
+        const ports = core().detectMachine.createDetectPorts(this.log);
         try {
-          return await detection().detectServices(ports, path, { signal: ctl.signal, timeoutMs: 30_000 });
+          return await core().detection.detectServices(ports, path, { signal: ctl.signal, timeoutMs: 30_000 });
         } catch (e) {
           if (ctl.signal.aborted) return undefined;
           throw e;
@@ -206,7 +195,7 @@ export class DetectServices implements vscode.Disposable {
     this.answer = undefined;
     if (given === undefined) await vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
     if (choice === 'apply') {
-      const now = await ifPresent(readRegularFile(path, { maxBytes: configLoad().MAX_CONFIG_BYTES }));
+      const now = await ifPresent(readRegularFile(path, { maxBytes: core().configLoad.MAX_CONFIG_BYTES }));
       if (now?.toString('utf8') !== found.current) {
         await this.close(right, left);
         throw new GpumodError('USAGE', `${path} changed since the services were detected: nothing written. Run Detect Services again.`);

@@ -3,9 +3,9 @@ import { DEFAULT_GATEWAY_PORT } from '../../config/types';
 import { errorMessage } from '../../errors';
 import type { Controller } from '../controller';
 import { findOnPath } from '../mcpServer';
+import { core } from '../useCore';
 
 /** The process runner, loaded with the command (it brings execa), not with the extension. */
-const processModule = (): typeof import('../../system/process') => require('../../system/process') as typeof import('../../system/process');
 
 /**
  * "gpumod: Install Gateway": `gpumod gateway install` for this window's configuration, then its
@@ -28,7 +28,7 @@ export async function installGateway(controller: Controller, log: vscode.LogOutp
   const port = controller.config?.gateway?.port ?? DEFAULT_GATEWAY_PORT;
   try {
     const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'gpumod: installing the gateway…' }, () =>
-      processModule().runProcess(cli, ['gateway', 'install', '--config', controller.configPath], { timeoutMs: 120_000 }, log),
+      core().runProcess(cli, ['gateway', 'install', '--config', controller.configPath], { timeoutMs: 120_000 }, log),
     );
     log.info(r.stdout.trim());
     const url = `http://127.0.0.1:${port}/v1`;

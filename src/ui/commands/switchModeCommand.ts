@@ -6,8 +6,8 @@ import type { Preview } from '../../engine/switcher';
 import type { Config } from '../../config/types';
 import { errorMessage } from '../../errors';
 import type { Controller } from '../controller';
-import { PreviewPanel } from '../panels/previewPanel';
 import { runSwitchWithProgress } from '../switchProgress';
+import { core } from '../useCore';
 
 /** On each mode with a plan: opens the full preview (both bars, the steps) beside the pick. */
 const PREVIEW_BUTTON: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('graph'), tooltip: 'Full preview: GPU memory before and after, and the steps' };
@@ -102,7 +102,7 @@ export async function switchModeCommand(controller: Controller, log: vscode.LogO
     pick.onDidTriggerItemButton((e) => {
       const mode = e.item.mode;
       const p = mode && previews.get(mode);
-      if (mode && p) PreviewPanel.show(config, mode, p, { preserveFocus: true });
+      if (mode && p) core().PreviewPanel.show(config, mode, p, { preserveFocus: true });
     });
     pick.show();
     controller
