@@ -255,6 +255,7 @@ interface RawService {
   sleep_timeout_s?: number;
   stop_timeout_s?: number;
   gpu?: number;
+  gpus?: number[];
   description?: string;
   serves?: string[];
   idle_sleep_s?: number;
@@ -359,6 +360,9 @@ function checkService(name: string, svc: RawService, allowed: string[]): PathPro
   if (svc.driver !== 'llamacpp' && svc.model !== undefined) {
     out.push({ path: [...base, 'model'], message: `"model" applies to driver "llamacpp" only, not "${svc.driver}"` });
   }
+  if (svc.gpu !== undefined && svc.gpus !== undefined) {
+    out.push({ path: [...base, 'gpus'], message: `service "${name}" gives both gpu and gpus: gpu names its one card, gpus the cards it spreads over; keep one` });
+  }
   if (typeof svc.sleep_vram_mb === 'number' && typeof svc.vram_mb === 'number' && svc.sleep_vram_mb > svc.vram_mb) {
     out.push({ path: [...base, 'sleep_vram_mb'], message: `sleep_vram_mb ${svc.sleep_vram_mb} exceeds vram_mb ${svc.vram_mb}` });
   }
@@ -444,7 +448,8 @@ function normalise(raw: RawConfig, file: string): Config {
       stopTimeoutMs: seconds(svc.stop_timeout_s, 90),
       healthPath: svc.health_path ?? '/health',
       readiness: svc.readiness ? { method: svc.readiness.method ?? 'POST', path: svc.readiness.path, body: svc.readiness.body } : undefined,
-      gpu: svc.gpu ?? 0,
+      gpu: svc.gpus?.[0] ?? svc.gpu ?? 0,
+      gpus: svc.gpus ? [...svc.gpus] : [svc.gpu ?? 0],
       description: svc.description,
       alternatives: [],
     });

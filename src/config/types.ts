@@ -57,7 +57,13 @@ export interface ServiceConfig {
   stopTimeoutMs: number;
   healthPath: string;
   readiness?: ReadinessRequest;
+  /** The first of `gpus`: the card of a one-card service. */
   gpu: number;
+  /**
+   * Every card the service uses (`gpus`, or `[gpu]`). Its VRAM figures are totals over them, split
+   * evenly where gpumod has not measured each card (budget.ts vramOn).
+   */
+  gpus: number[];
   description?: string;
   /** Services on the same host:port as other processes: only one of them runs at a time. */
   alternatives: string[];

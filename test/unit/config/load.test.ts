@@ -159,6 +159,17 @@ modes:
     assert.match(problems(two.replace('serves: [Qwen/Qwen3-8B, chat]', 'serves: ["two words"]')).join('\n'), /^gpumod\.yaml:3:\d+: .*model name as clients send it/);
   });
 
+  it('gpu names one card, gpus the cards a server spreads over; both at once is refused where gpus is written', () => {
+    assert.deepEqual(ok(ONE(VLLM)).services.get('a')?.gpus, [0]);
+    const one = ok(ONE(`${VLLM}\n    gpu: 1`)).services.get('a');
+    assert.deepEqual([one?.gpu, one?.gpus], [1, [1]]);
+    const spread = ok(ONE(`${VLLM}\n    gpus: [1, 0]`)).services.get('a');
+    assert.deepEqual([spread?.gpu, spread?.gpus], [1, [1, 0]]);
+    assert.deepEqual(problems(ONE(`${VLLM}\n    gpu: 0\n    gpus: [0, 1]`)), ['gpumod.yaml:8:11: service "a" gives both gpu and gpus: gpu names its one card, gpus the cards it spreads over; keep one']);
+    assert.match(problems(ONE(`${VLLM}\n    gpus: [0, 0]`))[0], /gpumod\.yaml:7:11: .*duplicate/i);
+    assert.match(problems(ONE(`${VLLM}\n    gpus: []`))[0], /gpumod\.yaml:7:11: /);
+  });
+
   it('refuses sleep settings the driver cannot honour', () => {
     assert.match(problems(ONE(VLLM.replace('vllm', 'systemd') + '\n    sleep: l1'))[0], /sleep "l1" is not valid for driver "systemd" \(expected "none"\)/);
     assert.match(problems(ONE(VLLM.replace('vllm', 'http') + '\n    sleep: l2'))[0], /expected a hooks mapping or "none"/);

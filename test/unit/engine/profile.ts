@@ -57,8 +57,9 @@ export function service(name: string, row: Omit<Row, 'timing'>, port: number, ex
     sleepTimeoutMs: 60_000,
     stopTimeoutMs: 90_000,
     healthPath: '/health',
-    gpu: 0,
+    gpu: extra.gpus?.[0] ?? extra.gpu ?? 0,
     ...extra,
+    gpus: extra.gpus ?? [extra.gpu ?? 0],
   };
 }
 
