@@ -1,5 +1,5 @@
 import type { Config, ServiceConfig } from '../config/types';
-import { gpuTotalMb } from '../engine/budget';
+import { gpuTotalMb, shareOn } from '../engine/budget';
 import type { Measured } from '../engine/footprints';
 import { heldBy } from '../engine/heldMemory';
 import { routerResidueMb, sharedRouters } from '../engine/routers';
@@ -81,15 +81,17 @@ function order(a: Segment, b: Segment): number {
 export function barsNow(config: Config, obs: Observation, measured?: ReadonlyMap<string, Measured>): MemoryBar[] {
   const cards = obs.gpu.available
     ? obs.gpu.gpus.map((g) => ({ index: g.index, name: g.name, totalMb: g.totalMb, usedMb: g.usedMb }))
-    : [...new Set([...config.services.values()].map((s) => s.gpu))].sort((a, b) => a - b).map((index) => ({ index, name: `GPU ${index}`, totalMb: gpuTotalMb(config, obs, index), usedMb: undefined }));
+    : [...new Set([...config.services.values()].flatMap((s) => s.gpus))].sort((a, b) => a - b).map((index) => ({ index, name: `GPU ${index}`, totalMb: gpuTotalMb(config, obs, index), usedMb: undefined }));
   return cards.map((card) => {
     const segments: Segment[] = [];
     for (const svc of config.services.values()) {
-      if (svc.gpu !== card.index) continue;
+      if (!svc.gpus.includes(card.index)) continue;
       const o = obs.services.get(svc.name);
       const held = heldBy(svc, o, measured?.get(svc.name));
       if (!held) continue;
-      segments.push({ kind: holdsAwake(o) ? 'awake' : 'asleep', label: svc.name, service: svc.name, mb: held.mb, source: held.source, state: stateWords(o), colour: colourOf(config, svc.name) });
+      // A service on several cards: what this card shows of it, else its even share.
+      const mb = svc.gpus.length > 1 ? (o?.vramByGpu?.[card.index] ?? shareOn(svc, card.index, held.mb)) : held.mb;
+      segments.push({ kind: holdsAwake(o) ? 'awake' : 'asleep', label: svc.name, service: svc.name, mb, source: held.source, state: stateWords(o), colour: colourOf(config, svc.name) });
     }
     for (const [unit, mbNow] of obs.routerMb ?? []) {
       const first = [...config.services.values()].find((s) => s.unit === unit);
@@ -123,7 +125,7 @@ export function barsAfter(config: Config, plan: Plan, obs?: Observation): Memory
     const segments: Segment[] = [];
     const routers = new Map<string, ServiceConfig[]>();
     for (const s of plan.steps) {
-      if (s.gpu !== b.gpu) continue;
+      if (s.vramAfterByGpu ? !(b.gpu in s.vramAfterByGpu) : s.gpu !== b.gpu) continue;
       const kind = afterKind(s.action, s.fromState, s.fromSleep);
       const svc = config.services.get(s.service);
       if (!kind || !svc) continue;
@@ -137,7 +139,8 @@ export function barsAfter(config: Config, plan: Plan, obs?: Observation): Memory
         if (kind === 'awake') segments.push({ kind, label: svc.name, service: svc.name, mb: Math.max(0, s.vramAfterMb - routerResidueMb(models)), source, state, colour: colourOf(config, svc.name) });
         continue;
       }
-      if (s.vramAfterMb > 0) segments.push({ kind, label: svc.name, service: svc.name, mb: s.vramAfterMb, source, state, colour: colourOf(config, svc.name) });
+      const after = s.vramAfterByGpu?.[b.gpu] ?? s.vramAfterMb;
+      if (after > 0) segments.push({ kind, label: svc.name, service: svc.name, mb: after, source, state, colour: colourOf(config, svc.name) });
     }
     for (const [unit, models] of routers) segments.push({ kind: 'router', label: `router ${unit}`, service: unit, mb: routerResidueMb(models), source: 'declared', state: 'running' });
     if (b.foreignMb > 0) segments.push({ kind: 'foreign', label: 'other processes', mb: b.foreignMb, source: 'observed' });

@@ -41,9 +41,31 @@ export function vramOf(svc: ServiceConfig, fate: Fate, sizes: Sizes = DECLARED):
   const m = sizes.measured.get(svc.name);
   if (fate.kind === 'awake') {
     if (m?.vram.awake !== undefined) return m.vram.awake;
-    return svc.undeclared?.includes('vram_mb') ? (sizes.wholeCard?.(svc.gpu) ?? 0) : svc.vramMb;
+    return svc.undeclared?.includes('vram_mb') ? svc.gpus.reduce((sum, g) => sum + (sizes.wholeCard?.(g) ?? 0), 0) : svc.vramMb;
   }
   return fate.kind === 'asleep' ? (m?.vram[fate.depth] ?? svc.sleepVramMb) : 0;
+}
+
+/** `totalMb` of a service spread evenly over its cards: its share on `gpu` (the remainder on its first card). */
+export function shareOn(svc: ServiceConfig, gpu: number, totalMb: number): number {
+  if (!svc.gpus.includes(gpu)) return 0;
+  const n = svc.gpus.length;
+  if (n === 1) return totalMb;
+  const each = Math.floor(totalMb / n);
+  return gpu === svc.gpus[0] ? totalMb - each * (n - 1) : each;
+}
+
+/**
+ * VRAM a service holds on card `gpu` in a fate: what gpumod measured on that card, else its even share
+ * of `vramOf` (a tensor-parallel server splits its weights and cache evenly); 0 on a card it does not use.
+ */
+export function vramOn(svc: ServiceConfig, gpu: number, fate: Fate, sizes: Sizes = DECLARED): number {
+  if (!svc.gpus.includes(gpu) || fate.kind === 'off') return 0;
+  if (svc.gpus.length === 1) return vramOf(svc, fate, sizes);
+  const seen = sizes.measured.get(svc.name)?.cards?.[gpu]?.[fate.kind === 'awake' ? 'awake' : fate.depth];
+  if (seen !== undefined) return seen;
+  if (fate.kind === 'awake' && sourceOf(svc, fate, sizes) === 'unknown') return sizes.wholeCard?.(gpu) ?? 0;
+  return shareOn(svc, gpu, vramOf(svc, fate, sizes));
 }
 
 /** Host RAM a sleeper holds: L1 keeps its weights in RAM (so do hooks and routers that say so); L2 drops them. */
@@ -91,7 +113,7 @@ export function ownSleepDepth(svc: ServiceConfig, levels: readonly SleepDepth[])
 
 /** Every GPU index that a service names or the snapshot shows. */
 export function gpuIndexes(config: Config, obs: Observation): number[] {
-  const set = new Set<number>([...config.services.values()].map((s) => s.gpu));
+  const set = new Set<number>([...config.services.values()].flatMap((s) => s.gpus));
   if (obs.gpu.available) for (const g of obs.gpu.gpus) set.add(g.index);
   return [...set].sort((a, b) => a - b);
 }

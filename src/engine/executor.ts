@@ -1,3 +1,4 @@
+import { shareOn } from './budget';
 import type { Config, ServiceConfig } from '../config/types';
 import { GpumodError, isGpumodError } from '../errors';
 import type { GpuSnapshot } from './machinePorts';
@@ -232,17 +233,24 @@ async function waitFree(
   return out;
 }
 
-/** What a step adds on its card: the full VRAM, less the residue it already holds. */
+/** What a step adds over its cards: the full VRAM, less the residue it already holds. */
 function deltaMb(config: Config, s: PlanStep): number {
   const svc = config.services.get(s.service);
   if (!svc) return 0;
   return svc.vramMb - (s.fromState === 'sleeping' ? svc.sleepVramMb : HOLDS_VRAM.includes(s.fromState) ? svc.vramMb : 0);
 }
 
+/** What a step adds on each of its cards (a spread service's even share on each). */
+function needs(config: Config, s: PlanStep): Map<number, number> {
+  const svc = config.services.get(s.service);
+  const delta = deltaMb(config, s);
+  return new Map((svc?.gpus ?? [s.gpu]).map((g) => [g, svc ? shareOn(svc, g, delta) : delta]));
+}
+
 /** Whether `snap` shows room (with the margin) for every step of `acquire`; an unknown free figure counts as room unless `strict`. */
 function roomFor(config: Config, acquire: PlanStep[], snap: GpuSnapshot, strict: boolean): boolean {
   const need = new Map<number, number>();
-  for (const s of acquire) need.set(s.gpu, (need.get(s.gpu) ?? 0) + deltaMb(config, s));
+  for (const s of acquire) for (const [g, n] of needs(config, s)) need.set(g, (need.get(g) ?? 0) + n);
   return [...need].every(([g, n]) => {
     const free = freeMb(snap, g);
     return free === undefined ? !strict : free - config.budget.marginMb >= n;
@@ -272,14 +280,16 @@ async function acquirePhase(
   for (const s of order) {
     if (signal.aborted) return;
     const svc = config.services.get(s.service)!;
-    const need = deltaMb(config, s);
     const gate = async (): Promise<void> => {
-      const room = await waitForRoom(s.gpu, need, margin, ports, signal, stepTimeoutMs(svc, s.action as RunAction));
-      if (!room.ok) {
-        throw new GpumodError(
-          'BUDGET',
-          `GPU ${s.gpu} shows ${room.freeMb} MB free, but ${s.service} needs ${need} MB (+ ${margin} MB margin): not started into memory that is not free`,
-        );
+      // Each of its cards in turn, each wait within the step's own deadline.
+      for (const [g, need] of needs(config, s)) {
+        const room = await waitForRoom(g, need, margin, ports, signal, stepTimeoutMs(svc, s.action as RunAction));
+        if (!room.ok) {
+          throw new GpumodError(
+            'BUDGET',
+            `GPU ${g} shows ${room.freeMb} MB free, but ${s.service} needs ${need} MB${svc.gpus.length > 1 ? ' there' : ''} (+ ${margin} MB margin): not started into memory that is not free`,
+          );
+        }
       }
     };
     if (!(await step(s, gate))) return;

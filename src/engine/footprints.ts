@@ -22,6 +22,8 @@ export interface Footprint {
   vram: Partial<Record<FootprintState, Measure>>;
   /** Host RAM (RSS of the unit's processes) per sleep depth. */
   ram: Partial<Record<SleepDepth, Measure>>;
+  /** For a service on several cards, `vram` per card (by GPU index): each card's share and residue. */
+  cards?: Record<string, Partial<Record<FootprintState, Measure>>>;
 }
 
 /** By service name. */
@@ -31,6 +33,8 @@ export type Footprints = Record<string, Footprint>;
 export interface Measured {
   vram: Partial<Record<FootprintState, number>>;
   ram: Partial<Record<SleepDepth, number>>;
+  /** Per card, for a service on several (budget.ts vramOn). */
+  cards?: Record<number, Partial<Record<FootprintState, number>>>;
 }
 
 const STATES: readonly FootprintState[] = ['awake', 'l1', 'l2', 'router', 'hook'];
@@ -52,9 +56,9 @@ function hash(text: string): string {
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
 
-/** What identifies one footprint: the unit's command line, the config's driver, model and GPU. */
+/** What identifies one footprint: the unit's command line, the config's driver, model and GPUs. */
 export function footprintKey(svc: ServiceConfig, execStart: string | undefined): string {
-  return hash([svc.driver, svc.model ?? '', String(svc.gpu), execStart ?? ''].join('\0'));
+  return hash([svc.driver, svc.model ?? '', svc.gpus.join(','), execStart ?? ''].join('\0'));
 }
 
 /** Figures within this of each other are the same footprint (RSS wanders by a few MB a second). */
@@ -103,9 +107,13 @@ export function updateFootprints(prev: Footprints, config: Config, obs: Observat
     let fp = next[svc.name];
     const fresh = (): Footprint => ({ key, vram: {}, ram: {} });
     const vram = o.vramMb;
-    if (vram !== undefined && attributes(obs, svc.gpu) && (state !== 'awake' || vram > 0)) {
+    if (vram !== undefined && svc.gpus.every((g) => attributes(obs, g)) && (state !== 'awake' || vram > 0)) {
       if (fp?.key !== key) fp = next[svc.name] = fresh();
       changed = put(fp.vram, state, vram, obs.at) || changed;
+      if (svc.gpus.length > 1) {
+        const cards = (fp.cards ??= {});
+        for (const g of svc.gpus) changed = put((cards[g] ??= {}), state, o.vramByGpu?.[g] ?? 0, obs.at) || changed;
+      }
     }
     if (state !== 'awake' && o.ramMb !== undefined) {
       if (fp?.key !== key) fp = next[svc.name] = fresh();
@@ -123,7 +131,13 @@ export function lookup(footprints: Footprints, svc: ServiceConfig, execStart: st
   const ram: Measured['ram'] = {};
   for (const s of STATES) if (fp.vram[s]) vram[s] = fp.vram[s]?.mb;
   for (const d of DEPTHS) if (fp.ram[d]) ram[d] = fp.ram[d]?.mb;
-  return { vram, ram };
+  if (!fp.cards) return { vram, ram };
+  const cards: NonNullable<Measured['cards']> = {};
+  for (const [g, t] of Object.entries(fp.cards)) {
+    cards[Number(g)] = {};
+    for (const s of STATES) if (t[s]) cards[Number(g)][s] = t[s]?.mb;
+  }
+  return { vram, ram, cards };
 }
 
 /** Every service's figures that apply to what `obs` shows (its unit's ExecStart). */
@@ -156,6 +170,13 @@ function asTable<K extends string>(v: unknown, keys: readonly K[]): Partial<Reco
   return out;
 }
 
+function asCards(v: unknown): { cards?: Footprint['cards'] } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+  const cards: NonNullable<Footprint['cards']> = {};
+  for (const [g, t] of Object.entries(v)) if (/^([0-9]|[1-5][0-9]|6[0-3])$/.test(g)) cards[g] = asTable(t, STATES);
+  return Object.keys(cards).length > 0 ? { cards } : {};
+}
+
 /** footprints.json as read from disk: entries of the wrong shape are dropped, never fatal. */
 export function asFootprints(v: unknown): Footprints {
   const out: Footprints = {};
@@ -164,7 +185,7 @@ export function asFootprints(v: unknown): Footprints {
     if (name === '__proto__' || typeof e !== 'object' || e === null) continue;
     const f = e as Record<string, unknown>;
     if (typeof f.key !== 'string' || !/^[0-9a-f]{16}$/.test(f.key)) continue;
-    out[name] = { key: f.key, vram: asTable(f.vram, STATES), ram: asTable(f.ram, DEPTHS) };
+    out[name] = { key: f.key, vram: asTable(f.vram, STATES), ram: asTable(f.ram, DEPTHS), ...asCards(f.cards) };
   }
   return out;
 }

@@ -6,9 +6,9 @@ import { childModel } from './routers';
 const RESIDUE_SLACK = 1.25;
 export const RESIDUE_SLACK_MB = 512;
 
-/** At most what a sleeping `svc` may hold: its declared residue with slack. */
+/** At most what a sleeping `svc` may hold: its declared residue with slack (a CUDA context's worth per card). */
 export function residueAllowanceMb(svc: ServiceConfig): number {
-  return Math.round(svc.sleepVramMb * RESIDUE_SLACK + RESIDUE_SLACK_MB);
+  return Math.round(svc.sleepVramMb * RESIDUE_SLACK + RESIDUE_SLACK_MB * svc.gpus.length);
 }
 
 /**
@@ -17,7 +17,7 @@ export function residueAllowanceMb(svc: ServiceConfig): number {
  */
 export function serviceProcesses(snap: GpuSnapshot, svc: ServiceConfig, mates: ServiceConfig[] = []): GpuProcess[] {
   if (!snap.available) return [];
-  const procs = snap.gpus.find((g) => g.index === svc.gpu)?.processes ?? [];
+  const procs = snap.gpus.filter((g) => svc.gpus.includes(g.index)).flatMap((g) => g.processes);
   return procs.filter((p) => p.unit === svc.unit && (mates.length === 0 || childModel(p.command, [svc, ...mates])?.name === svc.name));
 }
 

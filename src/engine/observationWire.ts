@@ -49,6 +49,17 @@ function unitOf(v: unknown): UnitStatus | undefined {
   return u as unknown as UnitStatus;
 }
 
+/** MB per GPU index, as JSON writes it (index keys as strings). */
+function byGpuOf(v: unknown): Record<number, number> {
+  need(isObj(v));
+  const out: Record<number, number> = {};
+  for (const [k, mb] of Object.entries(v as Obj)) {
+    need(/^\d{1,2}$/.test(k) && typeof mb === 'number' && Number.isFinite(mb) && mb >= 0);
+    out[Number(k)] = mb as number;
+  }
+  return out;
+}
+
 function serviceOf(v: unknown): ServiceObservation {
   need(isObj(v));
   const o = v as Obj;
@@ -62,6 +73,7 @@ function serviceOf(v: unknown): ServiceObservation {
     healthy: o.healthy as boolean,
     ...(o.sleep !== undefined ? { sleep: o.sleep as SleepDepth } : {}),
     ...(o.vramMb !== undefined ? { vramMb: o.vramMb as number } : {}),
+    ...(o.vramByGpu !== undefined ? { vramByGpu: byGpuOf(o.vramByGpu) } : {}),
     ...(o.ramMb !== undefined ? { ramMb: o.ramMb as number } : {}),
     ...(unit ? { unit } : {}),
     ...(o.detail !== undefined ? { detail: o.detail as string } : {}),

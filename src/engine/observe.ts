@@ -36,15 +36,20 @@ export async function observe(
   if (gpu.available) {
     const byUnit = new Map([...config.services.values()].map((s) => [s.unit, s.name]));
     const routers = sharedRouters(config);
-    for (const o of services.values()) o.vramMb = 0;
+    for (const o of services.values()) {
+      o.vramMb = 0;
+      o.vramByGpu = {};
+    }
     for (const g of gpu.gpus) {
       let foreign = 0;
       for (const p of g.processes) {
         if (attributeRouterProcess(routers, { services, routerMb }, p)) continue;
         const name = p.unit ? byUnit.get(p.unit) : undefined;
         const o = name ? services.get(name) : undefined;
-        if (o) o.vramMb = (o.vramMb ?? 0) + (p.usedMb ?? 0);
-        else foreign += p.usedMb ?? 0;
+        if (o) {
+          o.vramMb = (o.vramMb ?? 0) + (p.usedMb ?? 0);
+          o.vramByGpu![g.index] = (o.vramByGpu![g.index] ?? 0) + (p.usedMb ?? 0);
+        } else foreign += p.usedMb ?? 0;
       }
       foreignMb.set(g.index, foreign);
     }

@@ -15,6 +15,8 @@ import {
   ramOf,
   sourceOf,
   vramOf,
+  vramOn,
+  shareOn,
   type Fate,
   type Sizes,
 } from './budget';
@@ -108,7 +110,7 @@ export function plan(config: Config, obs: Observation, target: string, opts: Pla
   });
 
   for (const [g, total] of ctx.totals) {
-    if (total === undefined && decisions.some((d) => d.svc.gpu === g)) {
+    if (total === undefined && decisions.some((d) => d.svc.gpus.includes(g))) {
       ctx.notes.push(`GPU ${g}: total memory unknown (no GPU visible and budget.gpu_total_mb is 0): planned without a VRAM check.`);
     }
   }
@@ -319,15 +321,15 @@ function sleepDecision(d: Pick<Decision, 'svc' | 'obs' | 'incoming' | 'orphan' |
 // ---- budgets ----
 
 function usage(ctx: Ctx, decisions: Decision[], gpu: number): number {
-  const on = decisions.filter((d) => d.svc.gpu === gpu);
+  const on = decisions.filter((d) => d.svc.gpus.includes(gpu));
   const routers = new Map<string, Decision[]>();
   let sum = 0;
   for (const d of on) {
     if (d.svc.driver === 'llamacpp') routers.set(d.svc.unit, [...(routers.get(d.svc.unit) ?? []), d]);
-    else sum += vramOf(d.svc, d.fate, ctx.sizes);
+    else sum += vramOn(d.svc, gpu, d.fate, ctx.sizes);
   }
   // One router, however many models: its own residue once, each awake model's child on top.
-  for (const group of routers.values()) sum += routerVramMb(group);
+  for (const group of routers.values()) sum += shareOn(group[0].svc, gpu, routerVramMb(group));
   return sum;
 }
 
@@ -346,7 +348,7 @@ function unknownSizeNotes(ctx: Ctx, decisions: Decision[]): void {
   for (const d of decisions) {
     if (d.fate.kind !== 'awake' || sourceOf(d.svc, d.fate, ctx.sizes) !== 'unknown') continue;
     ctx.notes.push(
-      `${d.svc.name} has no vram_mb and gpumod has not measured it yet: planned as needing the whole card (${mb(wholeCard(ctx, d.svc.gpu))} beyond other processes and the margin) until it has been seen running; set vram_mb to plan it beside other services.`,
+      `${d.svc.name} has no vram_mb and gpumod has not measured it yet: planned as needing the whole card (${d.svc.gpus.map((g) => mb(wholeCard(ctx, g))).join(' + ')} beyond other processes and the margin) until it has been seen running; set vram_mb to plan it beside other services.`,
     );
   }
 }
@@ -378,9 +380,10 @@ function stopRunningForRoom(ctx: Ctx, decisions: Decision[]): void {
     .filter((d) => !d.incoming && d.action === 'keep' && d.fate.kind === 'awake')
     .sort((a, b) => vramOf(b.svc, AWAKE, ctx.sizes) - vramOf(a.svc, AWAKE, ctx.sizes));
   for (const d of kept) {
-    if (overBy(ctx, decisions, d.svc.gpu) <= 0) continue;
+    const over = d.svc.gpus.find((g) => overBy(ctx, decisions, g) > 0);
+    if (over === undefined) continue;
     const depth = sleepDepth(ctx, d.svc);
-    const room = `its ${mb(vramOf(d.svc, AWAKE, ctx.sizes))} do not fit beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+    const room = `its ${mb(vramOn(d.svc, over, AWAKE, ctx.sizes))} do not fit beside ${ctx.target} on ${cardOf(ctx, over)}`;
     if (depth && d.obs.state === 'running') {
       Object.assign(d, { action: 'sleep', depth, fate: asleep(depth), reason: `${d.why}; sleeps: ${room}` });
       ctx.notes.push(`${d.svc.name} sleeps rather than staying awake: ${room}.`);
@@ -437,14 +440,14 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
   const fates = candidates.map((g) => g.map((d) => d.fate));
   const setFates = (i: number, keep: boolean): void => candidates[i].forEach((d, j) => (d.fate = keep ? fates[i][j] : OFF));
   const value = candidates.map((g) => Math.max(...g.map((d) => residueValue(ctx, d))));
-  const gpuOf = (i: number): number => candidates[i][0].svc.gpu;
+  const overAny = (i: number): boolean => candidates[i][0].svc.gpus.some((g) => overBy(ctx, decisions, g) > 0);
   const vramWasOver = new Set(gpusOver());
   const alone = new Map<number, boolean>();
   // Which residues do not fit even with no other residue kept: said so in their note.
   candidates.forEach((_, i) => setFates(i, false));
   candidates.forEach((_, i) => {
     setFates(i, true);
-    alone.set(i, overBy(ctx, decisions, gpuOf(i)) > 0);
+    alone.set(i, overAny(i));
     setFates(i, false);
   });
   const fits = (mask: number): boolean => {
@@ -474,8 +477,9 @@ function dropResidues(ctx: Ctx, decisions: Decision[]): void {
     const router = g.length > 1 ? `the router ${g[0].svc.unit} (${g.map((d) => d.svc.name).join(', ')}) stops: ` : '';
     for (const [j, d] of g.entries()) {
       const wasSleepStep = d.action === 'sleep';
-      const ramOnly = !vramWasOver.has(d.svc.gpu);
-      const where = `beside ${ctx.target} on ${cardOf(ctx, d.svc.gpu)}`;
+      const short = d.svc.gpus.filter((g) => vramWasOver.has(g));
+      const ramOnly = short.length === 0;
+      const where = `beside ${ctx.target} on ${short.length > 1 ? short.map((g) => `GPU ${g}`).join(' and ') : cardOf(ctx, short[0] ?? d.svc.gpu)}`;
       const cause = ramOnly
         ? `the host RAM budget (${mb(ctx.config.budget.hostRamMb)}) cannot hold its ${mb(ramOf(d.svc, fates[i][j], ctx.sizes))}`
         : alone.get(i)
@@ -505,8 +509,8 @@ function weight(ctx: Ctx, g: Decision[], fates: Fate[] = g.map((d) => d.fate)): 
 function refusal(ctx: Ctx, decisions: Decision[]): Refusal | undefined {
   for (const [g, total] of ctx.totals) {
     if (total === undefined || overBy(ctx, decisions, g) <= 0) continue;
-    const on = decisions.filter((d) => d.svc.gpu === g);
-    const awake = on.filter((d) => d.incoming).reduce((s, d) => s + vramOf(d.svc, d.fate, ctx.sizes), 0);
+    const on = decisions.filter((d) => d.svc.gpus.includes(g));
+    const awake = on.filter((d) => d.incoming).reduce((s, d) => s + vramOn(d.svc, g, d.fate, ctx.sizes), 0);
     const rest = usage(ctx, decisions, g) - awake;
     const margin = ctx.config.budget.marginMb;
     const needed = usage(ctx, decisions, g) + foreign(ctx, g) + margin;
@@ -537,6 +541,7 @@ function toStep(ctx: Ctx, d: Decision): PlanStep {
     reason: d.reason,
     estimateMs: stepEstimate(ctx, d),
     vramAfterMb: vramOf(d.svc, d.fate, ctx.sizes),
+    ...(d.svc.gpus.length > 1 ? { vramAfterByGpu: Object.fromEntries(d.svc.gpus.map((g) => [g, vramOn(d.svc, g, d.fate, ctx.sizes)])) } : {}),
     ...(d.fate.kind !== 'off' ? { vramSource: sourceOf(d.svc, d.fate, ctx.sizes) } : {}),
     fromState: d.obs.state,
     fromSleep: d.obs.sleep,
@@ -597,20 +602,22 @@ function coldStartWhy(ctx: Ctx, d: Decision): string {
   if (o.state === 'stopping') return 'it is stopping';
   if (!sleepDepth(ctx, d.svc)) return 'it cannot sleep, so no process was kept to wake';
   const from = ctx.from ? ctx.config.modes.get(ctx.from) : undefined;
-  const total = ctx.totals.get(d.svc.gpu);
+  // On a service's first card (each of a spread service's cards holds its even share).
+  const g = d.svc.gpu;
+  const total = ctx.totals.get(g);
   if (!from || total === undefined) return 'it is stopped, so there is no process to wake';
   const services = (n: string) => ctx.config.services.get(n);
-  const awake = from.services.map(services).filter((s) => s?.gpu === d.svc.gpu).reduce((sum, s) => sum + (s ? vramOf(s, AWAKE, ctx.sizes) : 0), 0);
-  const room = total - awake - foreign(ctx, d.svc.gpu) - ctx.config.budget.marginMb;
+  const awake = from.services.map(services).reduce((sum, s) => sum + (s ? vramOn(s, g, AWAKE, ctx.sizes) : 0), 0);
+  const room = total - awake - foreign(ctx, g) - ctx.config.budget.marginMb;
   const where = `beside ${from.name} on this ${card(total)}`;
   const residueOf = (s: ServiceConfig): number => {
     const depth = sleepDepth(ctx, s);
-    return depth ? vramOf(s, asleep(depth), ctx.sizes) : 0;
+    return depth ? vramOn(s, g, asleep(depth), ctx.sizes) : 0;
   };
   const own = residueOf(d.svc);
   if (own > room) return `its ${mb(own)} residue does not fit ${where}`;
   const residues = [...ctx.config.services.values()]
-    .filter((s) => s.gpu === d.svc.gpu && !from.services.includes(s.name) && depthFor(s.sleep))
+    .filter((s) => s.gpus.includes(g) && !from.services.includes(s.name) && depthFor(s.sleep))
     .reduce((sum, s) => sum + residueOf(s), 0);
   if (residues > room) {
     return `it is stopped: beside ${from.name} this ${card(total)} keeps only ${mb(Math.max(0, room))} of sleeping residues, and its ${mb(own)} residue was not among them`;
@@ -620,9 +627,9 @@ function coldStartWhy(ctx: Ctx, d: Decision): string {
 
 function budgets(ctx: Ctx, decisions: Decision[]): Budget[] {
   return [...ctx.totals].map(([g, total]) => {
-    const on = decisions.filter((d) => d.svc.gpu === g);
-    const before = on.reduce((s, d) => s + vramOf(d.svc, fateOf(d.obs), ctx.sizes), 0);
-    const holding = on.filter((d) => d.fate.kind !== 'off' && vramOf(d.svc, d.fate, ctx.sizes) > 0);
+    const on = decisions.filter((d) => d.svc.gpus.includes(g));
+    const before = on.reduce((s, d) => s + vramOn(d.svc, g, fateOf(d.obs), ctx.sizes), 0);
+    const holding = on.filter((d) => d.fate.kind !== 'off' && vramOn(d.svc, g, d.fate, ctx.sizes) > 0);
     const from = (src: string): string[] => holding.filter((d) => sourceOf(d.svc, d.fate, ctx.sizes) === src).map((d) => d.svc.name);
     return {
       gpu: g,

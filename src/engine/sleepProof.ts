@@ -47,7 +47,7 @@ export async function proveSleep(
   for (;;) {
     const lookedAt = ports.clock.now();
     const snap = await snapshotOrUnavailable(ports, signal);
-    if (!snap.available || !snap.gpus.some((g) => g.index === svc.gpu)) return;
+    if (!snap.available || !snap.gpus.some((g) => svc.gpus.includes(g.index))) return;
     const held = heldMb(serviceProcesses(snap, svc, mates)) ?? 0;
     if (sleepFreed(svc, held, before, allowance)) return;
     if (signal.aborted || ports.clock.now() - start >= boundMs) {

@@ -1,7 +1,7 @@
 import type { Config, ServiceConfig } from '../config/types';
 import type { GpuSnapshot } from './machinePorts';
 import { GpumodError, isGpumodError } from '../errors';
-import { AWAKE, card, fateOf, gpuTotalMb, ownSleepDepth, sourceOf, vramOf, type Sizes } from './budget';
+import { AWAKE, card, fateOf, gpuTotalMb, ownSleepDepth, sourceOf, vramOn, type Sizes } from './budget';
 import { currentMode } from './currentMode';
 import { formatMs } from './deadline';
 import { execute } from './executor';
@@ -490,20 +490,22 @@ async function readyChecked(
   return undefined;
 }
 
-/** Waking one service by hand must not push the card over: say so with the numbers (force overrides). */
+/** Waking one service by hand must not push any of its cards over: say so with the numbers (force overrides). */
 function checkRoom(config: Config, obs: Observation, svc: ServiceConfig, sizes: Sizes): void {
-  const total = gpuTotalMb(config, obs, svc.gpu);
-  if (total === undefined) return;
-  const foreign = obs.foreignMb.get(svc.gpu) ?? 0;
-  const room: Sizes = { ...sizes, wholeCard: () => Math.max(0, total - foreign - config.budget.marginMb) };
-  const on = [...config.services.values()].filter((s) => s.gpu === svc.gpu);
-  const used = on.reduce((sum, s) => sum + vramOf(s, s.name === svc.name ? AWAKE : fateOf(obs.services.get(s.name)), room), 0);
-  const own = vramOf(svc, AWAKE, room);
-  const needed = used + foreign + config.budget.marginMb;
-  if (needed > total) {
-    throw new GpumodError(
-      'BUDGET',
-      `${svc.name} needs ${own} MB awake${sourceOf(svc, AWAKE, room) === 'unknown' ? ' (its size is unknown: no vram_mb, never measured)' : ''}; with the other services (${used - own} MB), other processes (${foreign} MB) and the margin (${config.budget.marginMb} MB) that is ${needed} MB, but GPU ${svc.gpu} (${card(total)}) has ${total} MB. Sleep or stop something first, or force.`,
-    );
+  for (const g of svc.gpus) {
+    const total = gpuTotalMb(config, obs, g);
+    if (total === undefined) continue;
+    const foreign = obs.foreignMb.get(g) ?? 0;
+    const room: Sizes = { ...sizes, wholeCard: () => Math.max(0, total - foreign - config.budget.marginMb) };
+    const on = [...config.services.values()].filter((s) => s.gpus.includes(g));
+    const used = on.reduce((sum, s) => sum + vramOn(s, g, s.name === svc.name ? AWAKE : fateOf(obs.services.get(s.name)), room), 0);
+    const own = vramOn(svc, g, AWAKE, room);
+    const needed = used + foreign + config.budget.marginMb;
+    if (needed > total) {
+      throw new GpumodError(
+        'BUDGET',
+        `${svc.name} needs ${own} MB awake${svc.gpus.length > 1 ? ` on GPU ${g}` : ''}${sourceOf(svc, AWAKE, room) === 'unknown' ? ' (its size is unknown: no vram_mb, never measured)' : ''}; with the other services (${used - own} MB), other processes (${foreign} MB) and the margin (${config.budget.marginMb} MB) that is ${needed} MB, but GPU ${g} (${card(total)}) has ${total} MB. Sleep or stop something first, or force.`,
+      );
+    }
   }
 }

@@ -13,6 +13,8 @@ export interface ServiceObservation {
   healthy: boolean;
   /** VRAM attributed to the unit's processes by cgroup, when a GPU is visible. */
   vramMb?: number;
+  /** `vramMb` per card (GPU index → MB), when a GPU is visible: a tensor-parallel server holds memory on each. */
+  vramByGpu?: Record<number, number>;
   /** Host RAM resident in the unit's processes, read for sleepers that keep weights in RAM (L1, router, hook). */
   ramMb?: number;
   unit?: UnitStatus;
@@ -45,6 +47,8 @@ export interface PlanStep {
   estimateMs: number;
   /** VRAM after the step for this service, MB. */
   vramAfterMb: number;
+  /** For a service on several cards: `vramAfterMb` per card (GPU index → MB). */
+  vramAfterByGpu?: Record<number, number>;
   /** Where vramAfterMb comes from (absent when the service ends up holding nothing). */
   vramSource?: 'measured' | 'declared' | 'unknown';
   /** The observed state before the switch: a rollback returns the service here. */

@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { errorMessage } from '../errors';
+import { shareOn } from './budget';
 import { heldMb, residueAllowanceMb, serviceProcesses } from './gpuShare';
 import type { GpuProcess, GpuSnapshot } from './machinePorts';
 import type { EnginePorts } from './ports';
@@ -76,7 +77,10 @@ function followed(r: Released, baseline: GpuSnapshot): Followed | undefined {
 /** Which of the processes followed the snapshot still lists. */
 function stillListed(snap: GpuSnapshot, f: Followed): GpuProcess[] {
   if (!snap.available) return [];
-  return (snap.gpus.find((g) => g.index === f.r.svc.gpu)?.processes ?? []).filter((p) => f.pids.has(p.pid));
+  return snap.gpus
+    .filter((g) => f.r.svc.gpus.includes(g.index))
+    .flatMap((g) => g.processes)
+    .filter((p) => f.pids.has(p.pid));
 }
 
 function releasedNow(f: Followed, snap: GpuSnapshot): boolean {
@@ -103,7 +107,7 @@ export async function waitForFreedMemory(
   releasedAt?: number,
 ): Promise<WaitResult> {
   if (!baseline.available) return { result: 'skipped', last: baseline, detail: baseline.reason };
-  const onCards = released.filter((r) => baseline.gpus.some((g) => g.index === r.svc.gpu && g.usedMb !== undefined));
+  const onCards = released.filter((r) => baseline.gpus.some((g) => r.svc.gpus.includes(g.index) && g.usedMb !== undefined));
   const follow: Followed[] = [];
   const targets = new Map<number, number>();
   for (const r of onCards) {
@@ -115,8 +119,11 @@ export async function waitForFreedMemory(
       follow.push(f);
       continue;
     }
-    const used = baseline.gpus.find((g) => g.index === r.svc.gpu)?.usedMb ?? 0;
-    targets.set(r.svc.gpu, (targets.get(r.svc.gpu) ?? used) - TOLERANCE * expectedDrop(r));
+    // A service on several cards frees its even share on each.
+    for (const g of r.svc.gpus) {
+      const used = baseline.gpus.find((c) => c.index === g)?.usedMb;
+      if (used !== undefined) targets.set(g, (targets.get(g) ?? used) - TOLERANCE * shareOn(r.svc, g, expectedDrop(r)));
+    }
   }
   if (onCards.length === 0) return { result: 'skipped', last: baseline, detail: 'no memory figures to compare' };
   if (follow.length === 0 && targets.size === 0) return { result: 'ok', last: baseline };

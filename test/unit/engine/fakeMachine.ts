@@ -1,6 +1,7 @@
 import type { Config, ServiceConfig } from '../../../src/config/types';
 import type { Driver, DriverCapabilities, DriverContext, Probe, SleepDepth } from '../../../src/engine/driverPort';
 import { configCapabilities } from '../../../src/engine/planner';
+import { shareOn } from '../../../src/engine/budget';
 import type { Footprints } from '../../../src/engine/footprints';
 import type { EnginePorts, LockRequest, StateStore, SwitchLock } from '../../../src/engine/ports';
 import type { SwitchRecord, SwitchState } from '../../../src/engine/types';
@@ -322,10 +323,12 @@ export class FakeMachine {
     await this.clock.sleep(this.gpuQueryMs, opts?.signal);
     const gpus: GpuInfo[] = [...this.totals].map(([index, total]) => {
       const processes: GpuProcess[] = [...this.services.values()]
-        .filter((s) => s.cfg.gpu === index)
+        .filter((s) => s.cfg.gpus.includes(index))
         .map((s) => (this.settle(s), s))
         .filter((s) => s.vram > 0)
-        .map((s) => (s.pid === 0 && s.pending?.pid ? { pid: s.pending.pid, usedMb: s.vram, unit: undefined } : { pid: s.pid || this.nextPid++, usedMb: s.vram, unit: s.cfg.unit }));
+        // A server on several cards has a worker per card, each holding its even share.
+        .map((s) => ({ s, mb: shareOn(s.cfg, index, s.vram), worker: s.cfg.gpus.indexOf(index) * 100_000 }))
+        .map(({ s, mb, worker }) => (s.pid === 0 && s.pending?.pid ? { pid: s.pending.pid + worker, usedMb: mb, unit: undefined } : { pid: (s.pid || this.nextPid++) + worker, usedMb: mb, unit: s.cfg.unit }));
       processes.push(...this.foreign.filter((f) => f.gpu === index).map((f) => ({ pid: f.pid, usedMb: f.mb, unit: undefined })));
       const used = processes.reduce((sum, p) => sum + (p.usedMb ?? 0), 0);
       return { index, uuid: `GPU-${index}`, name: 'Fake RTX', totalMb: total, usedMb: used, freeMb: total - used, processes };
