@@ -21,10 +21,11 @@ import {
 } from '../system/inspect';
 import type { Logger } from '../engine/logger';
 import { resolveBinary, runProcess, type Env } from '../system/process';
-import type { HttpClient, UnitStatus } from '../engine/machinePorts';
+import type { Gpu, HttpClient, UnitStatus } from '../engine/machinePorts';
 import { lookup, type Footprints } from '../engine/footprints';
 import { allowFlags, UsageError, type ParsedArgs } from './args';
 import { checkFootprint } from './footprintCheck';
+import { checkVisibleDevices, type Card, type DeviceSetting, type DevicesFacts } from './visibleDevicesCheck';
 import { EXIT, type CliIo } from './io';
 import { withSession } from './session';
 
@@ -76,6 +77,8 @@ export interface ServiceFacts {
   unreadableEnvFiles: string[];
   listeners: Listener[];
   endpoint?: EndpointAnswer;
+  /** nvidia-smi's cards, asked only when some unit sets CUDA_VISIBLE_DEVICES (to resolve its UUIDs). */
+  cards?: Card[];
 }
 
 const ACTIVE = new Set(['active', 'activating', 'reloading']);
@@ -129,6 +132,9 @@ export function checkService(svc: ServiceConfig, facts: ServiceFacts, config?: P
     }
   }
 
+  // The cards it may use: any driver's server can run on a GPU.
+  if (loaded && facts.unitText !== undefined) findings.push(...checkVisibleDevices(svc, devicesFacts(facts.unitText, facts)));
+
   // The port.
   const mine = facts.listeners.filter((l) => l.unit === svc.unit);
   const others = facts.listeners.filter((l) => l.unit !== svc.unit && l.pid !== undefined);
@@ -155,6 +161,34 @@ export function checkService(svc: ServiceConfig, facts: ServiceFacts, config?: P
 
 type Pass = (check: string, message: string) => void;
 type Fail = (check: string, severity: Severity, message: string, fix: string) => void;
+
+const VISIBLE = 'CUDA_VISIBLE_DEVICES';
+
+/**
+ * The unit's CUDA_VISIBLE_DEVICES where systemd would take it from: an assignment in ExecStart (`env
+ * VAR=…`, `sh -c 'VAR=… exec …'`) over the EnvironmentFile=s, which override Environment= (systemd.exec).
+ */
+export function devicesFacts(unitText: string, facts: Pick<ServiceFacts, 'envFileVars' | 'unreadableEnvFiles' | 'cards'>): DevicesFacts {
+  const section = parseServiceSection(unitText);
+  const view = commandView(section.execStart[section.execStart.length - 1] ?? []);
+  const sources: Array<[DeviceSetting['from'], ReadonlyMap<string, string>]> = [
+    ['exec-start', view.env],
+    ['environment-file', facts.envFileVars],
+    ['environment', section.environment],
+  ];
+  const found = sources.find(([, env]) => env.has(VISIBLE));
+  const order = sources.map(([, env]) => env.get('CUDA_DEVICE_ORDER')).find((v) => v !== undefined);
+  const hidden = [
+    ...(facts.unreadableEnvFiles.length ? [`${facts.unreadableEnvFiles.join(', ')} could not be read`] : []),
+    ...(/\.(sh|bash)$/.test(view.program) ? [`${view.program} may set it`] : []),
+  ].join('; ');
+  return {
+    ...(found ? { setting: { value: found[1].get(VISIBLE) as string, from: found[0] } } : {}),
+    ...(order !== undefined ? { deviceOrder: order } : {}),
+    ...(facts.cards ? { cards: facts.cards } : {}),
+    ...(hidden ? { hidden } : {}),
+  };
+}
 
 /** PyTorch reads its allocator settings from either name (PYTORCH_ALLOC_CONF since 2.8). */
 const ALLOC_CONF = ['PYTORCH_CUDA_ALLOC_CONF', 'PYTORCH_ALLOC_CONF'];
@@ -395,6 +429,8 @@ interface GatherPorts {
   procRoot?: string;
   /** The learned footprints, compared with the config's declarations. */
   footprints?: Footprints;
+  /** nvidia-smi, asked for the cards a CUDA_VISIBLE_DEVICES of UUIDs names. */
+  gpu?: Pick<Gpu, 'snapshot'>;
 }
 
 async function gather(svc: ServiceConfig, ports: GatherPorts, proc: ProcView): Promise<ServiceFacts> {
@@ -464,6 +500,16 @@ export async function runDoctor(config: Config, ports: GatherPorts, only: string
   const proc = await readProcNet(ports.procRoot ?? '/proc');
   const services = [...config.services.values()].filter((s) => only.length === 0 || only.includes(s.name));
   const facts = await Promise.all(services.map((svc) => gather(svc, ports, proc)));
+  // One nvidia-smi look for every service, and none unless a unit pins its cards.
+  if (ports.gpu && facts.some((f) => f.unitText !== undefined && devicesFacts(f.unitText, f).setting)) {
+    const snap = await ports.gpu.snapshot({ timeoutMs: 10_000 }).catch((e: unknown) => ({ available: false as const, reason: errorMessage(e) }));
+    if (snap.available) {
+      const cards = snap.gpus.map((g) => ({ index: g.index, uuid: g.uuid, name: g.name }));
+      for (const f of facts) f.cards = cards;
+    } else {
+      ports.log.info(`doctor: ${snap.reason}; CUDA_VISIBLE_DEVICES UUIDs cannot be resolved`);
+    }
+  }
   return services.flatMap((svc, i) => [...checkService(svc, facts[i], config), ...checkFootprint(svc, lookup(ports.footprints ?? {}, svc, facts[i].unit?.execStart))]);
 }
 
@@ -509,7 +555,7 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
     if (unknown.length > 0) throw new UsageError(`unknown service ${unknown.map((n) => `"${n}"`).join(', ')} (services: ${[...config.services.keys()].join(', ')})`);
     const log = machine.ports.log;
     const footprints = await machine.ports.store.readFootprints();
-    const findings = await runDoctor(config, { env: io.env, log, http: machine.http, show: (unit) => machine.systemd.show(unit, { timeoutMs: 10_000 }), footprints }, args.positional);
+    const findings = await runDoctor(config, { env: io.env, log, http: machine.http, show: (unit) => machine.systemd.show(unit, { timeoutMs: 10_000 }), footprints, gpu: machine.ports.gpu }, args.positional);
     if (args.flags.has('json')) io.out(JSON.stringify(findingsJson(findings)) + '\n');
     else io.out(findingsText(findings, config));
     return findings.some((f) => !f.ok && f.severity === 'error') ? EXIT.failed : EXIT.ok;

@@ -2,19 +2,24 @@ import * as vscode from 'vscode';
 import type { ServiceConfig } from '../config/types';
 import { contextValue } from '../engine/actions';
 import type { Controller } from './controller';
-import { gpuRowModels } from './gpuRow';
+import { cardGroups, cardRowModel, gpuRowModels } from './gpuRow';
 import { modeLabel } from '../engine/currentMode';
-import { demandText, gatewayText, serviceItem, type UiState } from './viewModel';
+import { cardNote, demandText, gatewayText, serviceItem, servicesGrouping, severalCards, type UiState } from './viewModel';
 
 type Node =
   | { kind: 'gateway' }
-  | { kind: 'gpu'; index: number }
+  /** `services`: the card's row as the parent of its services (grouping by card). */
+  | { kind: 'gpu'; index: number; services?: string[] }
   | { kind: 'mode'; name: string }
-  | { kind: 'service'; name: string; parent?: string };
+  /** `parent`: the mode it is listed under; `card`: the card it is listed under. */
+  | { kind: 'service'; name: string; parent?: string; card?: number };
 
 const GROUPING_KEY = 'gpumod.groupByMode';
 
-/** The "GPU" view: a GPU row, then the services (flat, or grouped by mode), with state-valid menus. */
+/**
+ * The "GPU" view: a GPU row per card, then the services (flat, or grouped by mode), with state-valid
+ * menus; on several cards, the services under their card's row unless grouped by mode.
+ */
 export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.emitter.event;
@@ -52,14 +57,20 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     const config = s.config;
     if (!config || s.configState === 'missing') return [];
     if (!node) {
+      const grouping = servicesGrouping(config, s.observation, this.grouped);
+      if (grouping === 'card') {
+        const cards = cardGroups(config, s.observation).map((g): Node => ({ kind: 'gpu', index: g.index, services: g.services }));
+        return s.gateway ? [{ kind: 'gateway' }, ...cards] : cards;
+      }
       const gpus: Node[] = s.observation?.gpu.available ? s.observation.gpu.gpus.map((g) => ({ kind: 'gpu', index: g.index })) : s.observation ? [{ kind: 'gpu', index: -1 }] : [];
       if (s.gateway) gpus.unshift({ kind: 'gateway' });
-      if (!this.grouped) return [...gpus, ...[...config.services.keys()].map((name): Node => ({ kind: 'service', name }))];
+      if (grouping === 'flat') return [...gpus, ...[...config.services.keys()].map((name): Node => ({ kind: 'service', name }))];
       const modes: Node[] = [...config.modes.keys()].map((name) => ({ kind: 'mode', name }));
       const inMode = new Set([...config.modes.values()].flatMap((m) => m.services));
       const others = [...config.services.keys()].filter((n) => !inMode.has(n));
       return [...gpus, ...modes, ...(others.length ? [{ kind: 'mode', name: '' } as Node] : [])];
     }
+    if (node.kind === 'gpu') return (node.services ?? []).map((name) => ({ kind: 'service', name, card: node.index }));
     if (node.kind === 'mode') {
       const names = node.name ? config.modes.get(node.name)?.services ?? [] : [...config.services.keys()].filter((n) => ![...config.modes.values()].some((m) => m.services.includes(n)));
       return names.map((name) => ({ kind: 'service', name, parent: node.name }));
@@ -81,10 +92,12 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
       return item;
     }
     if (node.kind === 'gpu') {
+      const parent = node.services !== undefined;
       const rows = gpuRowModels(s);
-      const row = node.index < 0 ? rows[0] : rows[s.observation?.gpu.available ? s.observation.gpu.gpus.findIndex((g) => g.index === node.index) : 0];
-      const item = new vscode.TreeItem(row?.label ?? 'GPU');
-      item.id = `gpu:${node.index}`;
+      const row = parent ? cardRowModel(s, node.index) : node.index < 0 ? rows[0] : rows.find((r) => r.index === node.index);
+      const item = new vscode.TreeItem(row?.label ?? 'GPU', parent && node.services?.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+      // Another id than the plain row's: the tree keeps an item's expansion by id.
+      item.id = parent ? `card:${node.index}` : `gpu:${node.index}`;
       item.description = row?.description;
       if (row) {
         const tip = new vscode.MarkdownString(row.tooltip);
@@ -110,9 +123,12 @@ export class ServicesView implements vscode.TreeDataProvider<Node>, vscode.Dispo
     }
     const svc = s.config?.services.get(node.name) as ServiceConfig;
     const o = s.observation?.services.get(node.name);
-    const m = serviceItem(svc, o, s.measured?.get(node.name), demandText(node.name, s));
+    const several = s.config ? severalCards(s.config, s.observation) : false;
+    const cards = cardNote(svc, node.card !== undefined ? 'card' : node.parent !== undefined ? 'mode' : 'flat', several);
+    const m = serviceItem(svc, o, s.measured?.get(node.name), demandText(node.name, s), cards);
     const item = new vscode.TreeItem(m.name);
-    item.id = `svc:${node.parent ?? ''}:${node.name}`;
+    // A service spread over several cards is listed under each: the card keeps the ids apart.
+    item.id = node.card !== undefined ? `card:${node.card}:svc:${node.name}` : `svc:${node.parent ?? ''}:${node.name}`;
     item.description = m.description;
     const tip = new vscode.MarkdownString(m.tooltip);
     tip.isTrusted = false;

@@ -213,21 +213,55 @@ export function serviceIcon(o: ServiceObservation | undefined): { icon: IconName
   }
 }
 
-/** `demand`: what the gateway adds (demandText). */
-export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured, demand?: string): ServiceItemModel {
+/** `demand`: what the gateway adds (demandText); `cards`: where it runs, when the view says (cardNote). */
+export function serviceItem(svc: ServiceConfig, o: ServiceObservation | undefined, measured?: Measured, demand?: string, cards?: string): ServiceItemModel {
   const parts = [stateText(o)];
   const vram = heldVram(svc, o, measured);
   if (vram) parts.push(vram);
+  if (cards) parts.push(cards);
   if (demand) parts.push(demand);
   parts.push(`:${svc.port}`);
   const since = o?.unit?.stateChangeUs ? new Date(o.unit.stateChangeUs / 1000).toLocaleTimeString() : undefined;
   const tooltip = [
     `**${escapeMd(svc.name)}** — ${escapeMd(stateText(o))}${demand ? ` (${escapeMd(demand)})` : ''}`,
     '',
-    `unit \`${svc.unit}\` · driver ${svc.driver} · ${svc.host}:${svc.port}`,
+    `unit \`${svc.unit}\` · driver ${svc.driver} · ${svc.host}:${svc.port}${cards ? ` · ${cards}` : ''}`,
     figuresText(svc, measured),
     ...(since ? [`last transition ${since}${o?.unit ? ` (${o.unit.activeState}/${o.unit.subState})` : ''}`] : []),
     ...(o?.detail ? ['', escapeMd(o.detail)] : []),
   ].join('\n\n');
   return { name: svc.name, description: parts.join(' · '), ...serviceIcon(o), tooltip };
+}
+
+/** How the services view groups: by mode when the toggle asks; else by card where there are several, flat on one. */
+export type Grouping = 'flat' | 'mode' | 'card';
+
+/** "GPU 1", "GPU 0+1": a service's cards in a word. */
+export function cardsLabel(gpus: readonly number[]): string {
+  return `GPU ${gpus.join('+')}`;
+}
+
+/** The machine has several cards, as nvidia-smi shows it or as the config places services. */
+export function severalCards(config: Config, obs: Observation | undefined): boolean {
+  if (obs?.gpu.available && obs.gpu.gpus.length > 1) return true;
+  return [...config.services.values()].some((s) => s.gpus.some((g) => g !== 0));
+}
+
+/**
+ * The toggle keeps its one meaning, "group by mode"; off, the view is what suits the machine: a flat
+ * list on one card (as it always was), the services under their cards on several.
+ */
+export function servicesGrouping(config: Config, obs: Observation | undefined, byMode: boolean): Grouping {
+  if (byMode) return 'mode';
+  return severalCards(config, obs) ? 'card' : 'flat';
+}
+
+/**
+ * What a service's row says of its cards: nothing on a one-card machine; under its card's row, only
+ * a spread over several ("GPU 0+1", since it is listed under each); in the other views, its cards.
+ */
+export function cardNote(svc: Pick<ServiceConfig, 'gpus'>, grouping: Grouping, several: boolean): string | undefined {
+  if (!several) return undefined;
+  if (grouping === 'card' && svc.gpus.length < 2) return undefined;
+  return cardsLabel(svc.gpus);
 }
