@@ -2,7 +2,8 @@
 // docs/WORKSTATION.md (eight fake servers as real systemd user units, a fake nvidia-smi),
 // switches blank → code → rag → speak → code → blank with gpumod, then the same with plain
 // stop/start, prints both side by side, and removes everything it started (also on Ctrl-C).
-// `--vscode` serves the real VS Code with the extension on that workstation instead.
+// `--vscode` serves the real VS Code with the extension on that workstation instead; `--gpus 2x24`
+// brings up the two-card workstation (demo/profile.ts TWO_CARD_PROFILE) and its own route.
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,17 +18,15 @@ import { silentLogger, streamLogger } from '../src/system/logger';
 import type { Logger } from '../src/engine/logger';
 import { chooseManager, leftoverUnitFiles, removeUnitFiles, UNIT_PREFIX, type DemoManager } from './manager';
 import { naiveSwitch } from './naive';
-import { CARDS, PROFILE } from './profile';
+import { workstationProfile, type CardSet } from './profile';
 import { comparisonTable, makeStyle, seconds, whatHappened, type Comparison, type Style } from './report';
 import { serveVscode } from './vscode';
 import { freePortBase } from './ports';
 import { bringUp, type Workstation } from './workstation';
 
-const LAP = ['code', 'rag', 'speak', 'code', 'blank'];
-
-/** blank → code → rag → speak → code → blank, `laps` times (later laps find their services asleep). */
-function routeOf(laps: number): string[] {
-  return ['blank', ...Array.from({ length: laps }, () => LAP).flat()];
+/** blank → the card set's lap (one card: code → rag → speak → code → blank), `laps` times (later laps find their services asleep). */
+function routeOf(lap: string[], laps: number): string[] {
+  return ['blank', ...Array.from({ length: laps }, () => lap).flat()];
 }
 
 const HELP = `Usage: npm run demo -- [options]   (or: node out/demo/main.js [options])
@@ -38,6 +37,9 @@ stop/start, and prints both times. Removes everything it started, also on Ctrl-C
 
 Options:
   --gpu-gb 32|24          the fake card (default 32; 24 is the tighter RTX 4090 case)
+  --gpus 2x24             two fake 24 GB cards instead: services pinned to card 0 or card 1 and a
+                          34 GB vLLM spread over both; route blank → code → large → rag → speak →
+                          large → blank
   --time-scale N          the fakes run N times faster than real servers (default 10; 50 = quick look)
   --vscode                serve the real VS Code with the extension on the demo workstation and
                           wait for Ctrl-C, instead of the scripted switches
@@ -49,7 +51,7 @@ Options:
 `;
 
 interface DemoOptions {
-  card: '32' | '24';
+  card: CardSet;
   timeScale: number;
   laps: number;
   vscode: boolean;
@@ -63,6 +65,7 @@ const CLEANED = 'Cleaned up: units, fake servers, fake GPU, manager (if ours), t
 
 function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
   const opts: DemoOptions = { card: '32', timeScale: 10, laps: 1, vscode: false, verbose: false };
+  let cardsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const value = (): string => {
@@ -77,7 +80,17 @@ function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
       case '--gpu-gb': {
         const v = value();
         if (v !== '32' && v !== '24') throw new UsageError(`--gpu-gb is 32 or 24, not ${v}`);
+        if (cardsGiven) throw new UsageError('--gpu-gb and --gpus each choose the cards: give one of them');
         opts.card = v;
+        cardsGiven = true;
+        break;
+      }
+      case '--gpus': {
+        const v = value();
+        if (v !== '2x24') throw new UsageError(`--gpus is 2x24 (two 24 GB cards), not ${v}; one card: --gpu-gb 32|24`);
+        if (cardsGiven) throw new UsageError('--gpu-gb and --gpus each choose the cards: give one of them');
+        opts.card = v;
+        cardsGiven = true;
         break;
       }
       case '--time-scale': {
@@ -198,12 +211,14 @@ async function demo(opts: DemoOptions, cleanup: Cleanup, signal: AbortSignal, un
   const style = makeStyle(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
   const out = (s: string): void => void process.stdout.write(s);
   const log: Logger = opts.verbose ? streamLogger((l) => process.stderr.write(l), 'info') : { ...silentLogger, error: (m) => process.stderr.write(`[error] ${m instanceof Error ? m.message : m}\n`) };
-  const card = CARDS[opts.card];
+  const layout = workstationProfile(opts.card);
+  const card = layout.cards[0];
+  const cards = layout.cards.length === 1 ? `a fake ${card.name} (${Math.round(card.totalMb / 1024)} GB)` : `${layout.cards.length} fake ${card.name}s (${layout.cards.map((c) => Math.round(c.totalMb / 1024)).join(' + ')} GB)`;
   const t0 = performance.now();
 
   const scratch = mkdtempSync(join(tmpdir(), 'gpumod-demo-'));
   cleanup.add('scratch directory', async () => rmSync(scratch, { recursive: true, force: true }));
-  out(`${style.bold('gpumod demo')}: ${PROFILE.length} services, 4 modes, a fake ${card.name} (${Math.round(card.totalMb / 1024)} GB)\n`);
+  out(`${style.bold('gpumod demo')}: ${layout.services.length} services, ${Object.keys(layout.modes).length} modes, ${cards}\n`);
   out(`  scratch: ${scratch}\n`);
 
   const manager: DemoManager = await chooseManager(scratch, opts.manager);
@@ -220,7 +235,7 @@ async function demo(opts: DemoOptions, cleanup: Cleanup, signal: AbortSignal, un
     unitDir: manager.unitDir,
     timeScale: opts.timeScale,
     card: opts.card,
-    portBase: await freePortBase(PROFILE.length),
+    portBase: await freePortBase(layout.services.length),
     unitPrefix: manager.kind === 'session' ? UNIT_PREFIX : '',
     log,
   });
@@ -247,7 +262,7 @@ async function demo(opts: DemoOptions, cleanup: Cleanup, signal: AbortSignal, un
   }
 
   out(`\n${style.bold('1/2 gpumod')}: sleep what leaves, wake what returns, cold-start only what has no process\n`);
-  const route = routeOf(opts.laps);
+  const route = routeOf(layout.lap, opts.laps);
   const gpumod = await gpumodRun(route, config, machine, style, signal, out);
 
   out(`\n${style.bold('2/2 stop/start')}: stop what the mode does not need, start what it lacks, one at a time\n`);

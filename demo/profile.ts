@@ -2,6 +2,7 @@
  * The workstation of docs/WORKSTATION.md as fakes: eight services, four modes, a 32 GB or a
  * 24 GB card. Durations are real-world milliseconds; the fakes divide them by the time scale. Used by
  * the demo, the benchmark and the integration tests, so all three switch the same machine.
+ * Beside it, seven of them pinned to two 24 GB cards and an eighth spread over both (TWO_CARD_PROFILE).
  */
 
 export type FakeKind = 'vllm' | 'llamaRouter' | 'hookServer' | 'plainServer';
@@ -16,7 +17,7 @@ export interface ServiceRequest {
 export interface ProfileService {
   name: string;
   fake: FakeKind;
-  /** Fake options (without --port, --time-scale, --gpu-dir). */
+  /** Fake options (without --port, --time-scale, --gpu-dir, and the cards: they follow config.gpu / gpus). */
   args: string[];
   /** The service's gpumod.yaml entry (without unit and port). */
   config: Record<string, unknown>;
@@ -120,3 +121,60 @@ export const CARDS: Record<'32' | '24', { totalMb: number; name: string }> = {
   '32': { totalMb: 32607, name: 'NVIDIA GeForce RTX 5090' },
   '24': { totalMb: 24564, name: 'NVIDIA GeForce RTX 4090' },
 };
+
+/** The demo machines: one card of CARDS, or two 24 GB cards. */
+export type CardSet = '32' | '24' | '2x24';
+
+export interface WorkstationProfile {
+  cards: Array<{ totalMb: number; name: string }>;
+  services: ProfileService[];
+  modes: Record<string, { services: string[]; description: string }>;
+  /** The demo's route through the modes, from blank. */
+  lap: string[];
+}
+
+const pinned = (gpu: number, name: string): ProfileService => {
+  const s = PROFILE.find((p) => p.name === name);
+  if (!s) throw new Error(`no ${name} in the profile`);
+  return { ...s, config: { ...s.config, gpu } };
+};
+
+/**
+ * Two RTX 4090s: the coding model and HyDE on card 0, chat, embeddings, reranker and voice on card 1,
+ * and a 34 GB model that fits neither card alone, spread over both with tensor parallelism. Asleep,
+ * each of its workers keeps 2.5 GB on its card (real TP=2 servers keep up to 7.4 GB a card), which
+ * still leaves room for the coding model beside it on card 0.
+ */
+export const TWO_CARD_PROFILE: ProfileService[] = [
+  pinned(0, 'glm-code'),
+  pinned(0, 'vllm-hyde'),
+  ...['vllm-chat', 'vllm-embedding', 'vllm-reranker', 'vllm-tts', 'qwen3-asr'].map((name) => pinned(1, name)),
+  {
+    name: 'vllm-large',
+    fake: 'vllm',
+    coldStartMs: 90000,
+    // 34000 MB: 5000 of residue (2500 a card), 11600 of KV cache, 17400 of weights offloaded to RAM at L1.
+    args: ['--model', 'large-34b-tp2', '--vram-mb', '34000', '--vram-asleep-mb', '2500', '--startup-ms', '90000', '--sleep-ms-l1', '1500', '--wake-ms-l1', '1500', '--stop-ms', '2000', ...SMALL],
+    firstRequest: complete('large-34b-tp2'),
+    config: { driver: 'vllm', gpus: [0, 1], vram_mb: 34000, sleep: 'l1', sleep_vram_mb: 5000, sleep_ram_mb: 17400 },
+  },
+];
+
+export const TWO_CARD_MODES: Record<string, { services: string[]; description: string }> = {
+  code: { services: ['glm-code', 'vllm-embedding'], description: 'Coding: GLM on card 0, embeddings on card 1' },
+  rag: { services: ['vllm-hyde', 'vllm-embedding', 'vllm-reranker', 'vllm-chat'], description: 'Retrieval: HyDE on card 0, embeddings, reranker and chat on card 1' },
+  speak: { services: ['vllm-tts', 'qwen3-asr', 'vllm-embedding', 'vllm-chat'], description: 'Voice on card 1, with chat' },
+  large: { services: ['vllm-large', 'vllm-embedding'], description: 'A 34 GB model over both cards, with embeddings' },
+  blank: { services: [], description: 'Both cards to yourself' },
+};
+
+export function workstationProfile(cards: CardSet): WorkstationProfile {
+  if (cards === '2x24') return { cards: [CARDS['24'], CARDS['24']], services: TWO_CARD_PROFILE, modes: TWO_CARD_MODES, lap: ['code', 'large', 'rag', 'speak', 'large', 'blank'] };
+  return { cards: [CARDS[cards]], services: PROFILE, modes: MODES, lap: ['code', 'rag', 'speak', 'code', 'blank'] };
+}
+
+/** The cards a profile service runs on, as its gpumod.yaml entry says (card 0 when it says nothing). */
+export function cardsOf(s: ProfileService): number[] {
+  const { gpu, gpus } = s.config as { gpu?: number; gpus?: number[] };
+  return gpus ?? [gpu ?? 0];
+}

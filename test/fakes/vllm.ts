@@ -1,9 +1,10 @@
 // Fake vLLM OpenAI server with sleep mode (protocols.md Part 1). Runnable standalone:
 //   node out/test/fakes/vllm.js --port 0 --model chat --startup-ms 0 --gpu-dir /tmp/gpu
-// VRAM is held by a child process titled VLLM::EngineCore, as real V1 vLLM holds it.
+// VRAM is held by a child process titled VLLM::EngineCore, as real V1 vLLM holds it; with --gpus 0,1
+// (tensor parallelism) by one child per card, VLLM::Worker_TP0 and VLLM::Worker_TP1 (lib/vllmEngine.ts).
 import { Ctx, FakeServer, fastApiMethodNotAllowed, fastApiNotFound, sleep, type Route } from './lib/fakeServer';
-import { countTokens, FakeGpu, randomId } from './lib/common';
-import { spawnHolder, type Holder } from './lib/holder';
+import { countTokens, randomId } from './lib/common';
+import { engineCards, startEngine } from './lib/vllmEngine';
 import { commonOptions, parseOptions, type OptionSpec } from './lib/options';
 
 const SPECS: OptionSpec[] = [
@@ -28,11 +29,12 @@ const SPECS: OptionSpec[] = [
   },
   { name: 'runner', kind: 'string', default: 'generate', help: 'generate (completions, chat) | pooling (embeddings, rerank): the other kind answers 400, as vLLM does' },
   { name: 'asleep-policy', kind: 'string', default: 'hang', help: 'inference while asleep: hang (queued until wake, >=0.16) | abort (finish_reason "abort") | crash (old V0: the server dies)' },
-  { name: 'vram-mb', kind: 'int', default: 7000, help: 'VRAM held awake' },
-  { name: 'vram-asleep-mb', kind: 'int', default: 1500, help: 'VRAM still held asleep (CUDA context, graphs)' },
+  { name: 'vram-mb', kind: 'int', default: 7000, help: 'VRAM held awake (with --gpus: the total over the cards, split evenly)' },
+  { name: 'vram-asleep-mb', kind: 'int', default: 1500, help: 'VRAM still held asleep (CUDA context, graphs); with --gpus: on each card (real TP=2 servers keep 7.4 GB a card)' },
   { name: 'kv-cache-mb', kind: 'int', help: 'part of --vram-mb that is KV cache [default 40% of awake minus asleep]' },
+  { name: 'gpus', kind: 'list', default: [], help: 'the cards of a tensor-parallel server, e.g. 0,1 (replaces --gpu-index): one VLLM::Worker_TPn child per card holds its share' },
   { name: 'wake-drift', kind: 'onoff', default: false, help: 'on = after any wake the model answers differently (a stale prefix cache, LoRA adapters corrupted by an L1 wake) until the process restarts' },
-  { name: 'gpu-child', kind: 'onoff', default: true, help: 'hold VRAM in a child process (VLLM::EngineCore) rather than the server itself' },
+  { name: 'gpu-child', kind: 'onoff', default: true, help: 'hold VRAM in a child process (VLLM::EngineCore) rather than the server itself (with --gpus: the server holds the first card)' },
   { name: 'vllm-version', kind: 'string', default: '0.17.1', help: 'what GET /version answers' },
   { name: 'max-model-len', kind: 'int', default: 4096, help: 'max_model_len in /v1/models' },
 ];
@@ -89,8 +91,14 @@ async function main(): Promise<void> {
     process.stderr.write(`vllm: --asleep-policy must be hang|abort|crash\n`);
     process.exit(2);
   }
+  const cards = engineCards(opts);
+  if (typeof cards === 'string') {
+    process.stderr.write(`vllm: ${cards}\n`);
+    process.exit(2);
+  }
   const vramMb = opts.num('vram-mb');
-  const residueMb = Math.min(opts.num('vram-asleep-mb'), vramMb);
+  // The residue is per card: each worker keeps its own CUDA context and graphs.
+  const residueMb = Math.min(opts.num('vram-asleep-mb'), Math.floor(vramMb / cards.length)) * cards.length;
   const kvMb = opts.optNum('kv-cache-mb') ?? Math.round((vramMb - residueMb) * 0.4);
   const weightsMb = vramMb - residueMb - kvMb;
   const sleepModeEnabled = opts.bool('sleep-mode-enabled');
@@ -100,19 +108,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
-  let holder: Holder | undefined;
   let shuttingDown = false;
-  if (opts.bool('gpu-child')) {
-    holder = await spawnHolder('VLLM::EngineCore');
-    process.on('exit', () => holder?.kill());
-    // V1: when EngineCore dies the API server shuts down too.
-    void holder.exited.then((code) => {
-      if (shuttingDown) return;
-      process.stderr.write(`vllm: EngineCore died (exit ${code}); shutting down\n`);
-      process.exit(1);
-    });
-  }
-  const gpu = new FakeGpu(opts, holder?.pid ?? process.pid, holder ? 'VLLM::EngineCore' : undefined);
+  const engine = await startEngine(opts, cards);
+  process.on('exit', () => engine.kill());
+  // V1: when EngineCore (or one of its workers) dies the API server shuts down too.
+  void engine.died?.then(({ name, code }) => {
+    if (shuttingDown) return;
+    process.stderr.write(`vllm: ${name} died (exit ${code}); shutting down\n`);
+    process.exit(1);
+  });
+  const gpu = engine.gpu;
 
   const st = {
     sleepingTags: new Set<Tag>(),
@@ -478,7 +483,8 @@ async function main(): Promise<void> {
       runner,
       firstRequestPending: st.cold,
       vramMb: gpu.usedMb,
-      gpuPid: gpu.holding.pid,
+      gpuPid: engine.pids[0],
+      ...(cards.length > 1 ? { gpus: cards, gpuPids: engine.pids, vramByGpu: engine.shares(gpu.usedMb) } : {}),
       running: count('running'),
       waiting: count('waiting'),
       frozen: count('frozen'),
@@ -488,7 +494,7 @@ async function main(): Promise<void> {
   server.onShutdown((lag) => {
     shuttingDown = true;
     gpu.set(0, lag);
-    holder?.kill();
+    engine.kill();
   });
 
   // Cold start: import torch, load the weights (the memory shows), then serve.

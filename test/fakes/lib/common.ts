@@ -13,8 +13,10 @@ export class FakeGpu {
     private readonly opts: Options,
     pid: number,
     name?: string,
+    /** The card (default --gpu-index); a tensor-parallel vLLM has one FakeGpu per card. */
+    readonly gpu: number = opts.num('gpu-index'),
   ) {
-    this.holding = new GpuHolding(opts.optStr('gpu-dir'), pid, opts.num('gpu-index'), name);
+    this.holding = new GpuHolding(opts.optStr('gpu-dir'), pid, gpu, name);
   }
 
   get usedMb(): number {
@@ -31,7 +33,7 @@ export class FakeGpu {
   fits(usedMb: number): boolean {
     if (!this.opts.bool('oom')) return true;
     const grow = usedMb - this.holding.usedMb;
-    return grow <= 0 || freeMb(this.opts.optStr('gpu-dir'), this.opts.num('gpu-index'), this.opts.num('gpu-total-mb')) >= grow;
+    return grow <= 0 || freeMb(this.opts.optStr('gpu-dir'), this.gpu, this.opts.num('gpu-total-mb')) >= grow;
   }
 
   /** Growth shows at once; a release after the live lag (or `lagMs` when given, e.g. the stop lag). */
@@ -41,8 +43,8 @@ export class FakeGpu {
 
   /** The message a CUDA allocation failure would log. */
   oomMessage(wantMb: number): string {
-    const free = freeMb(this.opts.optStr('gpu-dir'), this.opts.num('gpu-index'), this.opts.num('gpu-total-mb'));
-    return `CUDA out of memory. Tried to allocate ${((wantMb - this.holding.usedMb) / 1024).toFixed(2)} GiB. GPU ${this.opts.num('gpu-index')} has a total capacity of ${(this.opts.num('gpu-total-mb') / 1024).toFixed(2)} GiB of which ${(Math.max(0, free) / 1024).toFixed(2)} GiB is free.`;
+    const free = freeMb(this.opts.optStr('gpu-dir'), this.gpu, this.opts.num('gpu-total-mb'));
+    return `CUDA out of memory. Tried to allocate ${((wantMb - this.holding.usedMb) / 1024).toFixed(2)} GiB. GPU ${this.gpu} has a total capacity of ${(this.opts.num('gpu-total-mb') / 1024).toFixed(2)} GiB of which ${(Math.max(0, free) / 1024).toFixed(2)} GiB is free.`;
   }
 }
 
