@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CARDS, MODES, PROFILE } from '../../../demo/profile';
+import { cardsOf, workstationProfile, type CardSet } from '../../../demo/profile';
 import { bringUp, REPO, type Workstation } from '../../../demo/workstation';
 import { silentLogger } from '../../../src/system/logger';
 import type { UnitStatus } from '../../../src/engine/machinePorts';
@@ -20,7 +20,7 @@ export const TIME_SCALE = 100;
 export const VRAM_TOLERANCE_MB = 150;
 export const MARGIN_MB = 512;
 
-export type Card = '32' | '24';
+export type Card = CardSet;
 
 export interface CliResult {
   code: number;
@@ -64,7 +64,7 @@ export interface SwitchJson {
   cancelled: boolean;
   rolled_back: boolean;
   steps: SwitchStep[];
-  plan: { noop: boolean; notes: string[]; steps: Array<{ service: string; action: string; depth?: string }>; budgets: Array<{ after_mb: number; total_mb: number }> };
+  plan: { noop: boolean; notes: string[]; steps: Array<{ service: string; action: string; depth?: string }>; budgets: Array<{ gpu: number; after_mb: number; total_mb: number }> };
 }
 
 export interface HistoryRecord {
@@ -190,31 +190,36 @@ export function fakesOf(dir: string): number[] {
 
 // ---- what the profile says the card should hold ----
 
-const PROFILE_VRAM = new Map(PROFILE.map((s) => [s.name, { awake: Number(s.config.vram_mb), asleep: Number(s.config.sleep_vram_mb ?? s.config.vram_mb) }]));
-
-/** VRAM a service holds in an observed state, by the profile's figures. */
-export function profileVram(s: StatusService): number {
-  const f = PROFILE_VRAM.get(s.name);
-  assert.ok(f, `${s.name} is not in the profile`);
-  if (s.state === 'running') return f.awake;
-  if (s.state === 'sleeping') return f.asleep;
-  return 0;
+/** VRAM a service holds in an observed state, by the profile's figures: in all, or (`gpu`) on that card, an even share. */
+export function profileVram(s: StatusService, card: Card = '32', gpu?: number): number {
+  const p = workstationProfile(card).services.find((x) => x.name === s.name);
+  assert.ok(p, `${s.name} is not in the profile`);
+  const all = s.state === 'running' ? Number(p.config.vram_mb) : s.state === 'sleeping' ? Number(p.config.sleep_vram_mb ?? p.config.vram_mb) : 0;
+  if (gpu === undefined) return all;
+  const cards = cardsOf(p);
+  return cards.includes(gpu) ? all / cards.length : 0;
 }
 
 export function byName(st: Status): Map<string, StatusService> {
   return new Map(st.services.map((s) => [s.name, s]));
 }
 
-export function assertVram(st: Status, card: Card, expectedUsedMb?: number): void {
-  const used = st.gpu[0]?.used_mb;
-  assert.equal(st.gpu[0]?.total_mb, CARDS[card].totalMb, 'the fake card');
-  const fromStates = st.services.reduce((t, s) => t + profileVram(s), 0);
-  assert.ok(Math.abs(used - fromStates) <= VRAM_TOLERANCE_MB, `GPU shows ${used} MB used; the profile's figures for the observed states say ${fromStates} MB`);
-  if (expectedUsedMb !== undefined) assert.ok(Math.abs(used - expectedUsedMb) <= VRAM_TOLERANCE_MB, `GPU shows ${used} MB used, expected ${expectedUsedMb} MB`);
-  assert.ok(used + MARGIN_MB <= CARDS[card].totalMb, `${used} MB + the ${MARGIN_MB} MB margin does not fit the ${card} GB card`);
+/** Each card shows what the profile's figures for the observed states say (`expectedUsedMb`: card 0's, or each card's). */
+export function assertVram(st: Status, card: Card, expectedUsedMb?: number | number[]): void {
+  const cards = workstationProfile(card).cards;
+  assert.equal(st.gpu.length, cards.length, 'the fake cards');
+  cards.forEach((c, i) => {
+    const used = st.gpu[i]?.used_mb;
+    assert.equal(st.gpu[i]?.total_mb, c.totalMb, `the fake card ${i}`);
+    const fromStates = st.services.reduce((t, s) => t + profileVram(s, card, i), 0);
+    assert.ok(Math.abs(used - fromStates) <= VRAM_TOLERANCE_MB, `GPU ${i} shows ${used} MB used; the profile's figures for the observed states say ${fromStates} MB`);
+    const expected = Array.isArray(expectedUsedMb) ? expectedUsedMb[i] : i === 0 ? expectedUsedMb : undefined;
+    if (expected !== undefined) assert.ok(Math.abs(used - expected) <= VRAM_TOLERANCE_MB, `GPU ${i} shows ${used} MB used, expected ${expected} MB`);
+    assert.ok(used + MARGIN_MB <= c.totalMb, `${used} MB + the ${MARGIN_MB} MB margin does not fit GPU ${i} (${c.totalMb} MB)`);
+  });
   // Attribution by cgroup: each service's own figure matches its state.
   for (const s of st.services) {
-    assert.ok(Math.abs((s.vram_mb ?? 0) - profileVram(s)) <= VRAM_TOLERANCE_MB, `${s.name} (${s.state}) holds ${s.vram_mb} MB, the profile says ${profileVram(s)} MB`);
+    assert.ok(Math.abs((s.vram_mb ?? 0) - profileVram(s, card)) <= VRAM_TOLERANCE_MB, `${s.name} (${s.state}) holds ${s.vram_mb} MB, the profile says ${profileVram(s, card)} MB`);
   }
 }
 
@@ -279,7 +284,7 @@ export async function switchAndCheck(h: Harness, target: string, expectedUsedMb?
   const now = byName(after);
   const was = byName(before);
   const planned = new Map(json.plan.steps.map((s) => [s.service, s]));
-  for (const name of MODES[target].services) assert.deepEqual([now.get(name)?.state, now.get(name)?.healthy], ['running', true], `${name} is in ${target}`);
+  for (const name of workstationProfile(h.card).modes[target].services) assert.deepEqual([now.get(name)?.state, now.get(name)?.healthy], ['running', true], `${name} is in ${target}`);
   for (const [name, s] of now) {
     const step = planned.get(name);
     const prev = was.get(name);
@@ -302,8 +307,10 @@ export async function switchAndCheck(h: Harness, target: string, expectedUsedMb?
   }
   assertVram(after, h.card, expectedUsedMb);
   // The planner's own forecast of the card agrees with what the card shows.
-  const forecast = json.plan.budgets[0]?.after_mb;
-  assert.ok(Math.abs(after.gpu[0].used_mb - forecast) <= VRAM_TOLERANCE_MB, `plan forecast ${forecast} MB, GPU shows ${after.gpu[0].used_mb} MB`);
+  for (const [i, g] of after.gpu.entries()) {
+    const forecast = json.plan.budgets.find((b) => b.gpu === i)?.after_mb;
+    assert.ok(forecast !== undefined && Math.abs(g.used_mb - forecast) <= VRAM_TOLERANCE_MB, `plan forecast ${forecast} MB on GPU ${i}, it shows ${g.used_mb} MB`);
+  }
 
   const state = h.stateFile();
   assert.ok(state, 'state.json written');
