@@ -348,7 +348,7 @@ function unknownSizeNotes(ctx: Ctx, decisions: Decision[]): void {
   for (const d of decisions) {
     if (d.fate.kind !== 'awake' || sourceOf(d.svc, d.fate, ctx.sizes) !== 'unknown') continue;
     ctx.notes.push(
-      `${d.svc.name} has no vram_mb and gpumod has not measured it yet: planned as needing the whole card (${d.svc.gpus.map((g) => mb(wholeCard(ctx, g))).join(' + ')} beyond other processes and the margin) until it has been seen running; set vram_mb to plan it beside other services.`,
+      `${d.svc.name} has no vram_mb and gpumod has not measured it yet: planned as needing the whole card${d.svc.gpus.length > 1 ? 's' : ''} (${d.svc.gpus.map((g) => mb(wholeCard(ctx, g))).join(' + ')} beyond other processes and the margin) until it has been seen running; set vram_mb to plan it beside other services.`,
     );
   }
 }

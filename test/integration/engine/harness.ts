@@ -266,7 +266,7 @@ export interface SwitchCheck {
  * where the plan left it (asleep when it slept, stopped when it stopped, untouched otherwise); the
  * fake GPU's memory as the profile's figures say; the state file and the last history record.
  */
-export async function switchAndCheck(h: Harness, target: string, expectedUsedMb?: number, extraArgs: string[] = []): Promise<SwitchCheck> {
+export async function switchAndCheck(h: Harness, target: string, expectedUsedMb?: number | number[], extraArgs: string[] = []): Promise<SwitchCheck> {
   const before = await h.status();
   const historyBefore = await h.history();
   const r = await h.cli(['switch', target, '--json', ...extraArgs]);
