@@ -8,6 +8,26 @@ const x = (v) => (v === undefined || v === null ? '–' : `${v.toFixed(v < 10 ? 
 const ms = (v) => (v === undefined || v === null ? '–' : String(Math.round(v)));
 const transition = (row) => (row === 'code→rag (from blank)' ? 'code → rag, via blank' : row.replace('→', ' → '));
 
+/** The two-card section's table (bench.json's twoCards), after the cards' table; nothing without one. */
+export function twoCardLines(t) {
+  if (!t || !t.rows?.length) return [];
+  const count = (n) => (n === 1 ? '1 run' : `median of ${n} runs`);
+  const lines = [
+    '',
+    `Two 24 GB cards (the two-card profile: services pinned to each card and a 34 GB vLLM spread over both; time scale ${t.timeScale}), ` +
+      `the demo's lap ${t.lap.join(' → ')} (stop/start: ${count(t.naiveRuns)}; gpumod: median of ${t.runs} laps after a warm-up lap):`,
+    '',
+    '| transition | stop/start s | gpumod s | speed-up | overhead ms (of which nvidia-smi) | load |',
+    '|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of t.rows) {
+    lines.push(
+      `| ${r.transition.replace('→', ' → ')} | ${s(r.medianMs.naive)} | ${s(r.medianMs.gpumod)} | ${x(r.speedup)} | ${ms(r.overheadMs)} (${ms(r.gpuOverheadMs)}) | ${r.load === undefined || r.load === null ? '–' : r.load.toFixed(1)} |`,
+    );
+  }
+  return lines;
+}
+
 /** The Markdown between the markers, from a bench.json. */
 export function benchSection(bench) {
   const m = bench.machine;
@@ -31,6 +51,7 @@ export function benchSection(bench) {
         `${s(r.ttftMs?.naive)} | ${bold(s(r.ttftMs?.gpumod))} | ${bold(x(r.ttftSpeedup))} | ${ms(r.overheadMs)} (${ms(r.gpuOverheadMs ?? r.gpuQueryMs)}) | ${r.load === undefined || r.load === null ? '–' : r.load.toFixed(1)} |`,
     );
   }
+  lines.push(...twoCardLines(bench.twoCards));
   const g = bench.gateway;
   if (g) {
     const f = (v) => v.toFixed(v < 10 ? 2 : 0);

@@ -56,7 +56,7 @@ export interface RowReport {
 
 export const fmtS = (ms: number): string => (ms / 1000).toFixed(ms < 10000 ? 2 : 1);
 
-function describeSteps(steps: BenchStep[]): string {
+export function describeSteps(steps: BenchStep[]): string {
   const by = new Map<string, string[]>();
   for (const s of steps) by.set(s.action, [...(by.get(s.action) ?? []), s.service + (s.depth && s.action === 'sleep' ? `(${s.depth})` : '')]);
   const verbs: Record<string, string> = { sleep: 'slept', wake: 'woke', load: 'loaded', start: 'started', stop: 'stopped' };
@@ -148,9 +148,16 @@ export function firstRequestFigures(rows: RowReport[]): Record<string, Record<st
   return out;
 }
 
-const sOrDash = (ms: number | undefined): string => (ms === undefined ? '-' : fmtS(ms));
-const xOrDash = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(x < 10 ? 1 : 0)}x`);
-const msOrDash = (ms: number | undefined): string => (ms === undefined ? '-' : String(Math.round(ms)));
+export const sOrDash = (ms: number | undefined): string => (ms === undefined ? '-' : fmtS(ms));
+export const xOrDash = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(x < 10 ? 1 : 0)}x`);
+export const msOrDash = (ms: number | undefined): string => (ms === undefined ? '-' : String(Math.round(ms)));
+
+/** A plain-text table: columns padded to their widest cell, the `numeric` ones right-aligned. */
+export function textTable(head: string[], cells: string[][], numeric: (i: number) => boolean): string {
+  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]): string => c.map((x, i) => (numeric(i) ? x.padStart(width[i]) : x.padEnd(width[i]))).join('  ').trimEnd();
+  return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
 
 export function table(rows: RowReport[]): string {
   const head = ['card', 'transition', 'naive s', 'sequential s', 'gpumod s', 'speed-up', 'TTFT naive s', 'TTFT seq s', 'TTFT gpumod s', 'TTFT x', 'overhead ms', 'nvidia-smi ms', 'load', 'gpumod did'];
@@ -170,8 +177,5 @@ export function table(rows: RowReport[]): string {
     r.load === undefined ? '-' : r.load.toFixed(1),
     r.what,
   ]);
-  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const numeric = (i: number): boolean => i >= 2 && i <= 12;
-  const line = (c: string[]): string => c.map((x, i) => (numeric(i) ? x.padStart(width[i]) : x.padEnd(width[i]))).join('  ').trimEnd();
-  return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  return textTable(head, cells, (i) => i >= 2 && i <= 12);
 }

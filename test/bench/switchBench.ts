@@ -22,16 +22,17 @@
 // keep the benchmark near 6 minutes, except for the sub-second switches (code → rag from rag, code →
 // code), which run one card at a time: on two CPUs the other card's activity would be most of what
 // they measure. The cycles run at once: their legs are seconds of cold starts.
+// Then two 24 GB cards (test/bench/_twoCards.ts): the two-card demo's lap, naive against gpumod.
 // Then the gateway (test/bench/_gateway.ts): its added latency, streamed throughput and time to first token.
 // Options: --profile workstation|h100, --time-scale N (the profile's), --runs N (3), --naive-runs N (1),
 // --cards 32,24, --serial (one card after the other), --readiness (each vLLM service configured with
 // its first request as readiness request: gpumod warms it up inside the switch), --no-package (skip
-// `npm run package`), --no-gateway, --gateway-only.
+// `npm run package`), --no-gateway, --gateway-only, --no-two-cards, --two-cards-only.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { H100_PROFILE, H100_TIME_SCALE } from '../../demo/h100Latency';
-import { PROFILE, type ProfileService } from '../../demo/profile';
+import { PROFILE, TWO_CARD_PROFILE, type ProfileService } from '../../demo/profile';
 import { REPO } from '../../demo/workstation';
 import { startSandbox, stopSandbox, stopSandboxSync } from '../integration/support/sandbox';
 import { measurePackage, measureSpawn, type PackageSize, type SpawnFloors } from './_calibrate';
@@ -42,6 +43,7 @@ import { emptyResults, firstRequestFigures, fmtS, report, table, type Card, type
 import { benchWorkstation } from './_workstation';
 import { instrumentGpu, SWITCHERS, type BenchMachine, type Run, type Strategy } from './_strategies';
 import { gatewayBench, gatewayGoals, type GatewayFigures } from './_gateway';
+import { twoCardBench, twoCardText, type TwoCardFigures } from './_twoCards';
 
 const PROFILES: Record<string, { services: ProfileService[]; timeScale: number }> = {
   workstation: { services: PROFILE, timeScale: 10 },
@@ -70,6 +72,19 @@ const PACKAGE = !process.argv.includes('--no-package');
 /** --gateway-only: only the gateway's section (no card switches); --no-gateway: without it. */
 const GATEWAY_ONLY = process.argv.includes('--gateway-only');
 const GATEWAY = !process.argv.includes('--no-gateway');
+/** --two-cards-only: only the two-card section; --no-two-cards: without it. */
+const TWO_CARDS_ONLY = process.argv.includes('--two-cards-only');
+const TWO_CARDS = !process.argv.includes('--no-two-cards');
+if (GATEWAY_ONLY && TWO_CARDS_ONLY) {
+  process.stderr.write('bench: --gateway-only and --two-cards-only exclude each other\n');
+  process.exit(2);
+}
+/** The card sections (the one-card profiles), skipped by either --…-only. */
+const CARD_SECTIONS = !GATEWAY_ONLY && !TWO_CARDS_ONLY;
+/** The two-card profile has the workstation's latencies only: the h100 profile's time scale does not apply to it. */
+const TWO_CARD_TIME_SCALE = PROFILE_NAME === 'workstation' ? TIME_SCALE : PROFILES.workstation.timeScale;
+/** Its own ports, after the cards' (18800 + 20 per card) and the gateway's (the next 20). */
+const TWO_CARD_PORT_BASE = Math.max(18900, 18800 + 20 * (CARDS.length + 2));
 /** With --readiness: the vLLM services (the ones whose first request is slow) warm up inside the switch. */
 const WARMED = READINESS ? SERVICES.filter((s) => s.fake === 'vllm') : [];
 
@@ -240,6 +255,22 @@ function gatewayText(f: GatewayFigures): string {
   ].join('\n');
 }
 
+/** The cards' table and the notes that explain it. */
+function cardNotes(all: RowReport[], floors: SpawnFloors): string[] {
+  const spawnText = Object.entries(floors.spawnMs).map(([k, v]) => `${k} ${Math.round(v ?? 0)} ms`).join(', ');
+  return [
+    '',
+    table(all),
+    '',
+    'code→rag: code entered from rag (vllm-embedding still running where the card has room); naive: its cycle leg (naive leaves the same state on any path).',
+    'code→rag (from blank): the cycle leg; blank stops what cannot sleep, so vllm-embedding cold-starts.',
+    '24 GB code→rag: the same runs as from blank: nothing that cannot sleep fits beside code on that card, so code is the same state either way.',
+    'TTFT: from the switch\'s start until the slowest incoming service answered its first request (a one-token completion, a first embedding or rerank, a transcription).',
+    `overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts; with their processes' start-up here: ${spawnText}, a child ${Math.round(floors.holderMs)} ms); ` +
+      'nvidia-smi ms = the part of the overhead spent inside GPU queries (those made while the memory waited for was not freed yet cost nothing); load = 1-minute load average as the switches returned.',
+  ];
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg()[0];
@@ -272,11 +303,12 @@ async function main(): Promise<void> {
 
   let all: RowReport[] = [];
   let gateway: GatewayFigures | undefined;
+  let twoCards: TwoCardFigures | undefined;
   try {
     const run = (card: Card, i: number, sync: Sync): Promise<RowReport[]> =>
       benchCard(card, sandbox, 18800 + 20 * i, stop.signal, sync).then((r) => report(model, card, r));
-    if (GATEWAY_ONLY) {
-      /* the gateway's section alone */
+    if (!CARD_SECTIONS) {
+      /* the gateway's or the two cards' section alone */
     } else if (SERIAL) {
       for (const [i, c] of CARDS.entries()) all.push(...(await run(c, i, createSync(1))));
     } else {
@@ -286,7 +318,20 @@ async function main(): Promise<void> {
       if (failed) throw failed.reason;
       all = settled.flatMap((x) => (x.status === 'fulfilled' ? x.value : []));
     }
-    if (GATEWAY || GATEWAY_ONLY) gateway = await gatewayBench(sandbox, 18800 + 20 * CARDS.length, SERVICES, TIME_SCALE, (t) => progress(undefined, t));
+    if ((TWO_CARDS && !GATEWAY_ONLY) || TWO_CARDS_ONLY) {
+      const warmed = READINESS ? TWO_CARD_PROFILE.filter((s) => s.fake === 'vllm') : [];
+      twoCards = await twoCardBench({
+        sandbox,
+        portBase: TWO_CARD_PORT_BASE,
+        model: { services: TWO_CARD_PROFILE, timeScale: TWO_CARD_TIME_SCALE, ...floors, readiness: new Set(warmed.map((s) => s.name)) },
+        runs: RUNS,
+        naiveRuns: NAIVE_RUNS,
+        signal: stop.signal,
+        progress: (t) => progress(undefined, `[2 × 24 GB] ${t}`),
+        extraConfig: Object.fromEntries(warmed.map((s) => [s.name, { readiness: s.firstRequest }])),
+      });
+    }
+    if ((GATEWAY && !TWO_CARDS_ONLY) || GATEWAY_ONLY) gateway = await gatewayBench(sandbox, 18800 + 20 * CARDS.length, SERVICES, TIME_SCALE, (t) => progress(undefined, t));
   } finally {
     if (!stopped) {
       stopped = true;
@@ -297,7 +342,7 @@ async function main(): Promise<void> {
 
   let pkg: PackageSize | undefined;
   let packageError: string | undefined;
-  if (PACKAGE && !GATEWAY_ONLY) {
+  if (PACKAGE && CARD_SECTIONS) {
     progress(undefined, 'npm run package');
     pkg = await measurePackage(REPO).catch((e: unknown) => {
       packageError = e instanceof Error ? e.message.split('\n')[0] : String(e);
@@ -306,23 +351,15 @@ async function main(): Promise<void> {
   }
 
   const wallS = Math.round((Date.now() - t0) / 1000);
-  const g = [...(GATEWAY_ONLY ? [] : goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE })), ...(gateway ? gatewayGoals(gateway) : [])];
+  const g = [...(!CARD_SECTIONS ? [] : goals({ rows: all, cards: CARDS, packageBytes: pkg?.bytes, packageError, packageSkipped: !PACKAGE })), ...(gateway ? gatewayGoals(gateway) : [])];
   const machine = { cpus: cpus().length, model: cpuModel(), memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: { before: loadBefore, after: loadAfter } };
-  const spawnText = Object.entries(floors.spawnMs).map(([k, v]) => `${k} ${Math.round(v ?? 0)} ms`).join(', ');
   const lines = [
     `gpumod switch benchmark: profile ${PROFILE_NAME}, time scale ${TIME_SCALE}${READINESS ? ', vLLM services with a readiness request' : ''}, ` +
       `median of ${RUNS} runs for sequential and gpumod, ${NAIVE_RUNS} run${NAIVE_RUNS === 1 ? '' : 's'} for naive${NAIVE_RUNS === 1 ? ' (to keep the benchmark near 6 minutes)' : ''}; ` +
       `${SERIAL ? 'cards one after the other' : 'cards at the same time on separate fake GPUs, except the sub-second switches (one card at a time)'}; ${wallS} s in all; ` +
       `${machine.cpus} × ${machine.model}, load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after.`,
-    '',
-    table(all),
-    '',
-    'code→rag: code entered from rag (vllm-embedding still running where the card has room); naive: its cycle leg (naive leaves the same state on any path).',
-    'code→rag (from blank): the cycle leg; blank stops what cannot sleep, so vllm-embedding cold-starts.',
-    '24 GB code→rag: the same runs as from blank: nothing that cannot sleep fits beside code on that card, so code is the same state either way.',
-    'TTFT: from the switch\'s start until the slowest incoming service answered its first request (a one-token completion, a first embedding or rerank, a transcription).',
-    `overhead ms = gpumod wall time - critical path of the fakes (test/bench/_latency.ts; with their processes' start-up here: ${spawnText}, a child ${Math.round(floors.holderMs)} ms); ` +
-      'nvidia-smi ms = the part of the overhead spent inside GPU queries (those made while the memory waited for was not freed yet cost nothing); load = 1-minute load average as the switches returned.',
+    ...(CARD_SECTIONS ? cardNotes(all, floors) : []),
+    ...(twoCards ? ['', twoCardText(twoCards), 'two cards: each transition from the one before; overhead ms = gpumod wall time - critical path of the fakes, nvidia-smi ms = its part inside GPU queries (as for the cards); full lap: its legs summed.'] : []),
     ...(gateway ? ['', gatewayText(gateway)] : []),
     '',
     ...g.map(goalLine),
@@ -348,6 +385,7 @@ async function main(): Promise<void> {
     rows: all,
     firstRequestMs: firstRequestFigures(all),
     gateway: gateway ?? null,
+    twoCards: twoCards ?? null,
     goals: g,
   };
   writeFileSync(join(dir, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
