@@ -38,7 +38,8 @@ export async function observe(
     const routers = sharedRouters(config);
     for (const o of services.values()) {
       o.vramMb = 0;
-      o.vramByGpu = {};
+      // Per card only where it tells more than the total: a service on several.
+      if ((config.services.get(o.name)?.gpus.length ?? 1) > 1) o.vramByGpu = {};
     }
     for (const g of gpu.gpus) {
       let foreign = 0;
@@ -48,7 +49,7 @@ export async function observe(
         const o = name ? services.get(name) : undefined;
         if (o) {
           o.vramMb = (o.vramMb ?? 0) + (p.usedMb ?? 0);
-          o.vramByGpu![g.index] = (o.vramByGpu![g.index] ?? 0) + (p.usedMb ?? 0);
+          if (o.vramByGpu) o.vramByGpu[g.index] = (o.vramByGpu[g.index] ?? 0) + (p.usedMb ?? 0);
         } else foreign += p.usedMb ?? 0;
       }
       foreignMb.set(g.index, foreign);

@@ -13,7 +13,7 @@ export interface ServiceObservation {
   healthy: boolean;
   /** VRAM attributed to the unit's processes by cgroup, when a GPU is visible. */
   vramMb?: number;
-  /** `vramMb` per card (GPU index → MB), when a GPU is visible: a tensor-parallel server holds memory on each. */
+  /** For a service on several cards, `vramMb` per card (GPU index → MB), when a GPU is visible. */
   vramByGpu?: Record<number, number>;
   /** Host RAM resident in the unit's processes, read for sleepers that keep weights in RAM (L1, router, hook). */
   ramMb?: number;
