@@ -30,7 +30,7 @@ export function textBar(b: MemoryBar, width = 30): string {
 }
 
 /** Inline markdown stays text: emphasis, code, links, HTML and tables need their marks escaped. */
-function escapeMd(s: string): string {
+export function escapeMd(s: string): string {
   return s.replace(/([\\`*_[\]<>|~])/g, '\\$1');
 }
 

@@ -112,9 +112,9 @@ export function ownSleepDepth(svc: ServiceConfig, levels: readonly SleepDepth[])
 }
 
 /** Every GPU index that a service names or the snapshot shows. */
-export function gpuIndexes(config: Config, obs: Observation): number[] {
+export function gpuIndexes(config: Config, obs: Observation | undefined): number[] {
   const set = new Set<number>([...config.services.values()].flatMap((s) => s.gpus));
-  if (obs.gpu.available) for (const g of obs.gpu.gpus) set.add(g.index);
+  if (obs?.gpu.available) for (const g of obs.gpu.gpus) set.add(g.index);
   return [...set].sort((a, b) => a - b);
 }
 

@@ -1,7 +1,8 @@
 import { usedOfTotal } from '../charts/memoryChart';
 import { barsNow } from '../charts/memoryModel';
-import { memoryTooltip } from '../charts/memoryText';
+import { escapeMd, memoryTooltip } from '../charts/memoryText';
 import type { Config } from '../config/types';
+import { gpuIndexes } from '../engine/budget';
 import type { Observation } from '../engine/types';
 import type { UiState } from './viewModel';
 
@@ -16,8 +17,6 @@ export interface GpuRowModel {
   /** What a screen reader says for the row. */
   accessible: string;
 }
-
-const escapeMd = (text: string): string => text.replace(/([\\`*_[\]<>])/g, '\\$1');
 
 /** The services view's rows for the GPUs: a tree item cannot draw, so the bar is text and a click opens the chart. */
 export function gpuRowModels(s: UiState): GpuRowModel[] {
@@ -54,7 +53,5 @@ export interface CardGroup {
 /** The cards nvidia-smi shows and those the config names, in order, each with the services on it. */
 export function cardGroups(config: Config, obs: Observation | undefined): CardGroup[] {
   const services = [...config.services.values()];
-  const seen = obs?.gpu.available ? obs.gpu.gpus.map((g) => g.index) : [];
-  const cards = [...new Set([...seen, ...services.flatMap((svc) => svc.gpus)])].sort((a, b) => a - b);
-  return cards.map((index) => ({ index, services: services.filter((svc) => svc.gpus.includes(index)).map((svc) => svc.name) }));
+  return gpuIndexes(config, obs).map((index) => ({ index, services: services.filter((svc) => svc.gpus.includes(index)).map((svc) => svc.name) }));
 }

@@ -5,6 +5,7 @@ import { goalLine, goals, type Goal } from '../../bench/_goals';
 import type { Card, Row, RowReport } from '../../bench/_report';
 // @ts-expect-error: a plain .mjs script without types, bundled by esbuild.
 import { benchSection, rewrite } from '../../../scripts/benchSection.mjs';
+import { benchJson } from './benchFixture';
 
 const none = { naive: undefined, sequential: undefined, gpumod: undefined };
 const empty = { naive: [], sequential: [], gpumod: [] };
@@ -103,16 +104,7 @@ describe('bench goals', () => {
 });
 
 describe('scripts/benchTable.mjs', () => {
-  const bench = {
-    date: '2026-12-01T10:00:00.000Z',
-    profile: 'workstation',
-    timeScale: 10,
-    runs: 3,
-    naiveRuns: 1,
-    machine: { cpus: 2, model: 'AMD EPYC 7B13', memoryGb: 24, loadAverage: { before: 0.4, after: 1.9 } },
-    rows: passing(),
-    goals: goals({ rows: passing(), cards: ['32'], packageBytes: 400 * 1024 }),
-  };
+  const bench = benchJson(passing(), goals({ rows: passing(), cards: ['32'], packageBytes: 400 * 1024 }));
 
   it('writes the machine, the table and the goals between the markers, and nothing else', () => {
     const readme = '# x\n\nbefore\n<!-- bench:start (generated) -->\nold figures\n<!-- bench:end -->\nafter\n';

@@ -7,6 +7,7 @@ import type { Run } from '../../bench/_strategies';
 import { FULL_LAP, TWO_CARD_LAP, twoCardRows, twoCardText, type TwoCardFigures } from '../../bench/_twoCards';
 // @ts-expect-error: a plain .mjs script without types, bundled by esbuild.
 import { benchSection } from '../../../scripts/benchSection.mjs';
+import { benchJson } from './benchFixture';
 
 const model: LatencyModel = { services: TWO_CARD_PROFILE, timeScale: 10, spawnMs: {}, holderMs: 0, readiness: new Set() };
 
@@ -71,16 +72,7 @@ describe('bench: two cards', () => {
   });
 
   describe('README (scripts/benchSection.mjs)', () => {
-    const bench = {
-      date: '2026-12-01T10:00:00.000Z',
-      profile: 'workstation',
-      timeScale: 10,
-      runs: 3,
-      naiveRuns: 1,
-      machine: { cpus: 2, model: 'AMD EPYC 7B13', memoryGb: 24, loadAverage: { before: 0.4, after: 1.9 } },
-      rows: [],
-      goals: [],
-    };
+    const bench = benchJson([], []);
 
     it('adds a second table with two-card figures', () => {
       const out = benchSection({ ...bench, twoCards: figures() }) as string;
