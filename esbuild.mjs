@@ -32,12 +32,11 @@ function files(dir, pick) {
   return out;
 }
 
-// The libraries only the machine side needs (HTTP, processes, YAML) are 1.5 MB of the extension's code.
+// The libraries only the machine side needs (processes, YAML) are 1 MB of the extension's code.
 // The extension bundle requires them from dist/vendor/, and only once a config is loaded (after
 // activate returns), so a window does not compile or run them while it starts. See costMeter.ts.
 // Each is a bundle of its own, dist/vendor/<name>.js, built from `entry`; `import` is how src names it.
 const VENDOR = {
-  undici: { import: './undiciClient', entry: 'src/system/undiciClient.ts' },
   execa: { import: 'execa', entry: 'execa' },
   yaml: { import: 'yaml', entry: 'yaml' },
 };

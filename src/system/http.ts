@@ -1,5 +1,8 @@
-// undici HttpClient: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
-import { Agent, request } from './undiciClient';
+// HttpClient on node:http: one deadline for the whole exchange, bounded bodies, loopback unless allowed.
+// Node's own client, not a library: the exchanges are small JSON ones on loopback, and the pooled
+// keep-alive sockets are all a switch needs from a client (undici was 300 KB of the extension).
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { canonicalHost, isAllowedHost } from '../config/hosts';
 import { GpumodError, errorMessage } from '../errors';
 import type { Logger } from '../engine/logger';
@@ -42,7 +45,9 @@ function errCode(e: unknown): string {
 export function createHttpClient(log: Logger, options: HttpClientOptions = {}): ClosableHttpClient {
   const allowed = options.allowedHosts ?? [];
   const keepAliveMs = options.keepAliveMs ?? 2000;
-  const agent = new Agent({ keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs });
+  // `timeout` closes a pooled socket after that long idle; a socket in use is bounded by the exchange's deadline.
+  const pool = { keepAlive: true, timeout: keepAliveMs, scheduling: 'lifo' as const };
+  const agents = { http: new HttpAgent(pool), https: new HttpsAgent(pool) };
 
   function target(req: HttpRequest): URL {
     let url: URL;
@@ -66,6 +71,19 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
       );
     }
     return url;
+  }
+
+  /** The response's head, once it arrives; its body is read by the caller. */
+  function send(url: URL, req: HttpRequest, signal: AbortSignal): Promise<IncomingMessage> {
+    const body = req.json === undefined ? undefined : Buffer.from(JSON.stringify(req.json));
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
+    const https = url.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const out = (https ? httpsRequest : httpRequest)(url, { method: req.method, headers, signal, agent: https ? agents.https : agents.http }, resolve);
+      out.on('error', reject);
+      out.end(body);
+    });
   }
 
   return {
@@ -99,41 +117,37 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
       };
 
       try {
-        let res: Awaited<ReturnType<typeof request>>;
+        let res: IncomingMessage;
         try {
-          res = await request(url, {
-            method: req.method,
-            dispatcher: agent,
-            signal: ctrl.signal,
-            headers: req.json === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-            body: req.json === undefined ? undefined : JSON.stringify(req.json),
-          });
+          res = await send(url, req, ctrl.signal);
         } catch (e) {
           throw fail(e, 'connect');
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {
-          res.body.destroy();
+          res.destroy();
           throw new GpumodError('HTTP_BAD_RESPONSE', `${what} answered ${declared} bytes, more than the ${maxBytes} allowed`);
         }
         const chunks: Buffer[] = [];
         let total = 0;
         try {
-          for await (const chunk of res.body) {
+          for await (const chunk of res) {
             const buf = chunk as Buffer;
             total += buf.length;
             if (total > maxBytes) {
-              res.body.destroy();
+              res.destroy();
               throw new GpumodError('HTTP_BAD_RESPONSE', `${what} answered more than the ${maxBytes} bytes allowed`);
             }
             chunks.push(buf);
           }
+          // A server that closes mid-body ends the stream early without an error on some paths.
+          if (!res.complete) throw Object.assign(new Error('response ended before its end'), { code: 'ECONNRESET' });
         } catch (e) {
           throw fail(e, 'body');
         }
         const ms = elapsed();
         (req.quiet ? log.debug : log.info)(`> ${what} ${res.statusCode} [${ms}ms]`);
-        return { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), ms };
+        return { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms };
       } catch (e) {
         const err = e instanceof GpumodError ? e : fail(e, 'connect');
         (req.quiet ? log.debug : log.info)(`> ${what} ${err.code} [${elapsed()}ms]`);
@@ -145,7 +159,8 @@ export function createHttpClient(log: Logger, options: HttpClientOptions = {}): 
     },
 
     async close() {
-      await agent.close();
+      agents.http.destroy();
+      agents.https.destroy();
     },
   };
 }

@@ -1,5 +1,5 @@
 // Shared by the driver integration tests (bundled into each): a faithful fake run as a unit of the
-// sandbox's real systemd user manager, the real adapters (systemd, fake nvidia-smi, undici), and
+// sandbox's real systemd user manager, the real adapters (systemd, fake nvidia-smi, node:http), and
 // assertions on what `observe` reports after every step.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -48,7 +48,7 @@ export interface RecordingHttp extends HttpClient {
   close(): Promise<void>;
 }
 
-/** The real undici client, recording what goes over the wire so tests can assert the protocol. */
+/** The real HTTP client, recording what goes over the wire so tests can assert the protocol. */
 function recordingHttp(): RecordingHttp {
   const inner = createHttpClient(silentLogger, { keepAliveMs: 500 });
   let calls: string[] = [];

@@ -29,18 +29,15 @@ const OFF_HOST_URLS = [
   'http://admin:sk-secretPW@192.0.2.10:7071/health',
 ];
 
-/** Every outgoing TCP connection attempt of this process (node's and undici's channels), while `fn` runs. */
+/** Every outgoing TCP connection attempt of this process (node's channel), while `fn` runs. */
 async function connectionsDuring(fn: () => Promise<void>): Promise<string[]> {
   const seen: string[] = [];
   const onNet = (m: unknown): void => void seen.push(`net.client.socket ${String((m as { socket?: { remoteAddress?: string } }).socket?.remoteAddress ?? '?')}`);
-  const onUndici = (m: unknown): void => void seen.push(`undici beforeConnect ${String((m as { connectParams?: { hostname?: string } }).connectParams?.hostname)}`);
   subscribe('net.client.socket', onNet);
-  subscribe('undici:client:beforeConnect', onUndici);
   try {
     await fn();
   } finally {
     unsubscribe('net.client.socket', onNet);
-    unsubscribe('undici:client:beforeConnect', onUndici);
   }
   return seen;
 }
