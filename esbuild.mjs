@@ -18,7 +18,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   // vscode is provided by the extension host; mocha and playwright are loaded from node_modules by tests.
-  external: ['vscode', 'mocha', 'playwright-core'],
+  // usocket and x11 are dbus-next's optional native helpers, required only where it falls back without them.
+  external: ['vscode', 'mocha', 'playwright-core', 'usocket', 'x11'],
   plugins: [schemaValidator()],
 };
 
@@ -32,13 +33,14 @@ function files(dir, pick) {
   return out;
 }
 
-// The libraries only the machine side needs (processes, YAML) are 1 MB of the extension's code.
+// The libraries only the machine side needs (processes, YAML, D-Bus) are 1 MB of the extension's code.
 // The extension bundle requires them from dist/vendor/, and only once a config is loaded (after
 // activate returns), so a window does not compile or run them while it starts. See costMeter.ts.
 // Each is a bundle of its own, dist/vendor/<name>.js, built from `entry`; `import` is how src names it.
 const VENDOR = {
   execa: { import: 'execa', entry: 'execa' },
   yaml: { import: 'yaml', entry: 'yaml' },
+  'dbus-next': { import: 'dbus-next', entry: 'dbus-next' },
 };
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const vendorExternal = {

@@ -26,7 +26,7 @@ export interface Machine {
 export function createMachine(config: Config, log: Logger, env: Env = process.env): Machine {
   const dir = stateDir(env);
   const files = createJsonFiles(dir, log);
-  const systemd = createSystemd(log, { env });
+  const systemd = createSystemd(log, { env, watch: true });
   const http = createHttpClient(log, { allowedHosts: config.allowedHosts });
   const ports: EnginePorts = {
     systemd,
@@ -53,5 +53,9 @@ export function createMachine(config: Config, log: Logger, env: Env = process.en
       acquire: (owner) => acquireLock(dir, { owner: { pid: process.pid, command: owner.command, target: owner.target } }),
     },
   };
-  return { ports, systemd, http, stateDir: dir, close: () => http.close() };
+  return { ports, systemd, http, stateDir: dir, close: () => {
+      systemd.close();
+      return http.close();
+    },
+  };
 }

@@ -63,13 +63,15 @@ export const httpHooksDriver: Driver = {
 
   async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
     if (!svc.hooks) return healthProbe(svc, ctx);
+    const health = healthy(svc, ctx); // beside the state: one round trip
     let st: ProbeState;
     try {
       st = await probeState(svc, ctx);
     } catch (e) {
+      health.catch(() => undefined);
       return probeFailure(e);
     }
-    const ok = await healthy(svc, ctx);
+    const ok = await health;
     return st === 'asleep' ? { state: 'asleep', sleep: 'hook', healthy: ok } : { state: st, healthy: ok };
   },
 

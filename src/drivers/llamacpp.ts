@@ -151,13 +151,16 @@ export const llamacppDriver: Driver = {
   },
 
   async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+    // All three side by side: a look costs one round trip.
+    const rest = Promise.all([healthy(svc, ctx), modelsMaxOf(svc, ctx)]);
     let st: RouterModelStatus;
     try {
       st = await status(svc, ctx);
     } catch (e) {
+      rest.catch(() => undefined);
       return probeFailure(e);
     }
-    const [ok, modelsMax] = await Promise.all([healthy(svc, ctx), modelsMaxOf(svc, ctx)]);
+    const [ok, modelsMax] = await rest;
     const max = modelsMax === undefined ? {} : { modelsMax };
     switch (st.value) {
       case 'loaded':

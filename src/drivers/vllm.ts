@@ -120,15 +120,18 @@ export const vllmDriver: Driver = {
   },
 
   async probe(svc: ServiceConfig, ctx: DriverContext): Promise<Probe> {
+    // Every answer below needs /health: asked beside /is_sleeping, a look costs one round trip, not two.
+    const health = healthy(svc, ctx);
     let sleeping: boolean;
     try {
       sleeping = await isSleeping(svc, ctx);
     } catch (e) {
       if (e instanceof GpumodError && e.code === 'SLEEP_NOT_ENABLED') {
         // Without dev mode the server cannot be asleep; it serves or it does not.
-        const ok = await healthy(svc, ctx);
+        const ok = await health;
         return { state: ok ? 'awake' : 'error', healthy: ok, detail: 'sleep endpoints disabled (VLLM_SERVER_DEV_MODE=1 not set)' };
       }
+      health.catch(() => undefined);
       return probeFailure(e);
     }
     if (sleeping) {
@@ -136,9 +139,9 @@ export const vllmDriver: Driver = {
       const depth = text ? sleepDepthFromMetrics(text) : undefined;
       // Unknown depth is reported as l2, never guessed from the config: an l1 service may have been put
       // to sleep at L2, and waking that the L1 way (no reload_weights) serves garbage.
-      return { state: 'asleep', sleep: depth ?? 'l2', healthy: await healthy(svc, ctx), detail: depth ? undefined : 'depth unknown (no sleep-state metric): taken as l2, so a wake reloads the weights' };
+      return { state: 'asleep', sleep: depth ?? 'l2', healthy: await health, detail: depth ? undefined : 'depth unknown (no sleep-state metric): taken as l2, so a wake reloads the weights' };
     }
-    const ok = await healthy(svc, ctx);
+    const ok = await health;
     return { state: 'awake', healthy: ok, detail: ok ? undefined : 'health check failed' };
   },
 

@@ -10,8 +10,17 @@ type FootprintStore = Pick<StateStore, 'readFootprints' | 'writeFootprints'>;
 /**
  * Folds what `obs` measured into the stored footprints and writes them when a figure changed.
  * Best effort: a store that cannot be read or written never fails the observation that fed it.
+ * `background`: returns without waiting for the write (a switch's first look: its commit waits for
+ * its own write, which the store orders after this one).
  */
-export async function learnFrom(config: Config, obs: Observation, store: FootprintStore, log: Pick<Logger, 'warn'>, known?: Footprints): Promise<Footprints> {
+export async function learnFrom(
+  config: Config,
+  obs: Observation,
+  store: FootprintStore,
+  log: Pick<Logger, 'warn'>,
+  known?: Footprints,
+  background = false,
+): Promise<Footprints> {
   let prev: Footprints = known ?? {};
   try {
     if (!known) prev = await store.readFootprints();
@@ -20,11 +29,8 @@ export async function learnFrom(config: Config, obs: Observation, store: Footpri
   }
   const { footprints, changed } = updateFootprints(prev, config, obs);
   if (changed) {
-    try {
-      await store.writeFootprints(footprints);
-    } catch (e) {
-      log.warn(`could not record the footprints: ${errorMessage(e)}`);
-    }
+    const written = store.writeFootprints(footprints).catch((e: unknown) => log.warn(`could not record the footprints: ${errorMessage(e)}`));
+    if (!background) await written;
   }
   return footprints;
 }

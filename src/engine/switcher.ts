@@ -111,7 +111,8 @@ export async function previewPlan(
   target: string,
   ports: ObservePorts & Pick<EnginePorts, 'store'>,
   /** `observation` may still be under way: the state file and the history are read meanwhile. */
-  opts: { signal?: AbortSignal; orphanPolicy?: OrphanPolicy; observation?: Observation | Promise<Observation> } = {},
+  /** `background`: the footprints this look taught are written while the caller goes on (a switch, which waits for its later write). */
+  opts: { signal?: AbortSignal; orphanPolicy?: OrphanPolicy; observation?: Observation | Promise<Observation>; background?: boolean } = {},
 ): Promise<Preview> {
   if (!config.modes.has(target)) throw new GpumodError('USAGE', `unknown mode "${target}" (modes: ${[...config.modes.keys()].join(', ')})`);
   const signal = opts.signal ?? new AbortController().signal;
@@ -121,7 +122,7 @@ export async function previewPlan(
     ports.store.readState(),
   ]);
   explainEnded(config, obs, prior);
-  const footprints = await learnFrom(config, obs, ports.store, ports.log);
+  const footprints = await learnFrom(config, obs, ports.store, ports.log, undefined, opts.background);
   const from = currentMode(config, obs, prior?.mode, prior?.idle).mode;
   const plan = makePlan(config, obs, target, {
     estimates: estimates(history),
@@ -160,7 +161,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
   const startedAt = looked?.startedAt ?? ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
   const seen = looked?.seen ?? switchLook(config, ports, signal);
-  const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen });
+  const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen, background: true });
   const references = currentAnswers(prior?.answers, obs);
   // A switch to a mode wakes what it needs: only a gateway's switch leaves idle sleepers counted as such.
   const idle = opts.recordAs ? prior?.idle : undefined;
@@ -226,12 +227,9 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     }
   }
   const observation = final ?? (await observe(config, ports, new AbortController().signal));
-  // The verification does not query the GPU: it adds the sleepers' host RAM; the next observation the VRAM.
-  await learnFrom(config, observation, ports.store, ports.log, footprints);
   const mode = ok ? target : currentMode(config, observation, from).mode;
   const totalMs = ports.clock.now() - startedAt;
   const recorded = ok && opts.recordAs ? opts.recordAs(observation, prior) : mode;
-  await commitState(ports, { ...stateOf(observation, recorded, ports.clock.now(), ok ? idle : prior?.idle), answers: currentAnswers(references, observation, exec.answers) });
   const record: SwitchRecord = {
     kind: 'switch',
     from,
@@ -246,7 +244,13 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     steps: exec.timeline,
   };
   if (failure) record.error = `${failure.action} ${failure.service}: ${failure.error}`;
-  await appendHistory(ports, record);
+  // Three files, written side by side. The verification does not query the GPU: the footprints learn
+  // the sleepers' host RAM from it; the next observation the VRAM.
+  await Promise.all([
+    learnFrom(config, observation, ports.store, ports.log, footprints),
+    commitState(ports, { ...stateOf(observation, recorded, ports.clock.now(), ok ? idle : prior?.idle), answers: currentAnswers(references, observation, exec.answers) }),
+    appendHistory(ports, record),
+  ]);
   const aside = exec.notes.map((n) => ` ${n}.`).join('');
   const answer = ok ? firstAnswer(exec.timeline) : undefined;
   const answered = answer?.ms;

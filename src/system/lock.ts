@@ -97,10 +97,11 @@ function isCode(e: unknown, ...codes: string[]): boolean {
  */
 async function tryCreate(lockPath: string, content: string): Promise<boolean> {
   const tmp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  // Not fsynced: other processes read it through the page cache, and after a power loss no holder
+  // survives anyway (an empty or torn lock file is judged stale like a dead holder's).
   const fh = await open(tmp, 'wx', 0o644);
   try {
     await fh.writeFile(content);
-    await fh.sync();
   } finally {
     await fh.close();
   }
@@ -117,7 +118,6 @@ async function tryCreate(lockPath: string, content: string): Promise<boolean> {
     const lh = await open(lockPath, 'wx', 0o644);
     try {
       await lh.writeFile(content);
-      await lh.sync();
     } finally {
       await lh.close();
     }

@@ -52,8 +52,10 @@ export function createJsonFiles(dir: string, log?: Pick<Logger, 'warn'>): JsonFi
   const statePath = join(dir, 'state.json');
   const historyPath = join(dir, 'history.jsonl');
   const footprintsPath = join(dir, 'footprints.json');
-  // Appends within one process are serialised so two never read the same old file.
+  // Appends within one process are serialised so two never read the same old file; footprint writes
+  // so that the last one called is the one left (a switch lets its first one run in the background).
   let chain: Promise<void> = Promise.resolve();
+  let footprintWrites: Promise<void> = Promise.resolve();
   return {
     dir,
     // Unreadable state is no state: the next observation tells the truth, the next switch rewrites it.
@@ -61,7 +63,11 @@ export function createJsonFiles(dir: string, log?: Pick<Logger, 'warn'>): JsonFi
     writeState: (value) => writeJsonFileAtomic(statePath, value),
     // Unreadable footprints are none: the declared figures stand in until the next measurement.
     readFootprints: () => readOrNothing(footprintsPath, 'the footprints file', log),
-    writeFootprints: (value) => writeJsonFileAtomic(footprintsPath, value),
+    writeFootprints(value: unknown): Promise<void> {
+      const next = footprintWrites.catch(() => undefined).then(() => writeJsonFileAtomic(footprintsPath, value));
+      footprintWrites = next;
+      return next;
+    },
     appendHistory(value: unknown): Promise<void> {
       chain = chain.then(async () => {
         const lines = (await readLines(historyPath)).slice(-(HISTORY_LIMIT - 1));

@@ -8,6 +8,7 @@ import { resolveBinary, runProcess, type Env, type ProcessResult } from './proce
 import type { ProcessOptions, Systemd, UnitLook, UnitStatus } from '../engine/machinePorts';
 import { parseJournalJson, type JournalEntry } from './journal';
 import { rssKb } from './pids';
+import { createUnitWatch, userBusAddress } from './unitWatch';
 
 /** The properties `show` asks for; the manager prints them in its own order, so they are parsed by key. */
 export const SHOW_PROPERTIES = [
@@ -35,6 +36,11 @@ export interface SystemdOptions {
   cgroupRoot?: string;
   /** Deadline when the caller gives none: start/stop wait for the job (a stop can take TimeoutStopSec). */
   defaultTimeoutMs?: number;
+  /**
+   * Follow the manager on the user bus (system/unitWatch.ts) so that units unchanged since the last
+   * `show` are not shown again: for long-lived machines, which call close() when done.
+   */
+  watch?: boolean;
 }
 
 /** Systemd plus what only the CLI, the demo and tests need. */
@@ -58,6 +64,8 @@ export interface SystemdAdapter extends Systemd {
   showProperties(units: readonly string[], properties: readonly string[], opts?: ProcessOptions): Promise<Map<string, Map<string, string>>>;
   /** `systemctl --user show-environment`: what every unit of the manager inherits (environment.d, set-environment). */
   managerEnvironment(opts?: ProcessOptions): Promise<Record<string, string>>;
+  /** Ends the bus connection of a watching adapter (nothing else holds resources). */
+  close(): void;
 }
 
 const UNIT_NAME_MAX = 255;
@@ -220,6 +228,9 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
   const uid = options.uid ?? process.getuid?.() ?? -1;
   const cgroupRoot = options.cgroupRoot ?? '/sys/fs/cgroup';
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+  // A systemctl put in its place (tests' faults) is what gpumod is to believe: no bus then.
+  const busAddress = options.watch && resolveBinary('systemctl', env) === 'systemctl' ? userBusAddress(env) : undefined;
+  const watch = busAddress ? createUnitWatch(busAddress, log) : undefined;
 
   const systemctl = (args: string[], opts: ProcessOptions | undefined, reject = true): Promise<ProcessResult> =>
     runProcess(
@@ -258,7 +269,7 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     return [...found].sort((a, b) => a - b);
   };
 
-  const show = async (unit: string, opts?: ProcessOptions): Promise<UnitStatus> => {
+  const showOne = async (unit: string, opts?: ProcessOptions): Promise<UnitStatus> => {
     validateUnitName(unit);
     const r = await systemctl(['show', '-p', SHOW_PROPERTIES.join(','), '--', unit], opts);
     return unitStatusFromShow(unit, parseShow(r.stdout));
@@ -273,7 +284,16 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
         found.set(unit, { status: 'rejected', reason });
       }
     }
-    const asked = [...new Set(units)].filter((u) => !found.has(u));
+    const valid = [...new Set(units)].filter((u) => !found.has(u));
+    const now = watch && valid.length > 0 ? await watch.states(valid) : undefined;
+    const mark = watch?.mark();
+    if (now) {
+      for (const u of valid) {
+        const kept = watch?.cached(u, now.get(u)!);
+        if (kept) found.set(u, { status: 'fulfilled', value: kept });
+      }
+    }
+    const asked = valid.filter((u) => !found.has(u));
     if (asked.length > 0) {
       let out: ProcessResult | undefined;
       try {
@@ -289,12 +309,26 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
         const rest = asked.filter((u) => !found.has(u));
         if (rest.length > 0) {
           log.info(`systemctl show answered ${asked.length - rest.length} of ${asked.length} units (exit ${out.exitCode}): asking ${rest.join(', ')} one by one`);
-          const alone = await Promise.allSettled(rest.map((u) => show(u, opts)));
+          const alone = await Promise.allSettled(rest.map((u) => showOne(u, opts)));
           rest.forEach((u, i) => found.set(u, alone[i]));
+        }
+      }
+      if (now) {
+        for (const u of asked) {
+          const look = found.get(u);
+          if (look?.status === 'fulfilled') watch?.remember(look.value, now.get(u)!, mark);
         }
       }
     }
     return units.map((u) => found.get(u) as UnitLook);
+  };
+
+  const show = async (unit: string, opts?: ProcessOptions): Promise<UnitStatus> => {
+    if (!watch) return showOne(unit, opts);
+    validateUnitName(unit);
+    const [look] = await showMany([unit], opts);
+    if (look.status === 'rejected') throw look.reason;
+    return look.value;
   };
 
   const showProperties = async (units: readonly string[], properties: readonly string[], opts?: ProcessOptions): Promise<Map<string, Map<string, string>>> => {
@@ -326,6 +360,8 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
     show,
     showMany,
     showProperties,
+
+    close: () => watch?.close(),
 
     async managerEnvironment(opts) {
       const out = await systemctl(['show-environment'], opts);
