@@ -29,8 +29,31 @@ export async function observe(
     opts.gpu ?? snapshot(ports, signal, opts.gpuMaxAgeMs),
     observeServices([...config.services.values()], ports, signal, PROBE_TIMEOUT_MS, opts.expectActive),
   ]);
+  return assemble(config, ports, signal, list, gpu);
+}
+
+/** The GPU's look that `observeApart` does not wait for. */
+export const GPU_NOT_AWAITED: GpuSnapshot = { available: false, reason: 'the services alone answered' };
+
+/**
+ * The same look as observe(), with the services' part available first: `services` (the GPU not
+ * awaited) as soon as the services are seen, `full` when the GPU is too. `gpuSignal` cancels the GPU's
+ * part alone (a caller that decided from the services).
+ */
+export function observeApart(config: Config, ports: ObservePorts, signal: AbortSignal, gpuSignal: AbortSignal): { services: Promise<Observation>; full: Promise<Observation> } {
+  const gpu = snapshot(ports, gpuSignal);
+  const list = observeServices([...config.services.values()], ports, signal, PROBE_TIMEOUT_MS);
+  const services = list.then((l) => assemble(config, ports, signal, l, GPU_NOT_AWAITED));
+  const full = Promise.all([gpu, list]).then(([g, l]) => assemble(config, ports, signal, l, g));
+  full.catch(() => undefined); // awaited only when the services did not decide
+  return { services, full };
+}
+
+/** One observation from the services' looks and the GPU's: each GPU process counted to its service. */
+function assemble(config: Config, ports: ObservePorts, signal: AbortSignal, list: readonly ServiceObservation[], gpu: GpuSnapshot): Observation {
   if (signal.aborted) throw cancelledError('observe');
-  const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, o]));
+  // Copies: the services' looks may be assembled twice (observeApart), the GPU's figures once.
+  const services = new Map<string, ServiceObservation>(list.map((o) => [o.name, { ...o }]));
   const foreignMb = new Map<number, number>();
   const routerMb = new Map<string, number>();
   if (gpu.available) {

@@ -8,7 +8,7 @@ import { execute } from './executor';
 import { measuredNow, type Footprints } from './footprints';
 import { estimates, firstAnswer } from './history';
 import { learnFrom } from './learn';
-import { lookAgainAtUnknown, observe } from './observe';
+import { lookAgainAtUnknown, observe, observeApart, worthASecondLook } from './observe';
 import { plan as makePlan, type OrphanPolicy } from './planner';
 import type { EnginePorts, ObservePorts } from './ports';
 import { rollBack } from './rollback';
@@ -150,6 +150,29 @@ export function switchLook(config: Config, ports: EnginePorts, signal: AbortSign
 }
 
 /**
+ * switchLook, but when the services alone show `target` reached with nothing to do (every service
+ * seen, none to wake, sleep, start or stop), that look without waiting for the GPU's: no step is
+ * planned from memory figures then, and a no-op switch costs no nvidia-smi sample.
+ */
+async function firstLook(config: Config, target: string, ports: EnginePorts, signal: AbortSignal): Promise<Observation> {
+  const gpuCancel = new AbortController();
+  const cancel = (): void => gpuCancel.abort();
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    const apart = observeApart(config, ports, signal, gpuCancel.signal);
+    const services = await apart.services;
+    const seenAll = ![...services.services.values()].some(worthASecondLook);
+    if (seenAll && unmetIn(config, target, services).length === 0 && makePlan(config, services, target, { capabilities: (svc) => ports.drivers(svc).capabilities(svc) }).noop) {
+      gpuCancel.abort();
+      return services;
+    }
+    return lookAgainAtUnknown(config, await apart.full, ports, signal);
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
+}
+
+/**
  * A switch for a caller that holds the lock already and has looked under it (`seen`, from switchLook):
  * the gateway decides its target from that look (engine/onDemandSwitch.ts).
  */
@@ -160,7 +183,7 @@ export function switchUnderLock(config: Config, target: string, ports: EnginePor
 async function switchLocked(config: Config, target: string, ports: EnginePorts, opts: SwitchOptions, looked?: { seen: Observation; startedAt: number }): Promise<SwitchResult> {
   const startedAt = looked?.startedAt ?? ports.clock.now();
   const signal = opts.signal ?? new AbortController().signal;
-  const seen = looked?.seen ?? switchLook(config, ports, signal);
+  const seen = looked?.seen ?? firstLook(config, target, ports, signal);
   const { plan, observation: obs, from, prior, footprints } = await previewPlan(config, target, ports, { signal, orphanPolicy: opts.orphanPolicy, observation: seen, background: true });
   const references = currentAnswers(prior?.answers, obs);
   // A switch to a mode wakes what it needs: only a gateway's switch leaves idle sleepers counted as such.

@@ -231,6 +231,7 @@ export function createSystemd(log: Logger, options: SystemdOptions = {}): System
   // A systemctl put in its place (tests' faults) is what gpumod is to believe: no bus then.
   const busAddress = options.watch && resolveBinary('systemctl', env) === 'systemctl' ? userBusAddress(env) : undefined;
   const watch = busAddress ? createUnitWatch(busAddress, log) : undefined;
+  watch?.warm();
 
   const systemctl = (args: string[], opts: ProcessOptions | undefined, reject = true): Promise<ProcessResult> =>
     runProcess(

@@ -32,7 +32,9 @@ export interface UnitStates {
 }
 
 export interface UnitWatch {
-  /** Every unit's states, now, in one call; undefined when the bus cannot answer (ask systemctl). */
+  /** Connects and subscribes in the background (a caller about to look, like a new machine). */
+  warm(): void;
+  /** Every unit's states, now, in one call; undefined when the bus cannot answer yet (ask systemctl). */
   states(units: readonly string[]): Promise<Map<string, UnitStates> | undefined>;
   /** The status `systemctl show` gave when it still holds: same states now, no change signalled since. */
   cached(unit: string, now: UnitStates): UnitStatus | undefined;
@@ -163,8 +165,12 @@ export function createUnitWatch(address: string, log: Logger): UnitWatch {
   };
 
   return {
+    warm: () => void connected(),
+
     async states(units) {
-      if (!(await connected()) || !bus) return undefined;
+      // Not waited for: a look that would wait for the connection is quicker with systemctl.
+      const ok = connected();
+      if (!subscribed || !bus || !(await ok)) return undefined;
       const b = bus;
       try {
         /* eslint-disable-next-line @typescript-eslint/no-require-imports */

@@ -56,8 +56,23 @@ describe('switchMode', () => {
     const units = [...m.config.services.values()].map((s) => s.unit);
     const looks = m.calls.filter((c) => c.op === 'show' || c.op === 'showMany' || c.op === 'snapshot');
     assert.deepEqual(looks.map((c) => [c.op, c.units]), [['snapshot', undefined], ['showMany', units]]);
-    // The observation returned is that one look, the GPU included.
-    assert.equal(r.observation.gpu.available, true);
+    // The services alone showed code reached: the switch returned without waiting for the GPU's answer.
+    assert.equal(r.observation.gpu.available, false);
+    assert.equal(r.totalMs < m.gpuQueryMs, true, `${r.totalMs} ms`);
+  });
+
+  it('a no-op switch does not wait for a GPU that does not answer; a switch with steps does', async () => {
+    const m = machine(32, 'code');
+    m.gpuQueryMs = 60_000;
+    const noop = await switchMode(m.config, 'code', m.ports());
+    assert.equal(noop.noop, true);
+    assert.ok(noop.totalMs < 1000, `${noop.totalMs} ms`);
+    m.gpuQueryMs = 28;
+    const t0 = m.clock.now();
+    const r = await switchMode(m.config, 'rag', m.ports());
+    assert.equal(r.ok, true, r.message);
+    assert.ok(r.timeline[0].startMs >= 28, 'the first step came after the GPU answered');
+    assert.ok(m.clock.now() - t0 >= 28);
   });
 
   it('code → rag: each of its two observations (before, and the verification) is one systemctl show', async () => {
