@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Config, ServiceConfig } from '../config/types';
 import type { GpuSnapshot } from './machinePorts';
 import { GpumodError, isGpumodError } from '../errors';
@@ -195,7 +196,9 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     // Nothing to do is a claim about the machine: it is checked like any switch's result.
     const unmet = unmetIn(config, target, obs);
     const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
-    await commitState(ports, { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs, prior) : mode, ports.clock.now(), idle), answers: references });
+    const state: SwitchState = { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs, prior) : mode, ports.clock.now(), idle), answers: references };
+    // A state file that already says all this is left as it is (only its time would change).
+    if (!prior || !isDeepStrictEqual({ ...prior, at: 0 }, { ...state, at: 0 })) await commitState(ports, state);
     if (unmet.length === 0) {
       return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
     }

@@ -48,6 +48,22 @@ describe('switchMode', () => {
     assert.equal(m.store.state?.mode, 'code');
   });
 
+  it('a no-op switch rewrites the state file only when it would say something new', async () => {
+    const m = machine(32, 'code');
+    let writes = 0;
+    const write = m.store.writeState.bind(m.store);
+    m.store.writeState = (st) => (writes++, write(st));
+    const counted = m.ports();
+    await switchMode(m.config, 'code', counted);
+    assert.equal(writes, 1, 'no state file yet: written');
+    await switchMode(m.config, 'code', counted);
+    assert.equal(writes, 1, 'the same mode and states: left as it is');
+    m.store.state = { ...m.store.state!, mode: 'rag' };
+    await switchMode(m.config, 'code', counted);
+    assert.equal(writes, 2);
+    assert.equal(m.store.state?.mode, 'code');
+  });
+
   it('code → code observes once: one systemctl show of every unit and one GPU snapshot', async () => {
     const m = machine(32, 'code');
     const r = await switchMode(m.config, 'code', m.ports());
