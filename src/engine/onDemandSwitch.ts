@@ -41,7 +41,8 @@ export async function switchOnDemand(config: Config, service: ServiceConfig, por
       const seen = await switchLook(config, ports, signal);
       const o = seen.services.get(service.name);
       if (o?.state === 'running' && o.healthy) return { kind: 'awake', observation: seen };
-      const footprints = await learnFrom(config, seen, ports.store, ports.log);
+      // Written in the background: the switch's own commit waits for its later write.
+      const footprints = await learnFrom(config, seen, ports.store, ports.log, undefined, true);
       const planOpts = { measured: measuredNow(footprints, config, seen), capabilities: (s: ServiceConfig) => ports.drivers(s).capabilities(s) };
       const demand = opts.demand();
       const busy = new Set([...demand.busy].filter((n) => n !== service.name));
