@@ -106,11 +106,12 @@ const POLL_MAX_MS = 50;
 const POLL_LOUD = 3;
 
 /**
- * Polls `check` until it returns a value, from 5 ms apart, doubling up to 50 ms: servers answer
- * within ms after an unload and seconds after a load, and a loopback request costs ~1 ms, so even
- * a 60 s cold start costs ~1200 cheap requests while the lag between "ready" and "seen ready" stays
- * under 50 ms. `check` gets a context whose requests, after the first few, log at debug. Throws
- * DEADLINE naming what was awaited and the last thing seen.
+ * Polls `check` until it returns a value, the pauses a quarter of the time waited so far, from 5 ms
+ * up to 50 ms: servers answer within ms after an unload and seconds after a load, so a fast change
+ * is seen within a quarter of its own time (doubling pauses could let it wait as long again), and a
+ * loopback request costs ~1 ms, so even a 60 s cold start costs ~1200 cheap requests while the lag
+ * between "ready" and "seen ready" stays under 50 ms. `check` gets a context whose requests, after
+ * the first few, log at debug. Throws DEADLINE naming what was awaited and the last thing seen.
  */
 export async function pollUntil<T>(
   ctx: DriverContext,
@@ -119,7 +120,6 @@ export async function pollUntil<T>(
   check: (ctx: DriverContext) => Promise<{ done: true; value: T } | { done: false; seen: string }>,
 ): Promise<T> {
   const start = Date.now();
-  let interval = POLL_FIRST_MS;
   let seen = 'nothing yet';
   const quiet: DriverContext = { ...ctx, quiet: true };
   for (let looks = 1; ; looks++) {
@@ -131,8 +131,8 @@ export async function pollUntil<T>(
     seen = r.seen;
     const left = deadlineMs - (Date.now() - start);
     if (left <= 0) throw new GpumodError('DEADLINE', `${what}: not done after ${Math.round(deadlineMs / 1000)} s (last seen: ${seen})`);
-    await sleepFor(Math.min(interval, left), ctx.signal);
-    interval = Math.min(interval * 2, POLL_MAX_MS);
+    const pause = Math.min(POLL_MAX_MS, Math.max(POLL_FIRST_MS, (Date.now() - start) / 4));
+    await sleepFor(Math.min(pause, left), ctx.signal);
   }
 }
 

@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { Config, ServiceConfig } from '../config/types';
 import type { GpuSnapshot } from './machinePorts';
 import { GpumodError, isGpumodError } from '../errors';
@@ -198,7 +197,7 @@ async function switchLocked(config: Config, target: string, ports: EnginePorts, 
     const mode = unmet.length === 0 ? target : currentMode(config, obs, from).mode;
     const state: SwitchState = { ...stateOf(obs, opts.recordAs && unmet.length === 0 ? opts.recordAs(obs, prior) : mode, ports.clock.now(), idle), answers: references };
     // A state file that already says all this is left as it is (only its time would change).
-    if (!prior || !isDeepStrictEqual({ ...prior, at: 0 }, { ...state, at: 0 })) await commitState(ports, state);
+    if (!prior || canonical({ ...prior, at: 0 }) !== canonical({ ...state, at: 0 })) await commitState(ports, state);
     if (unmet.length === 0) {
       return { ...base, ok: true, noop: true, cancelled: false, rolledBack: false, mode, timeline: [], totalMs: 0, observation: obs, message: `Already in ${target}.` };
     }
@@ -332,6 +331,13 @@ export function currentAnswers(
     if (pid !== undefined) out[name] = { answer, pid };
   }
   return out;
+}
+
+/** JSON with every object's keys in order: two states that say the same compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 /** The state file's form of an observation; of `idle`, the services still observed asleep. */
