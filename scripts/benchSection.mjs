@@ -36,7 +36,7 @@ export function benchSection(bench) {
   const count = (n) => (n === 1 ? '1 run' : `median of ${n} runs`);
   const runs = `naive: ${count(bench.naiveRuns)}; the others: ${count(bench.runs)}`;
   const lines = [
-    `Measured on ${day} with \`npm run bench\` (profile ${bench.profile}, time scale ${bench.timeScale}${bench.readiness ? ', vLLM services with a readiness request' : ''}; ${runs}) ` +
+    `Measured on ${day} with \`npm run bench${bench.serial ? ' -- --serial' : ''}\` (profile ${bench.profile}, time scale ${bench.timeScale}${bench.readiness ? ', vLLM services with a readiness request' : ''}${bench.serial ? ', the cards one after the other' : ''}; ${runs}) ` +
       `on ${m.cpus} × ${m.model} with ${m.memoryGb} GB RAM and no GPU; load average ${m.loadAverage.before.toFixed(1)} before and ${m.loadAverage.after.toFixed(1)} after ` +
       '(the last column: as the row\'s switches returned). First token: from the switch\'s start until the slowest incoming service answered its first request.',
     '',
