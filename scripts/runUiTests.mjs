@@ -89,11 +89,24 @@ try {
   };
   /** Runs a command from the palette by its title, as a keyboard user does. */
   const command = async (title) => {
-    await page.keyboard.press('F1');
     const widget = page.locator('.quick-input-widget');
-    await widget.waitFor({ state: 'visible', timeout: 10000 });
-    await page.keyboard.type(title);
-    await widget.locator('.monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10000 });
+    // A quick pick still closing (the theme picker's) would take the keys meant for the palette.
+    await widget.waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
+    for (let attempt = 1; ; attempt++) {
+      await page.keyboard.press('F1');
+      await widget.waitFor({ state: 'visible', timeout: 10000 });
+      await page.keyboard.type(title);
+      try {
+        await widget.locator('.monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10000 });
+        break;
+      } catch (e) {
+        // Once: keys typed while the palette was still opening can be lost; a second F1 starts afresh.
+        if (attempt === 2) throw e;
+        console.log(`[ui] the palette did not list "${title}" (it shows "${await widget.locator('input').first().inputValue().catch(() => '?')}"): again`);
+        await page.keyboard.press('Escape');
+        await widget.waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
+      }
+    }
     await page.keyboard.press('Enter');
   };
   const setTheme = async (name, cls) => {
