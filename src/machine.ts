@@ -53,9 +53,9 @@ export function createMachine(config: Config, log: Logger, env: Env = process.en
       acquire: (owner) => acquireLock(dir, { owner: { pid: process.pid, command: owner.command, target: owner.target } }),
     },
   };
-  return { ports, systemd, http, stateDir: dir, close: () => {
-      systemd.close();
-      return http.close();
-    },
+  const close = (): Promise<void> => {
+    systemd.close();
+    return http.close();
   };
+  return { ports, systemd, http, stateDir: dir, close };
 }

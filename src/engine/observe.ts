@@ -33,7 +33,7 @@ export async function observe(
 }
 
 /** The GPU's look that `observeApart` does not wait for. */
-export const GPU_NOT_AWAITED: GpuSnapshot = { available: false, reason: 'the services alone answered' };
+const GPU_NOT_AWAITED: GpuSnapshot = { available: false, reason: 'the services alone answered' };
 
 /**
  * The same look as observe(), with the services' part available first: `services` (the GPU not

@@ -19,6 +19,8 @@ const UNIT_PATHS = '/org/freedesktop/systemd1/unit/';
 const CALL_MS = 1000;
 /** After a failure, the watch stays off this long (systemctl answers meanwhile). */
 const RETRY_MS = 10_000;
+/** The units (paths and names) whose last change is remembered; see `changed`. */
+const CHANGED_KEYS_MAX = 4096;
 /** Nothing asked for this long: the connection closes (a CLI run exits; an idle window holds nothing). */
 const IDLE_MS = 60_000;
 
@@ -54,6 +56,13 @@ export function userBusAddress(env: Env): string | undefined {
 }
 
 type DBus = typeof import('dbus-next');
+let dbusModule: DBus | undefined;
+/** dbus-next, required on first use (dist/vendor/dbus-next.js: not compiled while a window starts). */
+function dbus(): DBus {
+  /* eslint-disable-next-line @typescript-eslint/no-require-imports */
+  dbusModule ??= require('dbus-next') as DBus;
+  return dbusModule;
+}
 
 interface Entry {
   status: UnitStatus;
@@ -78,6 +87,12 @@ export function createUnitWatch(address: string, log: Logger): UnitWatch {
     allChangedAt = ++clock;
   };
   const changed = (key: string): void => {
+    // Every unit that changes is a key (a desktop makes scope units all day): past a bound, all are
+    // taken as changed at once, which costs one more `show` of the units gpumod looks at.
+    if (changedAt.size >= CHANGED_KEYS_MAX) {
+      changedAt.clear();
+      forget();
+    }
     changedAt.set(key, ++clock);
     for (const [unit, e] of entries) if (e.path === key || unit === key) entries.delete(unit);
   };
@@ -104,13 +119,13 @@ export function createUnitWatch(address: string, log: Logger): UnitWatch {
   let broken: Promise<never> = new Promise(() => undefined);
 
   /** A method call's reply body, or a throw after CALL_MS or when the connection breaks. */
-  const call = async (b: MessageBus, D: DBus, msg: ConstructorParameters<DBus['Message']>[0]): Promise<unknown[]> => {
+  const call = async (b: MessageBus, msg: ConstructorParameters<DBus['Message']>[0]): Promise<unknown[]> => {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${msg.member} took more than ${CALL_MS} ms`)), CALL_MS);
     });
     try {
-      const reply = await Promise.race([b.call(new D.Message(msg)), deadline, broken]);
+      const reply = await Promise.race([b.call(new (dbus().Message)(msg)), deadline, broken]);
       return (reply?.body ?? []) as unknown[];
     } finally {
       clearTimeout(timer);
@@ -135,19 +150,17 @@ export function createUnitWatch(address: string, log: Logger): UnitWatch {
   };
 
   const connect = async (): Promise<boolean> => {
-    /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-    const D = require('dbus-next') as DBus;
-    const b = D.sessionBus({ busAddress: address });
+    const b = dbus().sessionBus({ busAddress: address });
     bus = b;
     broken = new Promise<never>((_, reject) => b.once('error', reject));
     broken.catch(() => undefined);
     b.on('error', (e: unknown) => bus === b && shutDown(`connection error: ${errorMessage(e)}`));
     b.on('message', onSignal);
     const dbusCall = (member: string, rule: string): Promise<unknown[]> =>
-      call(b, D, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member, signature: 's', body: [rule] });
+      call(b, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member, signature: 's', body: [rule] });
     await dbusCall('AddMatch', `type='signal',sender='${SYSTEMD}'`);
     await dbusCall('AddMatch', `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${SYSTEMD}'`);
-    await call(b, D, { destination: SYSTEMD, path: MANAGER_PATH, interface: `${SYSTEMD}.Manager`, member: 'Subscribe' });
+    await call(b, { destination: SYSTEMD, path: MANAGER_PATH, interface: `${SYSTEMD}.Manager`, member: 'Subscribe' });
     subscribed = bus === b;
     return subscribed;
   };
@@ -173,9 +186,7 @@ export function createUnitWatch(address: string, log: Logger): UnitWatch {
       if (!subscribed || !bus || !(await ok)) return undefined;
       const b = bus;
       try {
-        /* eslint-disable-next-line @typescript-eslint/no-require-imports */
-        const D = require('dbus-next') as DBus;
-        const [rows] = await call(b, D, { destination: SYSTEMD, path: MANAGER_PATH, interface: `${SYSTEMD}.Manager`, member: 'ListUnitsByNames', signature: 'as', body: [units] });
+        const [rows] = await call(b, { destination: SYSTEMD, path: MANAGER_PATH, interface: `${SYSTEMD}.Manager`, member: 'ListUnitsByNames', signature: 'as', body: [units] });
         if (!Array.isArray(rows) || rows.length !== units.length) throw new Error(`ListUnitsByNames answered ${Array.isArray(rows) ? rows.length : 'no list'} for ${units.length} units`);
         // (name, description, load, active, sub, following, path, job id, job type, job path), in the order asked.
         return new Map(units.map((u, i) => {
