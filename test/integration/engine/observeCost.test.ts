@@ -9,6 +9,7 @@ import { switchMode, type SwitchResult } from '../../../src/engine/switcher';
 import { createMachine, type Machine } from '../../../src/machine';
 import { recordingLogger } from '../support/recordingLogger';
 import { testPort } from '../support/testManager';
+import { waitFor } from '../support/wait';
 import { startWorkstation, type Harness } from './harness';
 
 interface Counted {
@@ -114,7 +115,8 @@ describe('engine: what an observation costs on the real workstation', function (
     const log = recordingLogger();
     const m = createMachine(config, log, { ...process.env, ...h.env });
     try {
-      await run('rag', undefined, { m, log });
+      // The machine's bus connection is made in the background: until it is up, looks are systemctl's.
+      await waitFor('a no-op switch without systemctl', async () => ((await run('rag', undefined, { m, log })).systemctl.length === 0 ? true : undefined), 10_000);
       for (const target of ['code', 'rag']) {
         const r = await run(target, undefined, { m, log });
         assert.equal(r.result.timeline.some((e) => e.action === 'start' || e.action === 'stop'), false);

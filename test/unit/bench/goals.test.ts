@@ -120,6 +120,11 @@ describe('scripts/benchTable.mjs', () => {
     assert.equal(rewrite(out, bench), out, 'rewriting again changes nothing');
   });
 
+  it('says how a run with the cards one after the other was made', () => {
+    assert.match(benchSection(bench) as string, /^Measured on 2026-12-01 with `npm run bench` \(profile workstation, time scale 10; /);
+    assert.match(benchSection({ ...bench, serial: true }) as string, /^Measured on 2026-12-01 with `npm run bench -- --serial` \(profile workstation, time scale 10, the cards one after the other; /);
+  });
+
   it('refuses a README without markers and a bench.json without the machine', () => {
     assert.throws(() => rewrite('# no markers\n', bench), /no "<!-- bench:start -->"/);
     assert.throws(() => benchSection({ ...bench, machine: undefined }), /predates/);
